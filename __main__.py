@@ -1,0 +1,3 @@
+from livehmr.cli import main
+
+main()

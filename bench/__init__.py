@@ -1,0 +1,1 @@
+"""livehmr.bench"""

@@ -1,0 +1,127 @@
+"""Coordinate conventions and small geometry helpers shared by every stage.
+
+Frames (all right-handed, metres, seconds):
+
+- **world**: gravity-aligned, ``+Z`` up, floor at ``z = 0`` where known. Its heading
+  (``+X``) is the camera's initial viewing direction projected on the floor.
+- **cam**: OpenCV camera, ``+X`` right, ``+Y`` down, ``+Z`` forward (optical axis).
+- **canon**: SMPL's canonical body frame, ``+Y`` up, ``+Z`` forward (the way the body
+  faces in its rest pose), ``+X`` the body's left.
+- **imu**: the gyroscope's sensor frame; ``R_cam_imu`` maps it into **cam**.
+
+Names say which frame maps to which: ``R_world_cam`` takes a vector in **cam** to
+**world**; ``T_world_cam`` (4x4) takes a homogeneous point in **cam** to **world**.
+Rotations are handled by ``roma`` (torch); these numpy wrappers exist only so stage
+code that lives in numpy does not convert by hand at every call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import roma
+import torch
+
+#: canon -> world for a body standing upright, facing world -Y. (canon +Y up -> world +Z.)
+R_WORLD_CANON = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+
+#: cam -> world for a level camera looking along world +X (image right = world -Y,
+#: image down = world -Z). The world's heading is defined by this.
+R_WORLD_CAM_LEVEL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+
+
+def rotvec_to_rotmat(rotvec: np.ndarray) -> np.ndarray:
+    """Axis-angle (..., 3) radians -> rotation matrices (..., 3, 3)."""
+    return roma.rotvec_to_rotmat(torch.as_tensor(np.asarray(rotvec, dtype=np.float64))).numpy()
+
+
+def rotmat_to_rotvec(R: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) -> axis-angle (..., 3) radians, angle in [0, pi]."""
+    return roma.rotmat_to_rotvec(torch.as_tensor(np.asarray(R, dtype=np.float64))).numpy()
+
+
+def rotation_angle(R: np.ndarray) -> np.ndarray:
+    """Angle (radians) of rotation matrices (..., 3, 3)."""
+    return np.linalg.norm(rotmat_to_rotvec(R), axis=-1)
+
+
+def special_procrustes(M: np.ndarray) -> np.ndarray:
+    """Nearest rotation matrix to M (..., 3, 3)."""
+    return roma.special_procrustes(torch.as_tensor(np.asarray(M, dtype=np.float64))).numpy()
+
+
+def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Smallest rotation taking direction ``a`` (3,) onto direction ``b`` (3,)."""
+    a = np.asarray(a, dtype=np.float64) / np.linalg.norm(a)
+    b = np.asarray(b, dtype=np.float64) / np.linalg.norm(b)
+    axis = np.cross(a, b)
+    s, c = np.linalg.norm(axis), float(np.dot(a, b))
+    if s < 1e-12:
+        if c > 0:
+            return np.eye(3)
+        # Opposite directions: rotate by pi about any axis orthogonal to a.
+        ortho = np.cross(a, [1.0, 0.0, 0.0])
+        if np.linalg.norm(ortho) < 1e-6:
+            ortho = np.cross(a, [0.0, 1.0, 0.0])
+        return rotvec_to_rotmat(np.pi * ortho / np.linalg.norm(ortho))
+    return rotvec_to_rotmat(axis / s * np.arctan2(s, c))
+
+
+def make_T(R: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """4x4 rigid transform from rotation (3, 3) and translation (3,)."""
+    T = np.eye(4)
+    T[:3, :3] = R
+    T[:3, 3] = t
+    return T
+
+
+def invert_T(T: np.ndarray) -> np.ndarray:
+    """Inverse of a rigid transform (..., 4, 4)."""
+    R = T[..., :3, :3]
+    t = T[..., :3, 3]
+    out = np.zeros_like(T)
+    Rt = np.swapaxes(R, -1, -2)
+    out[..., :3, :3] = Rt
+    out[..., :3, 3] = -np.einsum("...ij,...j->...i", Rt, t)
+    out[..., 3, 3] = 1.0
+    return out
+
+
+def transform_points(T: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a rigid transform (4, 4) to points (..., 3)."""
+    return points @ T[:3, :3].T + T[:3, 3]
+
+
+def intrinsics_from_fov(width: int, height: int, hfov_deg: float) -> np.ndarray:
+    """Pinhole intrinsics (3, 3) with square pixels and the principal point at the centre."""
+    f = 0.5 * width / np.tan(0.5 * np.deg2rad(hfov_deg))
+    return np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
+
+
+def project(points_cam: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Pinhole projection of points (..., 3) in **cam** to pixels (..., 2).
+
+    Pixel (0, 0) is the centre of the top-left pixel. Points at or behind the camera
+    (z <= 1e-6) project to NaN: callers must treat them as not visible.
+    """
+    z = points_cam[..., 2:3]
+    safe = np.where(z > 1e-6, z, np.nan)
+    uv1 = (points_cam / safe) @ K.T
+    return uv1[..., :2]
+
+
+def unproject(pixels: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Unit-depth rays (..., 3) in **cam** through pixels (..., 2)."""
+    ones = np.ones(pixels.shape[:-1] + (1,))
+    return np.concatenate([pixels, ones], axis=-1) @ np.linalg.inv(K).T
+
+
+def gravity_aligned_from_cam(R_world_cam: np.ndarray) -> np.ndarray:
+    """Keep only the gravity part of a camera orientation: same tilt/roll, heading +X."""
+    forward = R_world_cam[:, 2].copy()
+    forward[2] = 0.0
+    n = np.linalg.norm(forward)
+    if n < 1e-6:  # looking straight up or down: heading undefined, keep it as it is
+        return R_world_cam
+    yaw = np.arctan2(forward[1] / n, forward[0] / n)
+    Rz = rotvec_to_rotmat(np.array([0.0, 0.0, -yaw]))
+    return Rz @ R_world_cam

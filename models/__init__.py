@@ -1,0 +1,1 @@
+"""Body models (the SMPL-24 skeleton, Anny, SMPL) and, later, learned networks."""

@@ -1,0 +1,73 @@
+"""Body-model interface: an SMPL-24 pose + a shape -> joints (and a mesh).
+
+Every body model livehmr drives implements :class:`BodyModel`. The pose is always
+SMPL's (see :mod:`livehmr.models.skeleton`); what a model adds is its own rest
+skeleton ``rest_joints`` (from its shape) and, when asked, a skinned mesh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from livehmr.models.skeleton import forward_kinematics, pose_to_rotmats
+
+NUM_BETAS = 10
+
+
+@dataclass
+class SmplParams:
+    """SMPL parameters of one body, in the **world** frame.
+
+    Attributes:
+        global_orient: (3,) axis-angle, radians: canon -> world rotation of the pelvis.
+        body_pose: (69,) axis-angle, radians: local rotations of joints 1..23.
+        transl: (3,) metres, added to every joint (``p[0] = J[0] + transl``).
+        betas: (10,) shape coefficients of the body model in use (see ``BodyModel.name``).
+    """
+
+    global_orient: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    body_pose: np.ndarray = field(default_factory=lambda: np.zeros(69))
+    transl: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    betas: np.ndarray = field(default_factory=lambda: np.zeros(NUM_BETAS))
+
+
+@runtime_checkable
+class BodyModel(Protocol):
+    """What the pipeline needs from a body model."""
+
+    name: str
+    #: (24, 3) rest joint positions in **canon**, metres (T-pose).
+    rest_joints: np.ndarray
+    #: (10,) the shape this instance was built for, as published in ``betas``.
+    betas: np.ndarray
+
+    def mesh(self, params: SmplParams) -> tuple[np.ndarray, np.ndarray]:
+        """Skinned vertices (V, 3) in world metres and triangle faces (F, 3)."""
+        ...
+
+
+def body_joints(body: BodyModel, params: SmplParams) -> np.ndarray:
+    """World joint positions (24, 3) of ``body`` posed by ``params`` (SMPL FK, no mesh)."""
+    rotmats = pose_to_rotmats(params.global_orient, params.body_pose)
+    J = torch.as_tensor(body.rest_joints, dtype=torch.float64)
+    joints, _ = forward_kinematics(rotmats, J, torch.as_tensor(params.transl, dtype=torch.float64))
+    return joints.numpy()
+
+
+def load_body_model(name: str = "anny", model_path: str | None = None) -> BodyModel:
+    """Build a body model by name: ``anny`` (default, bundled) or ``smpl`` (needs ``model_path``)."""
+    if name == "anny":
+        from livehmr.models.anny_body import AnnyBody
+
+        return AnnyBody()
+    if name == "smpl":
+        from livehmr.models.smpl_body import SmplBody
+
+        if not model_path:
+            raise ValueError("--body smpl needs --smpl-model PATH (SMPL is licensed; livehmr never ships it)")
+        return SmplBody(model_path)
+    raise ValueError(f"unknown body model {name!r}: choose 'anny' or 'smpl'")
