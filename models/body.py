@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from livehmr.models.skeleton import forward_kinematics, pose_to_rotmats
+from livehmr.models.skeleton import FOOT_JOINTS, JOINT, forward_kinematics, pose_to_rotmats
 
 NUM_BETAS = 10
 
@@ -71,3 +71,26 @@ def load_body_model(name: str = "anny", model_path: str | None = None) -> BodyMo
             raise ValueError("--body smpl needs --smpl-model PATH (SMPL is licensed; livehmr never ships it)")
         return SmplBody(model_path)
     raise ValueError(f"unknown body model {name!r}: choose 'anny' or 'smpl'")
+
+
+def sole_offsets(body: BodyModel) -> np.ndarray:
+    """Heights (4,) of the FOOT_JOINTS (ankles, toe bases) above the sole in the rest pose,
+    metres; computed once per body from its mesh and cached on it."""
+    cached = getattr(body, "_sole_offsets", None)
+    if cached is None:
+        vertices, _ = body.mesh(SmplParams(betas=body.betas))
+        floor = vertices[:, 1].min()  # canon +Y up; the rest pose stands on its soles
+        cached = body.rest_joints[list(FOOT_JOINTS), 1] - floor
+        body._sole_offsets = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def sole_gaps(body: BodyModel, joints_world: np.ndarray) -> np.ndarray:
+    """World height (4,) of the sole under each FOOT_JOINT (left ankle, left toes, right
+    ankle, right toes): 0 when that part of the foot rests on a floor at z = 0."""
+    return joints_world[list(FOOT_JOINTS), 2] - sole_offsets(body)
+
+
+def lowest_sole(body: BodyModel, joints_world: np.ndarray) -> float:
+    """World height (z) of the lowest sole point implied by the foot joints."""
+    return float(sole_gaps(body, joints_world).min())

@@ -1,1 +1,36 @@
-"""livehmr.stream.sources"""
+"""Frame sources: video file, camera, image folder, and the embedded synthetic scene."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from livehmr.stream.errors import SourceError
+from livehmr.stream.stages import Source
+
+
+def open_source(spec: str, *, realtime: bool | None = None, max_frames: int | None = None) -> Source:
+    """Open a source from its command-line spec.
+
+    ``synthetic`` (the embedded scene), ``camera:N`` / an integer (camera index),
+    ``rtsp://...``/``http://...`` (network camera), a directory (image folder) or a
+    video file path.
+    """
+    if spec in ("synthetic", "demo"):
+        from livehmr.stream.sources.synthetic import SyntheticSource
+
+        return SyntheticSource(realtime=bool(realtime), max_frames=max_frames)
+    if spec.isdigit() or spec.startswith("camera:") or "://" in spec:
+        from livehmr.stream.sources.camera import CameraSource
+
+        target: int | str = int(spec.removeprefix("camera:")) if not ("://" in spec) else spec
+        return CameraSource(target, max_frames=max_frames)
+    path = Path(spec)
+    if path.is_dir():
+        from livehmr.stream.sources.files import ImageFolderSource
+
+        return ImageFolderSource(path, max_frames=max_frames)
+    if path.is_file():
+        from livehmr.stream.sources.files import VideoFileSource
+
+        return VideoFileSource(path, max_frames=max_frames)
+    raise SourceError(f"source {spec!r} is neither 'synthetic', a camera index, a URL, a directory nor an existing file")

@@ -1,0 +1,191 @@
+"""The ``livehmr`` command line."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from typing import Optional
+
+import typer
+
+from livehmr.stream.errors import LivehmrError
+
+app = typer.Typer(
+    help="Live, world-grounded human motion capture: frames in, SMPL states out over ZeroMQ.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+log = logging.getLogger("livehmr")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.secho(f"livehmr: error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
+def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Optional[str], imu_to_cam: str,
+                  gyro_offset: float, estimator: str, body: str, smpl_model: Optional[str], fov: float,
+                  publish: str, allow_remote: bool, max_frames: Optional[int], realtime: bool, quiet: bool) -> None:  # fmt: skip
+    from rich.console import Console
+
+    from livehmr.models.body import load_body_model
+    from livehmr.stream import registry
+    from livehmr.stream.publish import ZmqPublisher
+    from livehmr.stream.runtime import Pipeline
+    from livehmr.stream.sources import open_source
+
+    console = Console(stderr=True)
+    try:
+        with console.status("loading body model, keypoint model and source..."):
+            source = open_source(source_spec, realtime=realtime, max_frames=max_frames)
+            body_model = load_body_model(body, smpl_model)
+            pipeline = Pipeline(
+                source=source,
+                keypoints=registry.make_keypoints(keypoints),
+                camera=registry.make_camera(camera, source, gyro, imu_to_cam, gyro_offset),
+                estimator=registry.make_estimator(estimator, body_model, fov),
+                publishers=[ZmqPublisher(publish, body_model=body_model.name, allow_remote=allow_remote)],
+            )
+    except (LivehmrError, ValueError) as exc:
+        _fail(str(exc))
+    console.print(f"[green]publishing[/] on {pipeline.publishers[0].url}  (watch with: livehmr echo {publish})")
+
+    def on_result(result):
+        if quiet or result.frame_index % 15:
+            return
+        n = len(result.persons)
+        lat = result.latency_ms
+        console.print(
+            f"frame {result.frame_index:6d}  persons {n}  glass-to-publish {lat['glass_to_publish']:6.1f} ms"
+            f"  flags {','.join(sorted(result.flags)) or '-'}", highlight=False)  # fmt: skip
+
+    pipeline.on_result.append(on_result)
+    signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
+    try:
+        summary = pipeline.run()
+    except KeyboardInterrupt:
+        pipeline.stop()
+        summary = pipeline.summary
+    except LivehmrError as exc:
+        _fail(str(exc))
+    finally:
+        pipeline.close()
+    lat = summary.latency
+    console.print(
+        f"done: {summary.frames} frames in {summary.wall_s:.1f} s ({summary.fps:.1f} fps), "
+        f"{summary.dropped} dropped, {summary.stage_errors} stage errors; "
+        f"p50 keypoints {lat.get('keypoints', (0,))[0]:.1f} ms, overhead {lat.get('overhead', (0,))[0]:.1f} ms"
+    )
+
+
+_KEYPOINTS = typer.Option("blazepose", help="2D keypoint backend: blazepose | blazepose-lite.")
+_CAMERA = typer.Option("auto", help="Camera motion: auto (gyro if one is given or the source has one, else static) | gyro | static.")
+_GYRO = typer.Option(None, help="Gyroscope feed: a CSV file 't,wx,wy,wz' (s, rad/s) or a ZeroMQ URL tcp://HOST:PORT.")
+_IMU = typer.Option("identity", help="Camera<-IMU rotation: identity | android-portrait | android-landscape | 9 numbers row-major.")
+_GYRO_OFFSET = typer.Option(0.0, help="Seconds added to frame times to reach the gyro clock.")
+_ESTIMATOR = typer.Option("baseline", help="Body estimator: baseline (IK on BlazePose 3D landmarks).")
+_BODY = typer.Option("anny", help="Body model: anny (bundled) | smpl (needs --smpl-model).")
+_SMPL = typer.Option(None, help="Path to an SMPL model file or folder (licensed; only used with --body smpl).")
+_FOV = typer.Option(60.0, help="Horizontal field of view (degrees) assumed when the source gives no intrinsics.")
+_PUBLISH = typer.Option("tcp://127.0.0.1:5557", help="ZeroMQ PUB endpoint to bind.")
+_REMOTE = typer.Option(False, help="Allow binding beyond loopback (anyone on the network can subscribe).")
+_MAX = typer.Option(None, help="Stop after this many frames.")
+_QUIET = typer.Option(False, "--quiet", "-q", help="No per-frame progress lines.")
+
+
+@app.command()
+def run(
+    source: str = typer.Argument(..., help="Video file, image folder, camera index (0, camera:1), stream URL, or 'synthetic'."),
+    keypoints: str = _KEYPOINTS, camera: str = _CAMERA, gyro: Optional[str] = _GYRO, imu_to_cam: str = _IMU,
+    gyro_offset: float = _GYRO_OFFSET, estimator: str = _ESTIMATOR, body: str = _BODY,
+    smpl_model: Optional[str] = _SMPL, fov: float = _FOV, publish: str = _PUBLISH, allow_remote: bool = _REMOTE,
+    max_frames: Optional[int] = _MAX,
+    realtime: bool = typer.Option(False, help="Pace the synthetic source at its frame rate, like a live camera."),
+    quiet: bool = _QUIET,
+) -> None:  # fmt: skip
+    """Run the pipeline on SOURCE and publish SMPL states over ZeroMQ."""
+    _run_pipeline(source, keypoints=keypoints, camera=camera, gyro=gyro, imu_to_cam=imu_to_cam, gyro_offset=gyro_offset,
+                  estimator=estimator, body=body, smpl_model=smpl_model, fov=fov, publish=publish,
+                  allow_remote=allow_remote, max_frames=max_frames, realtime=realtime, quiet=quiet)  # fmt: skip
+
+
+@app.command()
+def demo(
+    seconds: float = typer.Option(20.0, help="Length of the embedded scene (it ends, then the demo stops)."),
+    publish: str = _PUBLISH, keypoints: str = _KEYPOINTS, camera: str = _CAMERA, estimator: str = _ESTIMATOR,
+    realtime: bool = typer.Option(True, help="Pace frames at 30 fps like a live camera (--no-realtime: as fast as possible)."),
+    quiet: bool = _QUIET,
+) -> None:  # fmt: skip
+    """Run the whole pipeline on the embedded synthetic scene (no files needed)."""
+    max_frames = int(round(seconds * 30))
+    _run_pipeline("synthetic", keypoints=keypoints, camera=camera, gyro=None, imu_to_cam="identity", gyro_offset=0.0,
+                  estimator=estimator, body="anny", smpl_model=None, fov=70.0, publish=publish, allow_remote=False,
+                  max_frames=max_frames, realtime=realtime, quiet=quiet)  # fmt: skip
+
+
+@app.command()
+def echo(
+    url: str = typer.Argument("tcp://127.0.0.1:5557", help="Publisher endpoint to subscribe to."),
+    count: Optional[int] = typer.Option(None, help="Exit after this many states."),
+    timeout: Optional[float] = typer.Option(None, help="Exit after this many seconds without a message."),
+) -> None:
+    """Print a one-line summary of every published state."""
+    from livehmr.clients.sdk import Subscriber
+    from livehmr.models.skeleton import JOINT
+
+    seen = 0
+    try:
+        with Subscriber(url, timeout_s=timeout) as sub:
+            for state in sub:
+                flags = ",".join(state.flags) or "-"
+                if state.has_body:
+                    pelvis = state.joints_world[JOINT["pelvis"]]
+                    head = state.joints_world[JOINT["head"]]
+                    contacts = "".join("x" if c > 0.5 else "." for c in state.contacts)
+                    line = (f"frame {state.frame:6d} person {state.person:2d} pelvis [{pelvis[0]:6.2f} {pelvis[1]:6.2f} "
+                            f"{pelvis[2]:5.2f}] m  head z {head[2]:4.2f} m  contacts {contacts}  "
+                            f"conf {state.joint_confidence.mean():.2f}  {state.header['latency_ms']:5.1f} ms  flags {flags}")  # fmt: skip
+                else:
+                    line = f"frame {state.frame:6d} (no body)  flags {flags}"
+                typer.echo(line)
+                seen += 1
+                if count is not None and seen >= count:
+                    break
+    except KeyboardInterrupt:
+        pass
+    if timeout is not None and seen == 0:
+        _fail(f"no state arrived from {url} within {timeout:g} s", code=1)
+
+
+@app.command()
+def setup() -> None:
+    """One-time preparation: build Anny's model cache (~100 s) and compile the renderer."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status("building the Anny body model cache (one time, about 100 s on 2 cores)..."):
+        from livehmr.models.anny_body import build_anny_cache
+
+        seconds = build_anny_cache()
+    console.print(f"Anny body model ready ({seconds:.0f} s)")
+    with console.status("compiling the synthetic-scene renderer (numba, one time)..."):
+        from livehmr.studio.scene import default_scene
+
+        scene = default_scene(duration=1.0)
+        scene.render(scene.truth(0))
+    with console.status("checking BlazePose loads offline..."):
+        from livehmr.stream.keypoints import BlazePoseDetector
+
+        BlazePoseDetector().close()
+    console.print("[green]livehmr is set up.[/] Try: livehmr demo   (and in another terminal: livehmr echo)")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="livehmr: %(levelname)s: %(message)s")
+    try:
+        app()
+    except LivehmrError as exc:
+        typer.secho(f"livehmr: error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(2)

@@ -1,0 +1,119 @@
+"""Camera-motion backends: ``static`` and ``gyro``.
+
+Both start from the same world: gravity from the first frame's accelerometer
+reading when the source gives one (``Frame.gravity_cam``), otherwise the camera is
+*assumed level* at the first frame (image rows horizontal, optical axis horizontal);
+the world's heading (+X) is the first frame's viewing direction.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from livehmr.geometry import R_WORLD_CAM_LEVEL, gravity_aligned_from_cam, rotation_between, rotvec_to_rotmat
+from livehmr.stream.gyro import GyroFeed
+from livehmr.stream.types import CameraState, Frame, PersonKeypoints
+
+log = logging.getLogger(__name__)
+
+
+def initial_orientation(frame: Frame) -> np.ndarray:
+    """R_world_cam at the first frame: tilt/roll from gravity if known, heading +X."""
+    if frame.gravity_cam is None:
+        return R_WORLD_CAM_LEVEL.copy()
+    g = np.asarray(frame.gravity_cam, dtype=np.float64)
+    # Find a level camera's rotation by the tilt that maps its gravity onto the measured one.
+    g_level = R_WORLD_CAM_LEVEL.T @ np.array([0.0, 0.0, -1.0])
+    R_level_cam = rotation_between(g, g_level)  # cam -> a level camera frame
+    return gravity_aligned_from_cam(R_WORLD_CAM_LEVEL @ R_level_cam)
+
+
+def integrate_gyro(samples: np.ndarray, t0: float, t1: float, R_cam_imu: np.ndarray,
+                   max_gap: float, fallback_w: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Rotation of the camera from t0 to t1 (``R_cam0_cam1``) from gyro samples.
+
+    Samples (N, 4) are ``t, w_imu`` on the frame clock, each holding until the next
+    (zero-order hold); the interval before the first sample and any gap longer than
+    ``max_gap`` are integrated with ``fallback_w`` (rad/s, **cam**) and reported.
+
+    Returns:
+        R: (3, 3) rotation, w_mean: (3,) mean angular velocity in **cam**, gap: bool.
+    """
+    if t1 <= t0:
+        return np.eye(3), fallback_w, False
+    times = samples[:, 0] if len(samples) else np.zeros(0)
+    w_cam = samples[:, 1:4] @ R_cam_imu.T if len(samples) else np.zeros((0, 3))
+    # Knots: t0, every sample inside (t0, t1), t1. Each piece uses the latest sample before it.
+    inside = (times > t0) & (times < t1)
+    knots = np.concatenate([[t0], times[inside], [t1]])
+    rotvecs, gap = [], False
+    for a, b in zip(knots[:-1], knots[1:]):
+        i = np.searchsorted(times, a, side="right") - 1  # the sample holding over [a, b]
+        if i < 0 or b - times[i] > max_gap:
+            w, gap = fallback_w, True
+        else:
+            w = w_cam[i]
+        rotvecs.append(w * (b - a))
+    R = np.eye(3)
+    for M in rotvec_to_rotmat(np.array(rotvecs)):
+        R = R @ M
+    w_mean = np.sum(rotvecs, axis=0) / (t1 - t0)
+    return R, w_mean, gap
+
+
+class StaticCamera:
+    """No camera-motion input: the camera keeps its first orientation (flag ``camera_static``)."""
+
+    def __init__(self):
+        self.R_world_cam: np.ndarray | None = None
+
+    def update(self, frame: Frame, persons: list[PersonKeypoints]) -> CameraState:
+        if self.R_world_cam is None:
+            self.R_world_cam = initial_orientation(frame)
+        return CameraState(self.R_world_cam.copy(), flags={"camera_static"})
+
+
+class GyroCamera:
+    """Integrates a gyro feed between frame timestamps.
+
+    Args:
+        feed: the samples. R_cam_imu: (3, 3) IMU -> camera rotation.
+        clock_offset: seconds to subtract from gyro timestamps to put them on the frame clock.
+        max_gap: longest spacing of samples (s) not flagged as a ``gyro_gap``.
+        wait_s: how long to wait for a live feed to cover a frame before extrapolating.
+    """
+
+    def __init__(self, feed: GyroFeed, R_cam_imu: np.ndarray | None = None, clock_offset: float = 0.0,
+                 max_gap: float = 0.03, wait_s: float = 0.02):  # fmt: skip
+        self.feed = feed
+        self.R_cam_imu = np.eye(3) if R_cam_imu is None else np.asarray(R_cam_imu, dtype=np.float64)
+        self.clock_offset = clock_offset
+        self.max_gap = max_gap
+        self.wait_s = wait_s
+        self.R_world_cam: np.ndarray | None = None
+        self.t_prev = 0.0
+        self.w_last = np.zeros(3)
+
+    def update(self, frame: Frame, persons: list[PersonKeypoints]) -> CameraState:
+        if self.R_world_cam is None:
+            self.R_world_cam = initial_orientation(frame)
+            self.t_prev = frame.t
+            return CameraState(self.R_world_cam.copy())
+        t_gyro = frame.t + self.clock_offset
+        if self.feed.live:
+            self.feed.buffer.wait_until(t_gyro, self.wait_s)
+        samples = self.feed.buffer.window(self.t_prev + self.clock_offset - self.max_gap, t_gyro)
+        if len(samples):
+            samples = samples.copy()
+            samples[:, 0] -= self.clock_offset
+        R_delta, w, gap = integrate_gyro(samples, self.t_prev, frame.t, self.R_cam_imu, self.max_gap, self.w_last)
+        self.R_world_cam = self.R_world_cam @ R_delta
+        self.t_prev = frame.t
+        flags = {"gyro_gap"} if gap else set()
+        if gap:
+            log.debug("gyro gap before frame %d: rotation extrapolated at constant rate", frame.index)
+        else:
+            self.w_last = w
+        return CameraState(self.R_world_cam.copy(), angular_velocity=w, flags=flags)

@@ -1,0 +1,203 @@
+"""Gyroscope feeds: timestamped angular velocity on the gyro's own clock.
+
+A sample is ``t, wx, wy, wz``: seconds on the gyro clock and rad/s about the
+**imu** axes. ``R_cam_imu`` (see :data:`IMU_PRESETS`) maps them into **cam**.
+Formats are documented in docs/protocol.md. Feeds keep samples sorted and
+de-duplicated whatever order they arrive in; a malformed sample in a file is an
+error, a malformed message on a socket is logged and skipped (counted in ``rejected``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import logging
+import math
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from livehmr.stream.errors import GyroFormatError
+
+log = logging.getLogger(__name__)
+
+#: Named camera<-IMU rotations. ``identity``: the IMU axes are the camera's (x right,
+#: y down, z forward). ``android-portrait``: Android sensor axes (x right, y up, z out of
+#: the screen) with the rear camera, phone upright. ``android-landscape``: the same
+#: phone turned 90 deg counter-clockwise (its top to the left).
+IMU_PRESETS: dict[str, np.ndarray] = {
+    "identity": np.eye(3),
+    "android-portrait": np.diag([1.0, -1.0, -1.0]),
+    "android-landscape": np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]]),
+}
+
+
+def parse_sample_line(line: str, where: str = "") -> tuple[float, float, float, float] | None:
+    """Parse ``t,wx,wy,wz`` (comma, semicolon or whitespace separated). Blank lines and
+    ``#`` comments give None. Raises GyroFormatError on anything else."""
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return None
+    parts = text.replace(";", ",").replace("\t", ",").replace(" ", ",").split(",")
+    parts = [p for p in parts if p]
+    if len(parts) != 4:
+        raise GyroFormatError(f"gyro sample {where}: expected 4 numbers 't,wx,wy,wz', got {text[:80]!r}")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise GyroFormatError(f"gyro sample {where}: not numbers: {text[:80]!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise GyroFormatError(f"gyro sample {where}: non-finite value in {text[:80]!r}")
+    return values  # type: ignore[return-value]
+
+
+def parse_sample_message(payload: bytes) -> tuple[float, float, float, float]:
+    """One network message: a CSV line, or JSON ``{"t": s, "w": [wx, wy, wz]}``."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise GyroFormatError("gyro message is not UTF-8") from None
+    if text.lstrip().startswith("{"):
+        try:
+            obj = json.loads(text)
+            values = (float(obj["t"]), *(float(v) for v in obj["w"]))
+        except (ValueError, KeyError, TypeError):
+            raise GyroFormatError(f"gyro JSON message needs 't' and 'w' (3 numbers): {text[:80]!r}") from None
+        if len(values) != 4 or not all(math.isfinite(v) for v in values):
+            raise GyroFormatError(f"gyro JSON message needs 't' and 'w' (3 finite numbers): {text[:80]!r}")
+        return values  # type: ignore[return-value]
+    sample = parse_sample_line(text, "message")
+    if sample is None:
+        raise GyroFormatError("empty gyro message")
+    return sample
+
+
+class GyroBuffer:
+    """Thread-safe, time-sorted, de-duplicated store of samples (bounded: oldest dropped)."""
+
+    def __init__(self, max_samples: int = 20000):
+        self._t: list[float] = []
+        self._w: list[tuple[float, float, float]] = []
+        self._lock = threading.Condition()
+        self.max_samples = max_samples
+        self.duplicates = 0
+        self.rejected = 0
+
+    def add(self, t: float, wx: float, wy: float, wz: float) -> None:
+        with self._lock:
+            i = bisect.bisect_left(self._t, t)
+            if i < len(self._t) and self._t[i] == t:
+                self.duplicates += 1
+                return
+            self._t.insert(i, t)
+            self._w.insert(i, (wx, wy, wz))
+            if len(self._t) > self.max_samples:
+                del self._t[: len(self._t) - self.max_samples]
+                del self._w[: len(self._w) - self.max_samples]
+            self._lock.notify_all()
+
+    def latest_time(self) -> float:
+        with self._lock:
+            return self._t[-1] if self._t else -math.inf
+
+    def wait_until(self, t: float, timeout: float) -> bool:
+        """Block up to ``timeout`` s until a sample at or after ``t`` exists."""
+        with self._lock:
+            return self._lock.wait_for(lambda: bool(self._t) and self._t[-1] >= t, timeout=timeout)
+
+    def window(self, t0: float, t1: float) -> np.ndarray:
+        """Samples (N, 4) with t in [t0, t1], plus the last sample before t0 if any."""
+        with self._lock:
+            i0 = max(bisect.bisect_left(self._t, t0) - 1, 0)
+            i1 = bisect.bisect_right(self._t, t1)
+            if i1 <= i0:
+                return np.zeros((0, 4))
+            return np.column_stack([self._t[i0:i1], self._w[i0:i1]])
+
+
+class GyroFeed:
+    """Base of the feeds: a buffer, and ``close``. ``live`` feeds are waited for briefly."""
+
+    live = False
+
+    def __init__(self):
+        self.buffer = GyroBuffer()
+
+    def close(self) -> None:
+        pass
+
+
+class ArrayGyroFeed(GyroFeed):
+    """Samples given as an array (N, 4): the synthetic scene's simulated gyro."""
+
+    def __init__(self, samples: np.ndarray):
+        super().__init__()
+        for row in np.asarray(samples, dtype=np.float64):
+            self.buffer.add(*row)
+
+
+class CsvGyroFeed(ArrayGyroFeed):
+    """A CSV file of ``t,wx,wy,wz`` rows (a header line is allowed). Malformed rows are errors."""
+
+    def __init__(self, path: str | Path):
+        path = Path(path)
+        if not path.is_file():
+            raise GyroFormatError(f"gyro file {path} does not exist")
+        rows = []
+        with path.open("r", encoding="utf-8", errors="replace") as f:
+            for number, line in enumerate(f, start=1):
+                if number == 1 and line.strip() and line.strip()[0].isalpha():
+                    continue  # header
+                sample = parse_sample_line(line, f"{path.name}:{number}")
+                if sample is not None:
+                    rows.append(sample)
+        if not rows:
+            raise GyroFormatError(f"gyro file {path} holds no samples")
+        super().__init__(np.array(rows))
+
+
+class ZmqGyroFeed(GyroFeed):
+    """Samples arriving on a ZeroMQ SUB socket (one sample per message, any topic)."""
+
+    live = True
+
+    def __init__(self, url: str):
+        import zmq
+
+        super().__init__()
+        self._ctx = zmq.Context.instance()
+        self._socket = self._ctx.socket(zmq.SUB)
+        self._socket.setsockopt(zmq.SUBSCRIBE, b"")
+        self._socket.setsockopt(zmq.RCVHWM, 10000)
+        self._socket.connect(url)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._receive, name="gyro-zmq", daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        import zmq
+
+        poller = zmq.Poller()
+        poller.register(self._socket, zmq.POLLIN)
+        while not self._stop.is_set():
+            if not poller.poll(100):
+                continue
+            parts = self._socket.recv_multipart()
+            try:
+                self.buffer.add(*parse_sample_message(parts[-1]))
+            except GyroFormatError as exc:
+                self.buffer.rejected += 1
+                log.warning("%s", exc)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1.0)
+        self._socket.close(linger=0)
+
+
+def open_gyro(spec: str) -> GyroFeed:
+    """``tcp://...``/``ipc://...`` -> ZeroMQ feed; anything else -> CSV file path."""
+    if spec.startswith(("tcp://", "ipc://", "inproc://")):
+        return ZmqGyroFeed(spec)
+    return CsvGyroFeed(spec)

@@ -1,0 +1,84 @@
+"""2D keypoint backends. ``blazepose``: MediaPipe's BlazePose (the detector and the
+full landmark model ship inside the ``mediapipe==0.10.14`` wheel, so it runs offline),
+in tracking mode, one person, mapped to COCO-17 + feet."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+
+import cv2
+import numpy as np
+
+from livehmr.stream.types import KP, NUM_KEYPOINTS, Frame, PersonKeypoints
+
+log = logging.getLogger(__name__)
+
+#: Our keypoint -> BlazePose landmark index (33-point topology). Small toes have no
+#: BlazePose counterpart and stay at confidence 0.
+BLAZEPOSE_OF_KEYPOINT = {
+    "nose": 0, "left_eye": 2, "right_eye": 5, "left_ear": 7, "right_ear": 8,
+    "left_shoulder": 11, "right_shoulder": 12, "left_elbow": 13, "right_elbow": 14,
+    "left_wrist": 15, "right_wrist": 16, "left_hip": 23, "right_hip": 24,
+    "left_knee": 25, "right_knee": 26, "left_ankle": 27, "right_ankle": 28,
+    "left_big_toe": 31, "left_heel": 29, "right_big_toe": 32, "right_heel": 30,
+}  # fmt: skip
+_OURS = np.array([KP[k] for k in BLAZEPOSE_OF_KEYPOINT])
+_THEIRS = np.array(list(BLAZEPOSE_OF_KEYPOINT.values()))
+
+
+def _quiet_mediapipe() -> None:
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+class BlazePoseDetector:
+    """BlazePose in tracking mode (detector runs only when the track is lost).
+
+    Args:
+        model_complexity: 0 (lite), 1 (full, default) or 2 (heavy; its model is not in
+            the wheel and would be downloaded, so it is refused here).
+        min_confidence: detection and tracking confidence thresholds.
+    """
+
+    def __init__(self, model_complexity: int = 1, min_confidence: float = 0.5, static_image_mode: bool = False):
+        if model_complexity not in (0, 1):
+            raise ValueError("BlazePose model_complexity must be 0 or 1 (2 needs a download)")
+        _quiet_mediapipe()
+        with contextlib.redirect_stderr(open(os.devnull, "w")):
+            import mediapipe as mp
+
+        self._pose = mp.solutions.pose.Pose(
+            static_image_mode=static_image_mode,
+            model_complexity=model_complexity,
+            smooth_landmarks=True,
+            min_detection_confidence=min_confidence,
+            min_tracking_confidence=min_confidence,
+        )
+
+    def detect(self, frame: Frame) -> list[PersonKeypoints]:
+        image = frame.image
+        h, w = image.shape[:2]
+        result = self._pose.process(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        if result.pose_landmarks is None:
+            return []
+        lm = np.array([(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark])
+        keypoints = np.zeros((NUM_KEYPOINTS, 3))
+        keypoints[_OURS] = lm[_THEIRS]
+        keypoints[:, 2] = np.clip(keypoints[:, 2], 0.0, 1.0)
+        visible = lm[lm[:, 2] > 0.3, :2]
+        pts = visible if len(visible) >= 2 else lm[:, :2]
+        box = np.array([*pts.min(0), *pts.max(0)])
+        world = None
+        world_conf = None
+        if result.pose_world_landmarks is not None:
+            world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
+            world_conf = np.array([p.visibility for p in result.pose_world_landmarks.landmark])
+        if not np.all(np.isfinite(keypoints)) or (world is not None and not np.all(np.isfinite(world))):
+            log.warning("BlazePose returned non-finite landmarks at frame %d; ignoring them", frame.index)
+            return []
+        return [PersonKeypoints(keypoints=keypoints, box=box, landmarks_3d=world, landmarks_3d_conf=world_conf, track_id=0)]
+
+    def close(self) -> None:
+        self._pose.close()

@@ -1,0 +1,113 @@
+"""ZeroMQ publishing of frame results (wire format in :mod:`livehmr.stream.wire`).
+
+The PUB socket never blocks the pipeline: sends are non-blocking and each
+subscriber has a bounded queue (``hwm`` messages). Once a slow subscriber's queue is
+full, ZeroMQ drops the newest messages for that subscriber alone; everyone else,
+and the pipeline, are unaffected.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+import urllib.parse
+
+import numpy as np
+import zmq
+
+from livehmr.stream.errors import LivehmrError
+from livehmr.stream.types import FrameResult, PersonState
+from livehmr.stream.wire import TOPIC_STATE, WireError, encode
+
+log = logging.getLogger(__name__)
+DEFAULT_URL = "tcp://127.0.0.1:5557"
+
+
+def is_loopback(url: str) -> bool:
+    """Whether a bind URL stays on this machine (ipc/inproc, or a loopback tcp host)."""
+    if not url.startswith("tcp://"):
+        return url.startswith(("ipc://", "inproc://"))
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # '*', interface names, hostnames
+
+
+class ZmqPublisher:
+    """Publishes one message per person per frame, or a ``no_person`` heartbeat.
+
+    Args:
+        url: where to bind. Anything but loopback needs ``allow_remote=True``.
+        stream_id: names this stream in every header.
+        body_model: name of the body model whose ``betas`` are published.
+        hwm: per-subscriber queue bound, in messages.
+    """
+
+    def __init__(self, url: str = DEFAULT_URL, stream_id: str = "livehmr", body_model: str = "anny",
+                 allow_remote: bool = False, hwm: int = 200):  # fmt: skip
+        if not is_loopback(url) and not allow_remote:
+            raise LivehmrError(f"refusing to bind {url} beyond loopback; pass --allow-remote to mean it")
+        self.context = zmq.Context.instance()
+        self.socket = self.context.socket(zmq.PUB)
+        self.socket.setsockopt(zmq.SNDHWM, hwm)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        try:
+            self.socket.bind(url)
+        except zmq.ZMQError as exc:
+            self.socket.close()
+            raise LivehmrError(f"cannot bind {url}: {exc}") from None
+        self.url = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.stream_id = stream_id
+        self.body_model = body_model
+        self.sent = 0
+        self.withheld = 0
+
+    def _header(self, result: FrameResult, person: PersonState | None, flags: set[str]) -> dict:
+        return {
+            "stream": self.stream_id,
+            "frame": result.frame_index,
+            "t_source": result.t_source,
+            "t_publish": time.time(),
+            "latency_ms": round((time.perf_counter() - result.t_captured) * 1e3, 3),
+            "person": person.person_id if person else -1,
+            "body_model": self.body_model,
+            "flags": sorted(flags),
+        }
+
+    def publish(self, result: FrameResult) -> None:
+        T = np.asarray(result.T_world_cam, dtype=np.float32)
+        if not result.persons:
+            self._send(self._header(result, None, result.flags | {"no_person"}), {"T_world_cam": T})
+            return
+        for person in result.persons:
+            p = person.params
+            arrays = {
+                "global_orient": p.global_orient, "body_pose": p.body_pose, "betas": p.betas, "transl": p.transl,
+                "joints_world": person.joints_world, "T_world_cam": T, "contacts": person.contacts,
+                "joint_confidence": person.joint_confidence,
+            }  # fmt: skip
+            flags = result.flags | person.flags
+            try:
+                frames = encode(TOPIC_STATE, self._header(result, person, flags), arrays)
+            except WireError as exc:  # never put NaN on the wire: send a flagged heartbeat instead
+                self.withheld += 1
+                log.warning("frame %d person %d: %s", result.frame_index, person.person_id, exc)
+                frames = encode(TOPIC_STATE, self._header(result, person, flags | {"invalid"}), {"T_world_cam": np.eye(4)})
+            self._send_frames(frames)
+
+    def _send(self, header: dict, arrays: dict) -> None:
+        self._send_frames(encode(TOPIC_STATE, header, arrays))
+
+    def _send_frames(self, frames: list[bytes]) -> None:
+        try:
+            self.socket.send_multipart(frames, flags=zmq.NOBLOCK)
+            self.sent += 1
+        except zmq.Again:
+            pass  # no subscriber can take it now; PUB never waits
+
+    def close(self) -> None:
+        self.socket.close(linger=0)

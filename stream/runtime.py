@@ -1,0 +1,209 @@
+"""The frame-synchronous pipeline, read top to bottom in :meth:`Pipeline.run`.
+
+Two threads use the two cores: the *front* thread reads frame t+1 and runs the
+keypoint model on it while the *back* thread runs camera motion, the estimator and
+publishing on frame t. They meet in a bounded queue: for file sources the front
+waits when the back is behind (every frame is processed); for live sources the
+queue holds one frame and a newer frame replaces a waiting one (flagged
+``frame_dropped``), so latency never grows. Heavy stages (MediaPipe, torch, OpenCV)
+release the GIL, which is what lets the threads overlap.
+
+A stage that raises on a frame does not stop the stream: the frame is published as
+a heartbeat flagged ``stage_error``, the stage is reset, and the error is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from livehmr.stream.stages import CameraMotion, Estimator, KeypointDetector, Publisher, Source
+from livehmr.stream.types import CameraState, Frame, FrameResult, PersonKeypoints
+
+log = logging.getLogger(__name__)
+_END = object()
+
+
+class LatencyStats:
+    """Recent per-stage latencies (ms), bounded, with percentiles."""
+
+    def __init__(self, keep: int = 20000):
+        self._values: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=keep))
+        self._lock = threading.Lock()
+
+    def add(self, stage: str, ms: float) -> None:
+        with self._lock:
+            self._values[stage].append(ms)
+
+    def percentiles(self, q: tuple[float, ...] = (50, 99)) -> dict[str, tuple[float, ...]]:
+        with self._lock:
+            return {k: tuple(float(np.percentile(v, p)) for p in q) for k, v in self._values.items() if v}
+
+    def values(self, stage: str) -> np.ndarray:
+        with self._lock:
+            return np.array(self._values.get(stage, ()))
+
+
+@dataclass
+class RunSummary:
+    frames: int = 0
+    published_states: int = 0
+    dropped: int = 0
+    stage_errors: int = 0
+    wall_s: float = 0.0
+    latency: dict[str, tuple[float, ...]] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.wall_s if self.wall_s > 0 else 0.0
+
+
+class Pipeline:
+    """source -> keypoints -> camera -> estimator -> publishers, with latencies recorded.
+
+    ``on_result`` callbacks see every FrameResult (viewers, recorders, tests).
+    """
+
+    def __init__(self, source: Source, keypoints: KeypointDetector, camera: CameraMotion, estimator: Estimator,
+                 publishers: list[Publisher] | None = None,
+                 on_result: list[Callable[[FrameResult], None]] | None = None):  # fmt: skip
+        self.source = source
+        self.keypoints = keypoints
+        self.camera = camera
+        self.estimator = estimator
+        self.publishers = publishers or []
+        self.on_result = on_result or []
+        self.stats = LatencyStats()
+        self.stop_event = threading.Event()
+        self._queue: queue.Queue = queue.Queue(maxsize=1 if source.live else 2)
+        self._front_error: BaseException | None = None
+        self.summary = RunSummary()
+
+    # -- front thread: frames and keypoints ------------------------------------------------
+    def _front(self) -> None:
+        try:
+            iterator = iter(self.source)
+            while not self.stop_event.is_set():
+                t0 = time.perf_counter()
+                frame = next(iterator, None)
+                if frame is None:
+                    break
+                self.stats.add("source", (time.perf_counter() - t0) * 1e3)
+                t1 = time.perf_counter()
+                try:
+                    persons = self.keypoints.detect(frame)
+                except Exception as exc:  # a bad frame must not end the stream
+                    log.warning("keypoints failed on frame %d: %s", frame.index, exc)
+                    frame.flags.add("stage_error")
+                    persons = []
+                self.stats.add("keypoints", (time.perf_counter() - t1) * 1e3)
+                self._hand_over((frame, persons))
+        except BaseException as exc:
+            self._front_error = exc
+        finally:
+            self._queue.put(_END)
+
+    def _hand_over(self, item: tuple[Frame, list[PersonKeypoints]]) -> None:
+        if not self.source.live:
+            while not self.stop_event.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+            return
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:  # live: the waiting frame is stale, replace it
+            try:
+                self._queue.get_nowait()
+                self.summary.dropped += 1
+                item[0].flags.add("frame_dropped")
+            except queue.Empty:
+                pass
+            self._queue.put_nowait(item)
+
+    # -- back thread: camera, estimator, publishing ------------------------------------------
+    def process(self, frame: Frame, persons: list[PersonKeypoints]) -> FrameResult:
+        flags = set(frame.flags)
+        t0 = time.perf_counter()
+        try:
+            camera = self.camera.update(frame, persons)
+        except Exception as exc:
+            log.warning("camera stage failed on frame %d: %s", frame.index, exc)
+            camera = CameraState(np.eye(3), flags={"stage_error"})
+        flags |= camera.flags
+        t1 = time.perf_counter()
+        try:
+            states = self.estimator.estimate(frame, camera, persons)
+        except Exception as exc:
+            log.warning("estimator failed on frame %d: %s; resetting it", frame.index, exc)
+            self.estimator.reset()
+            flags.add("stage_error")
+            states = []
+        t2 = time.perf_counter()
+        T_world_cam = camera.T_world_cam
+        offset = getattr(self.estimator, "camera_translation", None)
+        if offset is not None:
+            T_world_cam[:3, 3] += offset()
+        result = FrameResult(frame.index, frame.t, frame.t_captured, T_world_cam, states, flags, keypoints=persons)
+        result.latency_ms.update(camera=(t1 - t0) * 1e3, estimator=(t2 - t1) * 1e3)
+        for publisher in self.publishers:
+            publisher.publish(result)
+        t3 = time.perf_counter()
+        result.latency_ms["publish"] = (t3 - t2) * 1e3
+        result.latency_ms["overhead"] = (t3 - t0) * 1e3
+        result.latency_ms["glass_to_publish"] = (t3 - frame.t_captured) * 1e3
+        for stage, ms in result.latency_ms.items():
+            self.stats.add(stage, ms)
+        return result
+
+    def run(self, max_seconds: float | None = None) -> RunSummary:
+        """Run until the source ends, ``stop()`` is called or ``max_seconds`` pass."""
+        front = threading.Thread(target=self._front, name="livehmr-front", daemon=True)
+        start = time.perf_counter()
+        front.start()
+        try:
+            while True:
+                if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                    break
+                try:
+                    item = self._queue.get(timeout=0.2)
+                except queue.Empty:
+                    if self.stop_event.is_set():
+                        break
+                    continue
+                if item is _END:
+                    break
+                frame, persons = item
+                result = self.process(frame, persons)
+                self.summary.frames += 1
+                self.summary.published_states += max(len(result.persons), 1)
+                self.summary.stage_errors += "stage_error" in result.flags
+                for callback in self.on_result:
+                    callback(result)
+        finally:
+            self.stop_event.set()
+            front.join(timeout=5.0)
+            self.summary.wall_s = time.perf_counter() - start
+            self.summary.latency = self.stats.percentiles()
+        if self._front_error is not None:
+            raise self._front_error
+        return self.summary
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def close(self) -> None:
+        for closeable in (self.source, self.keypoints, *self.publishers):
+            try:
+                closeable.close()
+            except Exception as exc:  # closing must never mask the run's own outcome
+                log.debug("close failed: %s", exc)

@@ -1,0 +1,88 @@
+"""A live camera (index or URL) read by ``cv2.VideoCapture`` on its own thread.
+
+The grabber keeps only the newest frame: when the pipeline is slower than the
+camera, stale frames are dropped (counted, and flagged ``frame_dropped`` on the
+next delivered frame) instead of queueing. A camera that stops delivering is
+reopened with back-off; after ``give_up_s`` without a frame the source ends with an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Iterator
+
+import cv2
+
+from livehmr.stream.errors import SourceError
+from livehmr.stream.types import Frame
+
+log = logging.getLogger(__name__)
+
+
+class CameraSource:
+    live = True
+
+    def __init__(self, target: int | str, max_frames: int | None = None, give_up_s: float = 10.0):
+        self.target = target
+        self.max_frames = max_frames
+        self.give_up_s = give_up_s
+        self.capture = cv2.VideoCapture(target)
+        if not self.capture.isOpened():
+            raise SourceError(f"cannot open camera {target!r}: no such device or stream")
+        self.dropped = 0
+        self._latest: Frame | None = None
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._failed: str | None = None
+        self._thread = threading.Thread(target=self._grab, name="camera-grab", daemon=True)
+        self._thread.start()
+
+    def _grab(self) -> None:
+        index, t0, last_ok = 0, time.perf_counter(), time.perf_counter()
+        while not self._stop.is_set():
+            ok, image = self.capture.read()
+            now = time.perf_counter()
+            if not ok or image is None:
+                if now - last_ok > self.give_up_s:
+                    with self._cond:
+                        self._failed = f"camera {self.target!r} delivered no frame for {self.give_up_s:.0f} s"
+                        self._cond.notify_all()
+                    return
+                log.warning("camera %r stalled; reopening", self.target)
+                self.capture.release()
+                time.sleep(0.5)
+                self.capture = cv2.VideoCapture(self.target)
+                continue
+            last_ok = now
+            pos_ms = self.capture.get(cv2.CAP_PROP_POS_MSEC)
+            t = pos_ms / 1000.0 if pos_ms and pos_ms > 0 else now - t0
+            with self._cond:
+                if self._latest is not None:
+                    self.dropped += 1
+                self._latest = Frame(index=index, t=t, image=image, t_captured=now)
+                self._cond.notify_all()
+            index += 1
+
+    def __iter__(self) -> Iterator[Frame]:
+        delivered, last_index = 0, -1
+        while self.max_frames is None or delivered < self.max_frames:
+            with self._cond:
+                while self._latest is None and self._failed is None and not self._stop.is_set():
+                    self._cond.wait(timeout=0.5)
+                if self._failed is not None and self._latest is None:
+                    raise SourceError(self._failed)
+                if self._latest is None:
+                    return
+                frame, self._latest = self._latest, None
+            if last_index >= 0 and frame.index > last_index + 1:
+                frame.flags.add("frame_dropped")
+            last_index = frame.index
+            delivered += 1
+            yield frame
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        self.capture.release()

@@ -1,0 +1,77 @@
+"""File sources: every frame is delivered, in order (``live = False``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from livehmr.stream.errors import SourceError
+from livehmr.stream.types import Frame
+
+log = logging.getLogger(__name__)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+class VideoFileSource:
+    """Frames of a video file with their container timestamps (seconds)."""
+
+    live = False
+
+    def __init__(self, path: str | Path, max_frames: int | None = None):
+        self.path = Path(path)
+        self.capture = cv2.VideoCapture(str(self.path))
+        if not self.capture.isOpened():
+            raise SourceError(f"cannot open video {self.path}: not a readable video file")
+        self.fps = self.capture.get(cv2.CAP_PROP_FPS) or 30.0
+        ok, first = self.capture.read()
+        if not ok or first is None:
+            raise SourceError(f"video {self.path} has no decodable frame")
+        self._first = first
+        self.max_frames = max_frames
+
+    def __iter__(self) -> Iterator[Frame]:
+        index = 0
+        image = self._first
+        while image is not None and (self.max_frames is None or index < self.max_frames):
+            t = index / self.fps
+            yield Frame(index=index, t=t, image=image, t_captured=time.perf_counter())
+            index += 1
+            ok, image = self.capture.read()
+            if not ok:
+                break
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+class ImageFolderSource:
+    """Images of a folder in name order, at ``fps`` (unreadable files are skipped and flagged)."""
+
+    live = False
+
+    def __init__(self, folder: str | Path, fps: float = 30.0, max_frames: int | None = None):
+        self.files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self.files:
+            raise SourceError(f"folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        self.fps = fps
+        self.max_frames = max_frames
+
+    def __iter__(self) -> Iterator[Frame]:
+        skipped = False
+        for index, path in enumerate(self.files[: self.max_frames]):
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None or image.size == 0:
+                log.warning("skipping unreadable image %s", path)
+                skipped = True
+                continue
+            flags = {"frame_missing"} if skipped else set()
+            skipped = False
+            yield Frame(index=index, t=index / self.fps, image=np.ascontiguousarray(image), t_captured=time.perf_counter(), flags=flags)
+
+    def close(self) -> None:
+        pass
