@@ -11,15 +11,16 @@ Frames (all right-handed, metres, seconds):
 
 Names say which frame maps to which: ``R_world_cam`` takes a vector in **cam** to
 **world**; ``T_world_cam`` (4x4) takes a homogeneous point in **cam** to **world**.
-Rotations are handled by ``roma`` (torch); these numpy wrappers exist only so stage
-code that lives in numpy does not convert by hand at every call.
+Torch code (models, training) uses ``roma``. The per-frame numpy path uses SciPy's
+``Rotation`` for conversions and closed-form ``rotation_between`` / ``rodrigues`` /
+``cross3`` on single vectors: there a torch call's fixed cost (~0.1-1 ms) would
+exceed the whole pipeline's budget.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import roma
-import torch
+from scipy.spatial.transform import Rotation
 
 #: canon -> world for a body standing upright, facing world -Y. (canon +Y up -> world +Z.)
 R_WORLD_CANON = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
@@ -31,12 +32,14 @@ R_WORLD_CAM_LEVEL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0
 
 def rotvec_to_rotmat(rotvec: np.ndarray) -> np.ndarray:
     """Axis-angle (..., 3) radians -> rotation matrices (..., 3, 3)."""
-    return roma.rotvec_to_rotmat(torch.as_tensor(np.asarray(rotvec, dtype=np.float64))).numpy()
+    rotvec = np.asarray(rotvec, dtype=np.float64)
+    return Rotation.from_rotvec(rotvec.reshape(-1, 3)).as_matrix().reshape(*rotvec.shape[:-1], 3, 3)
 
 
 def rotmat_to_rotvec(R: np.ndarray) -> np.ndarray:
     """Rotation matrices (..., 3, 3) -> axis-angle (..., 3) radians, angle in [0, pi]."""
-    return roma.rotmat_to_rotvec(torch.as_tensor(np.asarray(R, dtype=np.float64))).numpy()
+    R = np.asarray(R, dtype=np.float64)
+    return Rotation.from_matrix(R.reshape(-1, 3, 3)).as_rotvec().reshape(*R.shape[:-2], 3)
 
 
 def rotation_angle(R: np.ndarray) -> np.ndarray:
@@ -46,24 +49,45 @@ def rotation_angle(R: np.ndarray) -> np.ndarray:
 
 def special_procrustes(M: np.ndarray) -> np.ndarray:
     """Nearest rotation matrix to M (..., 3, 3)."""
-    return roma.special_procrustes(torch.as_tensor(np.asarray(M, dtype=np.float64))).numpy()
+    U, _, Vt = np.linalg.svd(np.asarray(M, dtype=np.float64))
+    D = np.ones(U.shape[:-1])
+    D[..., -1] = np.sign(np.linalg.det(U @ Vt))
+    return (U * D[..., None, :]) @ Vt
+
+
+def cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product of two 3-vectors (np.cross costs ~20x more on single vectors)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+
+
+def skew(v: np.ndarray) -> np.ndarray:
+    """Cross-product matrix (3, 3) of a vector (3,): ``skew(a) @ b == cross(a, b)``."""
+    return np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
+
+
+def rodrigues(rotvec: np.ndarray) -> np.ndarray:
+    """Axis-angle (3,) -> rotation matrix (3, 3), closed form (single vector, numpy)."""
+    angle = float(np.linalg.norm(rotvec))
+    if angle < 1e-12:
+        return np.eye(3) + skew(rotvec)
+    k = skew(np.asarray(rotvec) / angle)
+    return np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * (k @ k)
 
 
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Smallest rotation taking direction ``a`` (3,) onto direction ``b`` (3,)."""
+    """Smallest rotation (3, 3) taking direction ``a`` (3,) onto direction ``b`` (3,)."""
     a = np.asarray(a, dtype=np.float64) / np.linalg.norm(a)
     b = np.asarray(b, dtype=np.float64) / np.linalg.norm(b)
-    axis = np.cross(a, b)
-    s, c = np.linalg.norm(axis), float(np.dot(a, b))
-    if s < 1e-12:
-        if c > 0:
-            return np.eye(3)
+    v = cross3(a, b)
+    c = float(a @ b)
+    if c < -1.0 + 1e-9:
         # Opposite directions: rotate by pi about any axis orthogonal to a.
         ortho = np.cross(a, [1.0, 0.0, 0.0])
         if np.linalg.norm(ortho) < 1e-6:
             ortho = np.cross(a, [0.0, 1.0, 0.0])
-        return rotvec_to_rotmat(np.pi * ortho / np.linalg.norm(ortho))
-    return rotvec_to_rotmat(axis / s * np.arctan2(s, c))
+        return rodrigues(np.pi * ortho / np.linalg.norm(ortho))
+    k = skew(v)
+    return np.eye(3) + k + (k @ k) / (1.0 + c)
 
 
 def make_T(R: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -123,5 +147,5 @@ def gravity_aligned_from_cam(R_world_cam: np.ndarray) -> np.ndarray:
     if n < 1e-6:  # looking straight up or down: heading undefined, keep it as it is
         return R_world_cam
     yaw = np.arctan2(forward[1] / n, forward[0] / n)
-    Rz = rotvec_to_rotmat(np.array([0.0, 0.0, -yaw]))
+    Rz = rodrigues(np.array([0.0, 0.0, -yaw]))
     return Rz @ R_world_cam

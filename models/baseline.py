@@ -18,10 +18,8 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-import roma
-import torch
 
-from livehmr.geometry import intrinsics_from_fov, rotation_between, rotmat_to_rotvec, unproject
+from livehmr.geometry import cross3, intrinsics_from_fov, rodrigues, rotation_between, rotmat_to_rotvec, unproject
 from livehmr.models.body import BodyModel, SmplParams, lowest_sole, sole_gaps
 from livehmr.models.skeleton import JOINT, JOINT_NAMES, NUM_JOINTS, PARENTS, forward_kinematics, global_to_local
 from livehmr.stream.types import KP, CameraState, Frame, PersonKeypoints, PersonState
@@ -67,14 +65,14 @@ _CONF_INDEX = [[KP[k] for k in _CONF_SOURCES[name]] for name in JOINT]
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
-    return v / max(float(np.linalg.norm(v)), 1e-9)
+    return v / max(float(np.sqrt(v @ v)), 1e-9)
 
 
 def _frame_from(x_axis: np.ndarray, up: np.ndarray) -> np.ndarray:
     """Rotation whose columns are the body's left (x), up (y) and forward (z) axes."""
     x = _unit(x_axis)
-    y = _unit(up - np.dot(up, x) * x)
-    return np.stack([x, y, np.cross(x, y)], axis=1)
+    y = _unit(up - (up @ x) * x)
+    return np.stack([x, y, cross3(x, y)], axis=1)
 
 
 def _landmark_points(lm: np.ndarray) -> dict[str, np.ndarray]:
@@ -99,10 +97,9 @@ def ik_from_landmarks(landmarks_cam: np.ndarray, rest_joints: np.ndarray) -> np.
     G_pelvis = _frame_from(p["l_hip"] - p["r_hip"], up_cam)
     G_chest = _frame_from(p["l_sh"] - p["r_sh"], up_cam)
     G[JOINT["pelvis"]] = G_pelvis
-    rel = torch.as_tensor(G_pelvis.T @ G_chest)
+    twist = rotmat_to_rotvec(G_pelvis.T @ G_chest)
     for name, w in (("spine1", 1 / 3), ("spine2", 2 / 3), ("spine3", 1.0)):
-        partial = roma.rotvec_to_rotmat(roma.rotmat_to_rotvec(rel) * w).numpy()
-        G[JOINT[name]] = G_pelvis @ partial
+        G[JOINT[name]] = G_pelvis @ rodrigues(twist * w)
     # Walk the tree in order: identity-local joints copy their parent, swings rotate it.
     for j in range(1, NUM_JOINTS):
         name = JOINT_NAMES[j]
@@ -169,9 +166,8 @@ class BaselineEstimator:
             if person.landmarks_3d is None:
                 continue  # the baseline needs metric landmarks (BlazePose)
             G_cam = ik_from_landmarks(person.landmarks_3d, J)
-            local = global_to_local(torch.as_tensor(G_cam))
-            joints_rel, _ = forward_kinematics(local, torch.as_tensor(J))
-            joints_rel = joints_rel.numpy() - joints_rel.numpy()[0]  # pelvis-relative, cam axes
+            joints_rel, _ = forward_kinematics(global_to_local(G_cam), J)
+            joints_rel = joints_rel - joints_rel[0]  # pelvis-relative, cam axes
             idx_j = [j for j, _ in _CORRESPONDENCES]
             idx_k = [k for _, k in _CORRESPONDENCES]
             t_pelvis = solve_translation(joints_rel[idx_j], person.keypoints[idx_k, :2], person.keypoints[idx_k, 2], K)
@@ -179,7 +175,7 @@ class BaselineEstimator:
                 continue
             R_wc = camera.R_world_cam
             G_world = R_wc @ G_cam
-            local_world = global_to_local(torch.as_tensor(G_world)).numpy()
+            local_world = global_to_local(G_world)
             pelvis_world = R_wc @ t_pelvis + camera.t_world_cam
             joints_world = (joints_rel + t_pelvis) @ R_wc.T + camera.t_world_cam
             rv = rotmat_to_rotvec(local_world)

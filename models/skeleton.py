@@ -31,10 +31,12 @@ JOINT = {name: i for i, name in enumerate(JOINT_NAMES)}
 FOOT_JOINTS = (JOINT["left_ankle"], JOINT["left_foot"], JOINT["right_ankle"], JOINT["right_foot"])
 
 
-def forward_kinematics(
-    rotmats: torch.Tensor, rest_joints: torch.Tensor, transl: torch.Tensor | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """SMPL forward kinematics.
+def _xp(x):
+    return torch if isinstance(x, torch.Tensor) else np
+
+
+def forward_kinematics(rotmats, rest_joints, transl=None):
+    """SMPL forward kinematics, on torch tensors or numpy arrays alike.
 
     Args:
         rotmats: (..., 24, 3, 3) local joint rotations, ``rotmats[..., 0]`` = global_orient.
@@ -45,18 +47,21 @@ def forward_kinematics(
         joints: (..., 24, 3) posed joint positions.
         global_rotmats: (..., 24, 3, 3) world rotations ``G`` of every joint frame.
     """
-    rest_joints = rest_joints.to(rotmats.dtype).expand(*rotmats.shape[:-3], NUM_JOINTS, 3)
+    xp = _xp(rotmats)
+    if xp is torch:
+        rest_joints = torch.as_tensor(rest_joints, dtype=rotmats.dtype)
+    rest_joints = xp.broadcast_to(rest_joints, (*rotmats.shape[:-3], NUM_JOINTS, 3))
     G = [rotmats[..., 0, :, :]]
     p = [rest_joints[..., 0, :]]
     for j in range(1, NUM_JOINTS):
         parent = PARENTS[j]
         G.append(G[parent] @ rotmats[..., j, :, :])
         offset = rest_joints[..., j, :] - rest_joints[..., parent, :]
-        p.append(p[parent] + (G[parent] @ offset.unsqueeze(-1)).squeeze(-1))
-    joints = torch.stack(p, dim=-2)
+        p.append(p[parent] + (G[parent] @ offset[..., None])[..., 0])
+    joints = xp.stack(p, -2)
     if transl is not None:
-        joints = joints + transl.unsqueeze(-2)
-    return joints, torch.stack(G, dim=-3)
+        joints = joints + transl[..., None, :]
+    return joints, xp.stack(G, -3)
 
 
 def pose_to_rotmats(global_orient: np.ndarray, body_pose: np.ndarray) -> torch.Tensor:
@@ -72,10 +77,10 @@ def rotmats_to_pose(rotmats: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     return rv[..., 0, :], rv[..., 1:, :].reshape(*rv.shape[:-2], 69)
 
 
-def global_to_local(global_rotmats: torch.Tensor) -> torch.Tensor:
-    """World joint rotations ``G`` (..., 24, 3, 3) -> local rotations ``R`` (inverse of FK)."""
-    local = [global_rotmats[..., 0, :, :]]
-    for j in range(1, NUM_JOINTS):
-        parent_G = global_rotmats[..., PARENTS[j], :, :]
-        local.append(parent_G.transpose(-1, -2) @ global_rotmats[..., j, :, :])
-    return torch.stack(local, dim=-3)
+def global_to_local(global_rotmats):
+    """World joint rotations ``G`` (..., 24, 3, 3) -> local rotations ``R`` (inverse of FK).
+    Torch tensors or numpy arrays."""
+    parents_G = global_rotmats[..., [0, *PARENTS[1:]], :, :]
+    local = parents_G.swapaxes(-1, -2) @ global_rotmats
+    local[..., 0, :, :] = global_rotmats[..., 0, :, :]
+    return local

@@ -1,12 +1,13 @@
 """The frame-synchronous pipeline, read top to bottom in :meth:`Pipeline.run`.
 
-Two threads use the two cores: the *front* thread reads frame t+1 and runs the
-keypoint model on it while the *back* thread runs camera motion, the estimator and
-publishing on frame t. They meet in a bounded queue: for file sources the front
-waits when the back is behind (every frame is processed); for live sources the
-queue holds one frame and a newer frame replaces a waiting one (flagged
-``frame_dropped``), so latency never grows. Heavy stages (MediaPipe, torch, OpenCV)
-release the GIL, which is what lets the threads overlap.
+Three threads share the two cores: the *reader* decodes (or renders) frame t+2,
+the *front* thread runs the keypoint model on frame t+1, and the *back* thread runs
+camera motion, the estimator and publishing on frame t. They meet in bounded
+queues: for file sources a thread waits when the next one is behind (every frame
+is processed); for live sources each queue holds one item and a newer one replaces
+a waiting one (flagged ``frame_dropped``), so latency never grows. The heavy
+stages (MediaPipe, OpenCV decoding, the numba renderer) release the GIL, which is
+what lets the threads overlap.
 
 A stage that raises on a frame does not stop the stream: the frame is published as
 a heartbeat flagged ``stage_error``, the stage is reset, and the error is logged.
@@ -82,12 +83,13 @@ class Pipeline:
         self.on_result = on_result or []
         self.stats = LatencyStats()
         self.stop_event = threading.Event()
+        self._frames: queue.Queue = queue.Queue(maxsize=1 if source.live else 2)
         self._queue: queue.Queue = queue.Queue(maxsize=1 if source.live else 2)
         self._front_error: BaseException | None = None
         self.summary = RunSummary()
 
-    # -- front thread: frames and keypoints ------------------------------------------------
-    def _front(self) -> None:
+    # -- reader thread: frames -------------------------------------------------------------
+    def _reader(self) -> None:
         try:
             iterator = iter(self.source)
             while not self.stop_event.is_set():
@@ -96,39 +98,60 @@ class Pipeline:
                 if frame is None:
                     break
                 self.stats.add("source", (time.perf_counter() - t0) * 1e3)
-                t1 = time.perf_counter()
-                try:
-                    persons = self.keypoints.detect(frame)
-                except Exception as exc:  # a bad frame must not end the stream
-                    log.warning("keypoints failed on frame %d: %s", frame.index, exc)
-                    frame.flags.add("stage_error")
-                    persons = []
-                self.stats.add("keypoints", (time.perf_counter() - t1) * 1e3)
-                self._hand_over((frame, persons))
+                self._hand_over(self._frames, frame, lambda f: f)
         except BaseException as exc:
             self._front_error = exc
         finally:
-            self._queue.put(_END)
+            self._put_end(self._frames)
 
-    def _hand_over(self, item: tuple[Frame, list[PersonKeypoints]]) -> None:
+    # -- front thread: keypoints -------------------------------------------------------------
+    def _front(self) -> None:
+        while True:
+            frame = self._frames.get()
+            if frame is _END:
+                break
+            t1 = time.perf_counter()
+            try:
+                persons = self.keypoints.detect(frame)
+            except Exception as exc:  # a bad frame must not end the stream
+                log.warning("keypoints failed on frame %d: %s", frame.index, exc)
+                frame.flags.add("stage_error")
+                persons = []
+            self.stats.add("keypoints", (time.perf_counter() - t1) * 1e3)
+            self._hand_over(self._queue, (frame, persons), lambda item: item[0])
+        self._put_end(self._queue)
+
+    def _put_end(self, q: queue.Queue) -> None:
+        while True:
+            try:
+                q.put(_END, timeout=0.1)
+                return
+            except queue.Full:
+                if self.stop_event.is_set():  # nobody reads any more: make room
+                    try:
+                        q.get_nowait()
+                    except queue.Empty:
+                        pass
+
+    def _hand_over(self, q: queue.Queue, item, frame_of: Callable) -> None:
         if not self.source.live:
             while not self.stop_event.is_set():
                 try:
-                    self._queue.put(item, timeout=0.1)
+                    q.put(item, timeout=0.1)
                     return
                 except queue.Full:
                     continue
             return
         try:
-            self._queue.put_nowait(item)
-        except queue.Full:  # live: the waiting frame is stale, replace it
+            q.put_nowait(item)
+        except queue.Full:  # live: the waiting item is stale, replace it
             try:
-                self._queue.get_nowait()
+                q.get_nowait()
                 self.summary.dropped += 1
-                item[0].flags.add("frame_dropped")
+                frame_of(item).flags.add("frame_dropped")
             except queue.Empty:
                 pass
-            self._queue.put_nowait(item)
+            q.put_nowait(item)
 
     # -- back thread: camera, estimator, publishing ------------------------------------------
     def process(self, frame: Frame, persons: list[PersonKeypoints]) -> FrameResult:
@@ -167,9 +190,11 @@ class Pipeline:
 
     def run(self, max_seconds: float | None = None) -> RunSummary:
         """Run until the source ends, ``stop()`` is called or ``max_seconds`` pass."""
-        front = threading.Thread(target=self._front, name="livehmr-front", daemon=True)
+        threads = [threading.Thread(target=self._reader, name="livehmr-reader", daemon=True),
+                   threading.Thread(target=self._front, name="livehmr-keypoints", daemon=True)]  # fmt: skip
         start = time.perf_counter()
-        front.start()
+        for thread in threads:
+            thread.start()
         try:
             while True:
                 if max_seconds is not None and time.perf_counter() - start > max_seconds:
@@ -191,7 +216,8 @@ class Pipeline:
                     callback(result)
         finally:
             self.stop_event.set()
-            front.join(timeout=5.0)
+            for thread in threads:
+                thread.join(timeout=5.0)
             self.summary.wall_s = time.perf_counter() - start
             self.summary.latency = self.stats.percentiles()
         if self._front_error is not None:

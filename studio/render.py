@@ -25,7 +25,7 @@ def _hash2(ix: int, iy: int, seed: int) -> float:
     return (h & 0xFFFF) / 65535.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _render_ground(img, zbuf, K_inv, R_world_cam, cam_pos, tile, seed):
     """Ray-cast the floor z = 0 (tiles + speckle texture) and a sky gradient."""
     H, W = zbuf.shape
@@ -65,7 +65,7 @@ def _render_ground(img, zbuf, K_inv, R_world_cam, cam_pos, tile, seed):
                 zbuf[v, u] = np.inf
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _rasterize(uv, depth, faces, face_colors, img, zbuf):
     """Z-buffered, perspective-correct triangle fill with one colour per face."""
     H, W = zbuf.shape
