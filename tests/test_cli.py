@@ -1,0 +1,78 @@
+"""The command line: help, clear one-line errors, echo against a live stream."""
+
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+
+from livehmr.stream.publish import ZmqPublisher
+from livehmr.stream.types import FrameResult
+
+CLI = [sys.executable, "-m", "livehmr"]
+
+
+def _run(*args, timeout=120):
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_help_explains_every_command_and_option():
+    out = _run("--help").stdout
+    for command in ("run", "demo", "echo", "setup"):
+        assert command in out
+    run_help = _run("run", "--help").stdout
+    for option in ("--keypoints", "--camera", "--gyro", "--imu-to-cam", "--estimator", "--body", "--smpl-model",
+                   "--fov", "--publish", "--allow-remote", "--max-frames"):  # fmt: skip
+        assert option in run_help
+
+
+def test_unreadable_video_is_a_one_line_error(tmp_path):
+    bad = tmp_path / "clip.mp4"
+    bad.write_bytes(b"this is not a video")
+    proc = _run("run", str(bad), "--max-frames", "1")
+    assert proc.returncode == 2
+    assert "cannot open video" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_source_and_bad_gyro_are_clear_errors(tmp_path):
+    proc = _run("run", str(tmp_path / "nope.mp4"))
+    assert proc.returncode == 2 and "neither" in proc.stderr and "Traceback" not in proc.stderr
+    gyro = tmp_path / "g.csv"
+    gyro.write_text("0.0,1,2\n")
+    proc = _run("run", "synthetic", "--gyro", str(gyro), "--max-frames", "1")
+    assert proc.returncode == 2 and "g.csv:1" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_remote_bind_needs_the_flag():
+    proc = _run("run", "synthetic", "--publish", "tcp://0.0.0.0:5591", "--max-frames", "1")
+    assert proc.returncode == 2 and "--allow-remote" in proc.stderr
+
+
+def test_echo_prints_live_states():
+    pub = ZmqPublisher("tcp://127.0.0.1:0")
+    stop = threading.Event()
+
+    def feed():
+        i = 0
+        while not stop.is_set():
+            pub.publish(FrameResult(i, i / 30, time.perf_counter(), np.eye(4), []))
+            i += 1
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    try:
+        proc = _run("echo", pub.url, "--count", "3", "--timeout", "20", timeout=60)
+    finally:
+        stop.set()
+        thread.join()
+        pub.close()
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 3 and all("no_person" in line for line in lines)
+
+
+def test_echo_times_out_with_an_error():
+    proc = _run("echo", "tcp://127.0.0.1:5598", "--timeout", "0.5")
+    assert proc.returncode == 1 and "no state arrived" in proc.stderr
