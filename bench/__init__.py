@@ -1,1 +1,1 @@
-"""livehmr.bench"""
+"""Benchmarks that print figures (never timed assertions). Run e.g. ``python -m livehmr.bench.latency``."""

@@ -1,0 +1,111 @@
+"""Per-stage latency, throughput and glass-to-publish latency of the live pipeline.
+
+    python -m livehmr.bench.latency [--frames 300]
+
+Three runs, one process, same machine:
+1. the keypoint model alone over pre-decoded frames (its own throughput);
+2. the full pipeline on a video file (the embedded scene encoded to MP4, so decoding is real);
+3. the full pipeline on the embedded scene rendered live at 30 fps (live-source
+   semantics: stale frames dropped), for glass-to-publish latency.
+
+``overhead`` is everything the back thread does per frame outside the keypoint model
+(camera motion, estimator, publishing). Targets of the foundation issue: overhead p50
+<= 10 ms; pipeline throughput >= 0.9 x the keypoint model's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from tqdm import tqdm
+
+from livehmr.models.baseline import BaselineEstimator
+from livehmr.stream.camera import GyroCamera, StaticCamera
+from livehmr.stream.keypoints import BlazePoseDetector
+from livehmr.stream.publish import ZmqPublisher
+from livehmr.stream.runtime import Pipeline, RunSummary
+from livehmr.stream.sources.files import VideoFileSource
+from livehmr.stream.sources.synthetic import SyntheticSource
+from livehmr.stream.types import Frame
+from livehmr.studio.scene import default_scene
+
+STAGES = ("source", "keypoints", "camera", "estimator", "publish", "overhead", "glass_to_publish")
+
+
+def encode_scene(path: Path, frames: int) -> list[np.ndarray]:
+    scene = default_scene(duration=frames / 30)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, scene.size)
+    images = []
+    for i in tqdm(range(frames), desc="rendering the scene to MP4", leave=False):
+        image = scene.render(scene.truth(i))
+        writer.write(image)
+        images.append(image)
+    writer.release()
+    return images
+
+
+def keypoint_throughput(images: list[np.ndarray]) -> float:
+    detector = BlazePoseDetector()
+    detector.detect(Frame(0, 0.0, images[0]))  # warm-up
+    t0 = time.perf_counter()
+    for i, image in enumerate(images):
+        detector.detect(Frame(i, i / 30, image))
+    fps = len(images) / (time.perf_counter() - t0)
+    detector.close()
+    return fps
+
+
+def run_pipeline(source, camera, body) -> RunSummary:
+    publisher = ZmqPublisher("tcp://127.0.0.1:0")
+    pipeline = Pipeline(source, BlazePoseDetector(), camera, BaselineEstimator(body), publishers=[publisher])
+    summary = pipeline.run()
+    pipeline.close()
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=300)
+    args = parser.parse_args()
+    console = Console()
+    with tempfile.TemporaryDirectory() as tmp:
+        video = Path(tmp) / "scene.mp4"
+        images = encode_scene(video, args.frames)
+        kp_fps = keypoint_throughput(images)
+        synthetic = SyntheticSource(max_frames=args.frames, duration=args.frames / 30)
+        body = synthetic.scene.body
+        runs = {
+            "video file": run_pipeline(VideoFileSource(video), StaticCamera(), body),
+            "embedded scene, live 30 fps": run_pipeline(
+                SyntheticSource(synthetic.scene, realtime=True, max_frames=args.frames), GyroCamera(synthetic.gyro_feed()), body
+            ),
+        }
+    table = Table(title=f"livehmr pipeline latency, ms p50 / p99 ({args.frames} frames, 640x480, BlazePose full, baseline estimator)")
+    table.add_column("stage")
+    for name in runs:
+        table.add_column(name, justify="right")
+    for stage in STAGES:
+        row = [stage]
+        for summary in runs.values():
+            p = summary.latency.get(stage)
+            row.append(f"{p[0]:.1f} / {p[1]:.1f}" if p else "-")
+        table.add_row(*row)
+    table.add_row("frames processed", *[str(s.frames) for s in runs.values()])
+    table.add_row("frames dropped (live)", *[str(s.dropped) for s in runs.values()])
+    table.add_row("throughput, fps", *[f"{s.fps:.1f}" for s in runs.values()])
+    console.print(table)
+    video_run = runs["video file"]
+    console.print(f"keypoint model alone: {kp_fps:.1f} fps")
+    console.print(f"video-file pipeline / keypoint model throughput: {video_run.fps / kp_fps:.2f} (target >= 0.9)")
+    console.print(f"overhead outside the keypoint model, p50: {video_run.latency['overhead'][0]:.1f} ms (target <= 10)")
+
+
+if __name__ == "__main__":
+    main()
