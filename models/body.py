@@ -60,6 +60,8 @@ def body_joints(body: BodyModel, params: SmplParams) -> np.ndarray:
 
 def load_body_model(name: str = "anny", model_path: str | None = None) -> BodyModel:
     """Build a body model by name: ``anny`` (default, bundled) or ``smpl`` (needs ``model_path``)."""
+    from livehmr.stream.errors import LivehmrError
+
     if name == "anny":
         from livehmr.models.anny_body import AnnyBody
 
@@ -68,9 +70,9 @@ def load_body_model(name: str = "anny", model_path: str | None = None) -> BodyMo
         from livehmr.models.smpl_body import SmplBody
 
         if not model_path:
-            raise ValueError("--body smpl needs --smpl-model PATH (SMPL is licensed; livehmr never ships it)")
+            raise LivehmrError("--body smpl needs --smpl-model PATH (SMPL is licensed; livehmr never ships it)")
         return SmplBody(model_path)
-    raise ValueError(f"unknown body model {name!r}: choose 'anny' or 'smpl'")
+    raise LivehmrError(f"unknown body model {name!r}: choose 'anny' or 'smpl'")
 
 
 def sole_offsets(body: BodyModel) -> np.ndarray:

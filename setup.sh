@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# One command sets livehmr up: a virtual environment in .venv, the package with its
+# dev extras, and the one-time Anny model cache and renderer compilation.
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-python3}
+"$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "livehmr needs Python >= 3.11")'
+[ -d .venv ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+# torch first, pinned: where a local CPU wheel is offered (as on our machines) it is used;
+# an unpinned 'torch' would pull a multi-GB CUDA build that the CPU pipeline does not need.
+.venv/bin/python -m pip install --quiet "torch==2.13.0"
+.venv/bin/python -m pip install --quiet -e ".[dev]"
+.venv/bin/livehmr setup
+echo "done: activate with 'source .venv/bin/activate', then run 'livehmr demo'"
