@@ -1,1 +1,1 @@
-"""livehmr.export"""
+"""ONNX and TensorRT export (the ViTPose and causal-model exports land here)."""
