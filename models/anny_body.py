@@ -78,8 +78,8 @@ _TPOSE_CHILD = {"shoulder": "elbow", "elbow": "wrist", "wrist": "hand"}
 
 @contextlib.contextmanager
 def _quiet():
-    """Anny's first import prints backend banners (warp); keep stdout for our own output."""
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    """Anny's first import prints backend banners (warp, "no CUDA driver"); keep our output clean."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         yield
 

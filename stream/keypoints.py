@@ -5,8 +5,10 @@ in tracking mode, one person, mapped to COCO-17 + feet."""
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
+import warnings
 
 import cv2
 import numpy as np
@@ -46,7 +48,9 @@ class BlazePoseDetector:
         if model_complexity not in (0, 1):
             raise ValueError("BlazePose model_complexity must be 0 or 1 (2 needs a download)")
         _quiet_mediapipe()
-        with contextlib.redirect_stderr(open(os.devnull, "w")):
+        # protobuf deprecation noise from mediapipe 0.10.14's own graph code, on every frame
+        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+        with contextlib.redirect_stderr(io.StringIO()):
             import mediapipe as mp
 
         self._pose = mp.solutions.pose.Pose(
