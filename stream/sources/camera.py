@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class CameraSource:
     live = True
 
-    def __init__(self, target: int | str, max_frames: int | None = None, give_up_s: float = 10.0):
+    def __init__(self, target: int | str, max_frames: int | None = None, give_up_s: float = 5.0):
         self.target = target
         self.max_frames = max_frames
         self.give_up_s = give_up_s
