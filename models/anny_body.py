@@ -35,7 +35,7 @@ import torch
 
 from livehmr.geometry import rotation_between
 from livehmr.models.body import NUM_BETAS, SmplParams
-from livehmr.models.skeleton import JOINT, JOINT_NAMES, NUM_JOINTS, PARENTS, forward_kinematics, pose_to_rotmats
+from livehmr.models.skeleton import JOINT, JOINT_NAMES, NUM_JOINTS, forward_kinematics, pose_to_rotmats
 
 #: canon -> Anny rest frame.
 A_ANNY_CANON = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
@@ -74,6 +74,17 @@ SEGMENTS: dict[str, tuple[str, ...]] = {
 _KNUCKLES = tuple(f"finger{i}-1" for i in range(2, 6))
 #: T-pose direction of each arm segment in canon (joint -> its child).
 _TPOSE_CHILD = {"shoulder": "elbow", "elbow": "wrist", "wrist": "hand"}
+
+
+def smpl_joint_position(name: str, heads: np.ndarray, index: dict[str, int]) -> np.ndarray:
+    """Position (3,) of SMPL joint ``name`` from Anny bone heads (B, 3): the head of its
+    first bone, the mean of the toe bases for ``*_foot``, of the knuckles for ``*_hand``."""
+    side = name[0].upper()
+    if name.endswith("_foot"):
+        return heads[[index[b] for b in SEGMENTS[name]]].mean(0)
+    if name.endswith("_hand"):
+        return heads[[index[f"{k}.{side}"] for k in _KNUCKLES]].mean(0)
+    return heads[index[SEGMENTS[name][0]]]
 
 
 @contextlib.contextmanager
@@ -141,19 +152,12 @@ class AnnyBody:
         A = A_ANNY_CANON
         h_canon = h_rest @ A  # (A.T @ h) row-wise
         index = {label: b for b, label in enumerate(labels)}
-
-        def rest_point(j_name: str, heads: np.ndarray) -> np.ndarray:
-            side = j_name[0].upper()
-            if j_name.endswith("_foot"):
-                return heads[[index[b] for b in SEGMENTS[j_name]]].mean(0)
-            if j_name.endswith("_hand"):
-                return heads[[index[f"{k}.{side}"] for k in _KNUCKLES]].mean(0)
-            return heads[index[SEGMENTS[j_name][0]]]
-
+        self._index = index
         C = np.tile(np.eye(3), (NUM_JOINTS, 1, 1))
         for side, sign in (("left", 1.0), ("right", -1.0)):
             for joint, child in _TPOSE_CHILD.items():
-                d = rest_point(f"{side}_{child}", h_canon) - rest_point(f"{side}_{joint}", h_canon)
+                d = (smpl_joint_position(f"{side}_{child}", h_canon, index)
+                     - smpl_joint_position(f"{side}_{joint}", h_canon, index))  # fmt: skip
                 C[JOINT[f"{side}_{joint}"]] = rotation_between(d, [sign, 0.0, 0.0])
             C[JOINT[f"{side}_hand"]] = C[JOINT[f"{side}_wrist"]]  # fingers stay rigid with the palm
         self.C = C
@@ -168,7 +172,7 @@ class AnnyBody:
         for b in range(1, len(labels)):
             p = parents[b]
             heads[b] = heads[p] + Rt[p] @ (h_rest[b] - h_rest[p])
-        self.rest_joints = np.stack([rest_point(name, heads) for name in JOINT_NAMES])
+        self.rest_joints = np.stack([smpl_joint_position(name, heads, index) for name in JOINT_NAMES])
         self.bone_labels = labels
 
     def bone_world_orientations(self, global_rotmats: np.ndarray) -> np.ndarray:
@@ -198,14 +202,4 @@ class AnnyBody:
     def mesh_joints(self, params: SmplParams) -> np.ndarray:
         """SMPL-24 joints read off Anny's own posed skeleton (24, 3): the FK cross-check."""
         heads = self.pose_bones(params)["bone_poses"][0, :, :3, 3].double().numpy()
-        index = {label: b for b, label in enumerate(self.bone_labels)}
-        out = []
-        for name in JOINT_NAMES:
-            side = name[0].upper()
-            if name.endswith("_foot"):
-                out.append(heads[[index[b] for b in SEGMENTS[name]]].mean(0))
-            elif name.endswith("_hand"):
-                out.append(heads[[index[f"{k}.{side}"] for k in _KNUCKLES]].mean(0))
-            else:
-                out.append(heads[index[SEGMENTS[name][0]]])
-        return np.stack(out)
+        return np.stack([smpl_joint_position(name, heads, self._index) for name in JOINT_NAMES])

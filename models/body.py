@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from livehmr.models.skeleton import FOOT_JOINTS, JOINT, forward_kinematics, pose_to_rotmats
+from livehmr.models.skeleton import FOOT_JOINTS, forward_kinematics, pose_to_rotmats
 
 NUM_BETAS = 10
 
