@@ -79,7 +79,7 @@ class ZmqPublisher:
         }
 
     def publish(self, result: FrameResult) -> None:
-        T = np.asarray(result.T_world_cam, dtype=np.float32)
+        T = result.T_world_cam
         if not result.persons:
             self._send(self._header(result, None, result.flags | {"no_person"}), {"T_world_cam": T})
             return
@@ -90,19 +90,16 @@ class ZmqPublisher:
                 "joints_world": person.joints_world, "T_world_cam": T, "contacts": person.contacts,
                 "joint_confidence": person.joint_confidence,
             }  # fmt: skip
-            flags = result.flags | person.flags
-            try:
-                frames = encode(TOPIC_STATE, self._header(result, person, flags), arrays)
-            except WireError as exc:  # never put NaN on the wire: send a flagged heartbeat instead
-                self.withheld += 1
-                log.warning("frame %d person %d: %s", result.frame_index, person.person_id, exc)
-                frames = encode(TOPIC_STATE, self._header(result, person, flags | {"invalid"}), {"T_world_cam": np.eye(4)})
-            self._send_frames(frames)
+            self._send(self._header(result, person, result.flags | person.flags), arrays)
 
     def _send(self, header: dict, arrays: dict) -> None:
-        self._send_frames(encode(TOPIC_STATE, header, arrays))
-
-    def _send_frames(self, frames: list[bytes]) -> None:
+        """Encode and send; anything non-finite goes out as an ``invalid`` heartbeat without arrays."""
+        try:
+            frames = encode(TOPIC_STATE, header, arrays)
+        except WireError as exc:  # never put NaN on the wire
+            self.withheld += 1
+            log.warning("frame %s person %s: %s", header["frame"], header["person"], exc)
+            frames = encode(TOPIC_STATE, {**header, "flags": sorted({*header["flags"], "invalid"})}, {})
         try:
             self.socket.send_multipart(frames, flags=zmq.NOBLOCK)
             self.sent += 1

@@ -25,6 +25,7 @@ from typing import Callable
 
 import numpy as np
 
+from livehmr.geometry import R_WORLD_CAM_LEVEL
 from livehmr.stream.stages import CameraMotion, Estimator, KeypointDetector, Publisher, Source
 from livehmr.stream.types import CameraState, Frame, FrameResult, PersonKeypoints
 
@@ -86,6 +87,7 @@ class Pipeline:
         self._frames: queue.Queue = queue.Queue(maxsize=1 if source.live else 2)
         self._queue: queue.Queue = queue.Queue(maxsize=1 if source.live else 2)
         self._front_error: BaseException | None = None
+        self._last_camera: CameraState | None = None
         self.summary = RunSummary()
 
     # -- reader thread: frames -------------------------------------------------------------
@@ -158,10 +160,11 @@ class Pipeline:
         flags = set(frame.flags)
         t0 = time.perf_counter()
         try:
-            camera = self.camera.update(frame, persons)
-        except Exception as exc:
+            camera = self._last_camera = self.camera.update(frame, persons)
+        except Exception as exc:  # hold the last good pose rather than publish a made-up one
             log.warning("camera stage failed on frame %d: %s", frame.index, exc)
-            camera = CameraState(np.eye(3), flags={"stage_error"})
+            held = self._last_camera or CameraState(R_WORLD_CAM_LEVEL.copy())
+            camera = CameraState(held.R_world_cam.copy(), held.t_world_cam.copy(), flags={"stage_error"})
         flags |= camera.flags
         t1 = time.perf_counter()
         try:

@@ -102,3 +102,18 @@ def test_slow_subscriber_does_not_block_the_publisher():
     finally:
         sub.close()
         pub.close()
+
+
+def test_a_heartbeat_with_a_broken_camera_pose_is_withheld_not_fatal():
+    pub = ZmqPublisher("tcp://127.0.0.1:0")
+    sub = _connected(pub.url)
+    try:
+        T = np.eye(4)
+        T[0, 3] = np.nan
+        pub.publish(FrameResult(2, 0.0, time.perf_counter(), T, []))
+        state = sub.recv()
+        assert state.frame == 2 and {"invalid", "no_person"} <= set(state.flags)
+        assert state.message.arrays == {}
+    finally:
+        sub.close()
+        pub.close()
