@@ -20,7 +20,7 @@ from collections import deque
 import numpy as np
 
 from livehmr.geometry import cross3, intrinsics_from_fov, rodrigues, rotation_between, rotmat_to_rotvec, unproject
-from livehmr.models.body import BodyModel, SmplParams, lowest_sole, sole_gaps
+from livehmr.models.body import BodyModel, SmplParams, sole_gaps
 from livehmr.models.skeleton import JOINT, JOINT_NAMES, NUM_JOINTS, PARENTS, forward_kinematics, global_to_local
 from livehmr.stream.types import KP, CameraState, Frame, PersonKeypoints, PersonState
 
@@ -189,16 +189,16 @@ class BaselineEstimator:
     def _place_floor(self, states: list[PersonState]) -> None:
         """Shift the world so the floor (a low quantile of sole heights so far) is at z = 0,
         and mark feet within 5 cm of it as in contact."""
-        for s in states:
-            self._sole_heights.append(lowest_sole(self.body, s.joints_world))
+        gaps = [sole_gaps(self.body, s.joints_world) for s in states]
+        self._sole_heights.extend(g.min() for g in gaps)
         if self._sole_heights:
             self.floor_z = float(np.quantile(np.array(self._sole_heights), 0.1))
         if self.floor_z is None:
             return
-        for s in states:
+        for s, g in zip(states, gaps):
             s.joints_world[:, 2] -= self.floor_z
             s.params.transl[2] -= self.floor_z
-            s.contacts = np.clip(1.0 - sole_gaps(self.body, s.joints_world) / 0.05, 0.0, 1.0)
+            s.contacts = np.clip(1.0 - (g - self.floor_z) / 0.05, 0.0, 1.0)
 
     def camera_translation(self) -> np.ndarray:
         """Camera position offset implied by the floor estimate (world z of the camera)."""

@@ -97,10 +97,6 @@ class GyroBuffer:
                 del self._w[: len(self._w) - self.max_samples]
             self._lock.notify_all()
 
-    def latest_time(self) -> float:
-        with self._lock:
-            return self._t[-1] if self._t else -math.inf
-
     def wait_until(self, t: float, timeout: float) -> bool:
         """Block up to ``timeout`` s until a sample at or after ``t`` exists."""
         with self._lock:
