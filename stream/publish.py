@@ -13,7 +13,6 @@ import logging
 import time
 import urllib.parse
 
-import numpy as np
 import zmq
 
 from livehmr.stream.errors import LivehmrError
