@@ -90,6 +90,26 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.eye(3) + k + (k @ k) / (1.0 + c)
 
 
+def rotations_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Batched :func:`rotation_between`: smallest rotations (..., 3, 3) taking directions
+    ``a`` (..., 3) onto ``b`` (..., 3). Zero-length inputs give the identity."""
+    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
+    v = np.cross(a, b)
+    c = np.sum(a * b, axis=-1)
+    s = np.linalg.norm(v, axis=-1)
+    angle = np.arctan2(s, c)
+    axis = v / np.maximum(s, 1e-12)[..., None]
+    # opposite directions: any axis orthogonal to a
+    flip = (c < -1.0 + 1e-9)
+    if np.any(flip):
+        ortho = np.cross(a[flip], [1.0, 0.0, 0.0])
+        weak = np.linalg.norm(ortho, axis=-1) < 1e-6
+        ortho[weak] = np.cross(a[flip][weak], [0.0, 1.0, 0.0])
+        axis[flip] = ortho / np.linalg.norm(ortho, axis=-1, keepdims=True)
+    return rotvec_to_rotmat(axis * angle[..., None])
+
+
 def make_T(R: np.ndarray, t: np.ndarray) -> np.ndarray:
     """4x4 rigid transform from rotation (3, 3) and translation (3,)."""
     T = np.eye(4)

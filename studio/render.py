@@ -109,16 +109,15 @@ class Mesh:
     vertex_colors: np.ndarray
 
 
-LIGHT_DIR_WORLD = np.array([0.4, -0.3, 0.86]) / np.linalg.norm([0.4, -0.3, 0.86])
-
-
 def render(
-    K: np.ndarray, T_world_cam: np.ndarray, size: tuple[int, int], meshes: list[Mesh], seed: int = 7
+    K: np.ndarray, T_world_cam: np.ndarray, size: tuple[int, int], meshes: list[Mesh], seed: int = 7,
+    light_dir: tuple[float, float, float] = (0.4, -0.3, 0.86),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Render the floor, sky and ``meshes``.
 
     Args:
         K: (3, 3) intrinsics. T_world_cam: (4, 4) camera pose. size: (width, height).
+        seed: floor texture. light_dir: world direction towards the light (sun).
 
     Returns:
         image (H, W, 3) uint8 BGR and depth (H, W) float32 metres along the optical axis.
@@ -128,6 +127,7 @@ def render(
     zbuf = np.empty((H, W), np.float64)
     _render_ground(img, zbuf, np.linalg.inv(K), T_world_cam[:3, :3], T_world_cam[:3, 3].copy(), 0.8, seed)
     T_cam_world = invert_T(T_world_cam)
+    light = np.asarray(light_dir, dtype=np.float64) / np.linalg.norm(light_dir)
     for mesh in meshes:
         v = mesh.vertices @ T_cam_world[:3, :3].T + T_cam_world[:3, 3]
         depth = v[:, 2]
@@ -135,7 +135,7 @@ def render(
         tri = mesh.vertices[mesh.faces]
         n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
-        light = 0.35 + 0.65 * np.abs(n @ LIGHT_DIR_WORLD)  # two-sided Lambert + ambient
-        colors = mesh.vertex_colors[mesh.faces].mean(axis=1) * light[:, None] * 255.0
+        shade = 0.35 + 0.65 * np.abs(n @ light)  # two-sided Lambert + ambient
+        colors = mesh.vertex_colors[mesh.faces].mean(axis=1) * shade[:, None] * 255.0
         _rasterize(uv, depth, mesh.faces, np.clip(colors, 0, 255).astype(np.uint8), img, zbuf)
     return img, zbuf.astype(np.float32)

@@ -1,12 +1,14 @@
-"""A synthetic scene: one Anny body walking, seen by a moving handheld camera.
+"""A synthetic scene: one Anny body in motion, props around it, seen by a moving camera.
 
-:func:`default_scene` is livehmr's embedded default input (``livehmr demo``); it
-knows its ground truth exactly at every time ``t``.
+:func:`default_scene` is livehmr's embedded default input (``livehmr demo``); the
+studio (:mod:`livehmr.studio.suite`) builds scenes from captured motion. A scene knows
+its ground truth exactly at every time ``t``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -56,13 +58,72 @@ class FrameTruth:
     K: np.ndarray  # (3, 3)
 
 
+class Motion(Protocol):
+    """Anything that poses a body at time t (CircleWalk, a retargeted clip)."""
+
+    def params(self, t: float, body: AnnyBody) -> SmplParams: ...
+
+
+class CameraPath(Protocol):
+    def T_world_cam(self, t: float) -> np.ndarray: ...
+
+
+def textured_box(center: tuple[float, float, float], size: tuple[float, float, float], yaw: float,
+                 rng: np.random.Generator, cell: float = 0.25) -> Mesh:  # fmt: skip
+    """An axis-aligned-then-yawed box (no bottom) whose faces are a grid of random colour
+    cells: the texture visual odometry needs. ``center`` is the bottom centre, metres."""
+    base = rng.uniform(0.25, 0.8, size=3)
+    vertices, faces, colors = [], [], []
+    hx, hy, h = size[0] / 2, size[1] / 2, size[2]
+    sides = [  # each face: a corner and its two edge vectors, in box axes
+        ((-hx, -hy, 0), (2 * hx, 0, 0), (0, 0, h)), ((hx, hy, 0), (-2 * hx, 0, 0), (0, 0, h)),
+        ((hx, -hy, 0), (0, 2 * hy, 0), (0, 0, h)), ((-hx, hy, 0), (0, -2 * hy, 0), (0, 0, h)),
+        ((-hx, -hy, h), (2 * hx, 0, 0), (0, 2 * hy, 0)),
+    ]  # fmt: skip
+    c, s_ = np.cos(yaw), np.sin(yaw)
+    R = np.array([[c, -s_, 0.0], [s_, c, 0.0], [0.0, 0.0, 1.0]])
+    for o, u, v in sides:
+        o, u, v = np.array(o, float), np.array(u, float), np.array(v, float)
+        nu = max(1, int(np.linalg.norm(u) / cell))
+        nv = max(1, int(np.linalg.norm(v) / cell))
+        for i in range(nu):
+            for j in range(nv):
+                corners = [o + u * (i + a) / nu + v * (j + b) / nv for a, b in ((0, 0), (1, 0), (1, 1), (0, 1))]
+                k = len(vertices)
+                vertices += corners
+                faces += [(k, k + 1, k + 2), (k, k + 2, k + 3)]
+                colors += [np.clip(base * rng.uniform(0.5, 1.3), 0, 1)] * 4
+    world = np.array(vertices) @ R.T + np.asarray(center)
+    return Mesh(world, np.array(faces, np.int32), np.array(colors))
+
+
+def scatter_props(rng: np.random.Generator, around: np.ndarray, count: int = 6, clear_radius: float = 3.0,
+                  avoid: Callable[[np.ndarray], bool] | None = None) -> list[Mesh]:  # fmt: skip
+    """``count`` textured boxes and walls 4-14 m from ``around`` (x, y), none within
+    ``clear_radius`` of it or where ``avoid(xy)`` is true (e.g. the camera's spot)."""
+    props = []
+    while len(props) < count:
+        a, r = rng.uniform(-np.pi, np.pi), rng.uniform(4.0, 14.0)
+        xy = np.asarray(around[:2]) + r * np.array([np.cos(a), np.sin(a)])
+        if r < clear_radius or (avoid is not None and avoid(xy)):
+            continue
+        wall = rng.random() < 0.4
+        size = (rng.uniform(2.5, 5.0), 0.3, rng.uniform(2.0, 3.0)) if wall else tuple(rng.uniform(0.6, 1.8, size=3))
+        props.append(textured_box((xy[0], xy[1], 0.0), size, rng.uniform(-np.pi, np.pi), rng))
+    return props
+
+
 @dataclass
 class SyntheticScene:
-    """Everything needed to render and know a synthetic sequence."""
+    """Everything needed to render and know a synthetic sequence.
+
+    ``motion`` poses ``body`` at time t; ``camera`` gives ``T_world_cam(t)``; ``props`` are
+    static textured meshes; the gyroscope is mounted with ``R_cam_imu``.
+    """
 
     body: AnnyBody
-    walk: CircleWalk
-    camera: HandheldFollow
+    motion: Motion
+    camera: CameraPath
     size: tuple[int, int] = (640, 480)
     hfov_deg: float = 70.0
     fps: float = 30.0
@@ -70,10 +131,15 @@ class SyntheticScene:
     gyro_rate_hz: float = 200.0
     gyro_noise: GyroNoise = field(default_factory=GyroNoise)
     seed: int = 0
+    props: list[Mesh] = field(default_factory=list)
+    light_dir: tuple[float, float, float] = (0.4, -0.3, 0.86)
+    R_cam_imu: np.ndarray = field(default_factory=lambda: np.eye(3))
+    colors: np.ndarray | None = None
 
     def __post_init__(self):
         self.K = intrinsics_from_fov(*self.size, self.hfov_deg)
-        self.colors = clothing_colors(self.body)
+        if self.colors is None:
+            self.colors = clothing_colors(self.body)
 
     @property
     def num_frames(self) -> int:
@@ -81,18 +147,25 @@ class SyntheticScene:
 
     def truth(self, index: int) -> FrameTruth:
         t = index / self.fps
-        params = self.walk.params(t, self.body)
+        params = self.motion.params(t, self.body)
         return FrameTruth(t, params, body_joints(self.body, params), self.camera.T_world_cam(t), self.K)
 
     def render(self, truth: FrameTruth) -> np.ndarray:
         """The camera image (H, W, 3) uint8 BGR of a frame."""
         vertices, faces = self.body.mesh(truth.params)
-        image, _ = render(self.K, truth.T_world_cam, self.size, [Mesh(vertices, faces, self.colors)], seed=self.seed + 7)
+        image, _ = self.render_with_depth(truth)
         return image
+
+    def render_with_depth(self, truth: FrameTruth) -> tuple[np.ndarray, np.ndarray]:
+        """Image (H, W, 3) uint8 BGR and depth (H, W) metres along the optical axis."""
+        vertices, faces = self.body.mesh(truth.params)
+        meshes = [Mesh(vertices, faces, self.colors), *self.props]
+        return render(self.K, truth.T_world_cam, self.size, meshes, seed=self.seed + 7, light_dir=self.light_dir)
 
     def gyro(self) -> np.ndarray:
         """Simulated gyroscope samples (N, 4): t (gyro clock, s), wx, wy, wz (rad/s, IMU = camera axes)."""
-        return simulate_gyro(self.camera.T_world_cam, self.duration, self.gyro_rate_hz, noise=self.gyro_noise, seed=self.seed)
+        return simulate_gyro(self.camera.T_world_cam, self.duration, self.gyro_rate_hz, R_cam_imu=self.R_cam_imu,
+                             noise=self.gyro_noise, seed=self.seed)  # fmt: skip
 
 
 def default_scene(duration: float = 20.0, seed: int = 0) -> SyntheticScene:
@@ -104,4 +177,4 @@ def default_scene(duration: float = 20.0, seed: int = 0) -> SyntheticScene:
         xy, _ = walk.root_xy(t)
         return np.array([xy[0], xy[1], 1.0])
 
-    return SyntheticScene(body=body, walk=walk, camera=HandheldFollow(target=pelvis), duration=duration, seed=seed)
+    return SyntheticScene(body=body, motion=walk, camera=HandheldFollow(target=pelvis), duration=duration, seed=seed)
