@@ -1,0 +1,1 @@
+"""Evaluation: the field's accuracy metrics and the studio accuracy benchmark."""
