@@ -182,6 +182,96 @@ def setup() -> None:
     console.print("[green]livehmr is set up.[/] Try: livehmr demo   (and in another terminal: livehmr echo)")
 
 
+corpus_app = typer.Typer(help="Motion-capture corpora: import BVH folders, write the subject split.", no_args_is_help=True)
+studio_app = typer.Typer(help="The studio: rendered sequences with exact ground truth.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print figures (accuracy on studio suites, renderer speed).", no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+app.add_typer(studio_app, name="studio")
+app.add_typer(bench_app, name="bench")
+_CORPUS = typer.Option(None, help="Corpus folder in the ../shared/motion format (default: ../shared/motion or $LIVEHMR_MOTION).")
+
+
+@corpus_app.command("import")
+def corpus_import(
+    folder: str = typer.Argument(..., help="Folder of .bvh files (searched recursively; subfolders name subjects)."),
+    skeleton: str = typer.Option(..., "--skeleton", help='JSON {"<kind>": [24 BVH joint names in SMPL-24 order]}.'),
+    out: str = typer.Option(..., help="Output corpus folder (index.json, clips/, smpl24_maps.json)."),
+    scale: Optional[float] = typer.Option(None, help="File units -> metres (default: guessed from the figure's height)."),
+    up: str = typer.Option("y", help="The files' up axis: y (BVH custom) | z."),
+) -> None:
+    """Convert BVH motion files into a corpus the studio and training read."""
+    from livehmr.studio.bvh import import_bvh_folder
+
+    if up not in ("y", "z"):
+        _fail("--up must be y or z")
+    n = import_bvh_folder(folder, skeleton, out, scale=scale, up=up)
+    typer.echo(f"imported {n} clips into {out}")
+
+
+@corpus_app.command("split")
+def corpus_split(corpus: Optional[str] = _CORPUS) -> None:
+    """Write the corpus' subject split (train/val/test by subject) into studio/splits/."""
+    from collections import Counter
+
+    from livehmr.studio.corpus import Corpus
+
+    c = Corpus(corpus)
+    path = c.write_split()
+    counts = Counter(c.make_split().values())
+    typer.echo(f"wrote {path}: " + ", ".join(f"{k} {counts[k]} clips" for k in ("train", "val", "test")))
+
+
+@studio_app.command("make")
+def studio_make(
+    suite: str = typer.Option("smoke", help="Suite: smoke (3 short sequences, for CI) | test (>= 40 sequences, >= 20 min)."),
+    out: Optional[str] = typer.Option(None, help="Output folder (default: suites/<suite> in the working directory)."),
+    corpus: Optional[str] = _CORPUS,
+    clips: Optional[str] = typer.Option(None, help="Clip ids (comma-separated) or a split name; default: the test split."),
+    seed: int = typer.Option(0, help="Seed: the same seed makes the same suite."),
+) -> None:
+    """Render a studio suite: video.mp4, gyro.csv and truth.npz per sequence."""
+    from livehmr.studio.suite import make_suite
+
+    folder = make_suite(suite, out or f"suites/{suite}", corpus_dir=corpus, clips=clips, seed=seed)
+    typer.echo(f"suite ready in {folder}")
+
+
+@studio_app.command("detector-errors")
+def studio_detector_errors(
+    suite_dir: str = typer.Option(..., help="A rendered suite folder."),
+    out: Optional[str] = typer.Option(None, help="Statistics file (default: the project's models/data/blazepose_errors.json)."),
+    keypoints: str = _KEYPOINTS,
+) -> None:
+    """Measure the keypoint detector's errors against the truth's projections and save them."""
+    from livehmr.studio.detector_errors import measure_detector_errors
+
+    path = measure_detector_errors(suite_dir, out, keypoints)
+    typer.echo(f"wrote {path}")
+
+
+@bench_app.command("accuracy")
+def bench_accuracy_cmd(
+    suite: Optional[str] = typer.Option(None, help="A suite name: made under suites/<name> first if missing."),
+    suite_dir: Optional[str] = typer.Option(None, help="Any rendered suite folder."),
+    out: str = typer.Option("bench_out/accuracy", help="Folder for table.md, results.json and per-sequence plots."),
+    limit: Optional[int] = typer.Option(None, help="Only the first N sequences."),
+) -> None:
+    """Run the pipeline causally on every sequence of a suite and print the accuracy table."""
+    from pathlib import Path
+
+    from livehmr.eval.accuracy import bench_accuracy
+    from livehmr.studio.suite import make_suite
+
+    if (suite is None) == (suite_dir is None):
+        _fail("give exactly one of --suite NAME or --suite-dir DIR")
+    folder = Path(suite_dir) if suite_dir else Path("suites") / suite
+    if suite and not (folder / "suite.json").is_file():
+        make_suite(suite, folder)
+    bench_accuracy(folder, out, limit=limit)
+    typer.echo((Path(out) / "table.md").read_text())
+    typer.echo(f"plots and per-sequence results in {out}")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="livehmr: %(levelname)s: %(message)s")
     try:

@@ -197,3 +197,100 @@ def test_retarget_reproduces_source_positions_and_grounds_anny(anny_body):
         J = on_anny.joints(anny_body.rest_joints)
         lowest = np.array([sole_gaps(anny_body, j).min() for j in J])
         assert np.percentile(lowest, 5) > -0.02 and abs(np.percentile(lowest, 25)) < 0.02, cid
+
+
+# -- suites, their truth and the detector error model --------------------------------------
+@pytest.fixture(scope="module")
+def smoke_sequence(tmp_path_factory):
+    if not (default_corpus_dir() / "index.json").is_file():
+        pytest.skip("needs ../shared/motion beside the checkout")
+    from livehmr.studio.suite import make_suite
+
+    folder = make_suite("smoke", tmp_path_factory.mktemp("suite"), limit=1)
+    return folder
+
+
+def test_suite_truth_is_consistent_with_its_video_and_gyro(smoke_sequence):
+    import cv2
+
+    from livehmr.geometry import invert_T, project, transform_points
+    from livehmr.stream.camera import integrate_gyro
+    from livehmr.stream.gyro import CsvGyroFeed
+    from livehmr.studio.suite import SequenceTruth, load_suite
+
+    [(spec, folder)] = load_suite(smoke_sequence)
+    truth = SequenceTruth.load(folder / "truth.npz")
+    assert truth.num_frames == spec.frames == int(cv2.VideoCapture(str(folder / "video.mp4")).get(cv2.CAP_PROP_FRAME_COUNT))
+    i = spec.frames // 2
+    uv = project(transform_points(invert_T(truth.T_world_cam[i]), truth.joints_world[i]), truth.K)
+    assert np.allclose(uv[truth.visible[i]], truth.joints_2d[i][truth.visible[i]], atol=1e-6)
+    assert truth.visible.mean() > 0.5
+    # the joints are SMPL FK of the stored parameters on the stored skeleton
+    from livehmr.studio.retarget import SmplMotion
+
+    motion = SmplMotion(truth.fps, truth.global_orient, truth.body_pose, truth.transl, truth.betas)
+    assert np.allclose(motion.joints(truth.rest_joints), truth.joints_world, atol=1e-6)
+    # the gyro, read back with its clock offset and mounting, turns the camera as the truth does
+    samples = CsvGyroFeed(folder / "gyro.csv").buffer.window(-1.0, 1e9)
+    samples[:, 0] -= truth.gyro_clock_offset_s  # onto the frame clock
+    R_rel, _, _ = integrate_gyro(samples, truth.times[10], truth.times[40], truth.R_cam_imu, 0.3, np.zeros(3))
+    R_true = truth.T_world_cam[10, :3, :3].T @ truth.T_world_cam[40, :3, :3]
+    assert np.degrees(rotation_angle(R_rel.T @ R_true)) < 0.5  # bias + noise over 1 s
+
+
+def test_gyro_simulation_carries_mounting_and_clock_offset():
+    """Noise-free gyro of a whip pan, on a landscape phone with a 40 ms clock offset: only
+    undoing both the mounting and the offset gives back the true camera rotation."""
+    from livehmr.stream.camera import integrate_gyro
+    from livehmr.stream.gyro import IMU_PRESETS
+    from livehmr.studio.camera_path import GyroNoise, HandheldFollow, WhipPan, simulate_gyro
+
+    path = WhipPan(HandheldFollow(lambda t: np.array([4.0, 0.5 * t, 1.0])), amplitude_deg=70, whip_s=0.4, offset_s=1.0)
+    R_cam_imu = IMU_PRESETS["android-landscape"]
+    noise = GyroNoise(white=0.0, bias=(0.0, 0.0, 0.0), bias_walk=0.0, clock_offset=0.04)
+    samples = simulate_gyro(path.T_world_cam, 3.0, 400.0, R_cam_imu=R_cam_imu, noise=noise)
+    t0, t1 = 0.9, 1.5  # across the whip
+    R_true = path.T_world_cam(t0)[:3, :3].T @ path.T_world_cam(t1)[:3, :3]
+
+    def error(offset, mount):
+        s = samples.copy()
+        s[:, 0] -= offset
+        R, _, _ = integrate_gyro(s, t0, t1, mount, 0.3, np.zeros(3))
+        return np.degrees(rotation_angle(R.T @ R_true))
+
+    assert error(0.04, R_cam_imu) < 0.3
+    assert error(0.0, R_cam_imu) > 3.0
+    assert error(0.04, np.eye(3)) > 3.0
+
+
+def test_detector_error_model_recovers_a_known_offset(smoke_sequence, tmp_path):
+    from livehmr.stream.types import NUM_KEYPOINTS, PersonKeypoints
+    from livehmr.studio.detector_errors import PAIRS, load_detector_errors, measure_detector_errors
+
+    offset_px = np.array([3.0, -2.0])
+
+    class Oracle:
+        """Reports every mapped joint's true projection shifted by offset_px, confidence 0.9."""
+
+        def __init__(self, truth):
+            self.truth = truth
+
+        def detect(self, frame):
+            kp = np.zeros((NUM_KEYPOINTS, 3))
+            for k, j in PAIRS.items():
+                kp[KP[k], :2] = self.truth.joints_2d[frame.index, JOINT[j]] + offset_px
+                kp[KP[k], 2] = 0.9
+            return [PersonKeypoints(keypoints=kp, box=np.zeros(4))]
+
+        def close(self):
+            pass
+
+    from livehmr.stream.types import KP
+
+    path = measure_detector_errors(smoke_sequence, tmp_path / "errors.json", keypoints=Oracle)
+    model = load_detector_errors(path)
+    wrist = model["keypoints"]["left_wrist"]
+    assert wrist["miss_rate"] == 0.0
+    # offsets are in person scales; the scale varies per frame, so compare in pixels at the median
+    assert np.allclose(np.array(wrist["mean_offset"]) * model["scale_px_median"], offset_px, rtol=0.25)
+    assert wrist["error_p50"] * model["scale_px_median"] == pytest.approx(np.hypot(3, 2), rel=0.25)

@@ -1,0 +1,261 @@
+"""``livehmr bench accuracy``: the pipeline on every studio sequence, scored against truth.
+
+Each sequence runs through the real pipeline (video file source, keypoints, camera
+backend, estimator) causally, frame by frame in time order, gyro samples integrated
+between frame timestamps as live. The keypoint model runs once per sequence; the other
+configurations replay the keypoints it produced (BlazePose is deterministic on the same
+frames, so they see exactly what a live run would) and run everything after it live.
+
+What is compared (see :mod:`livehmr.eval.metrics` for the definitions):
+- camera frame: MPJPE, PA-MPJPE, PVE (prediction = published world joints brought into
+  the camera by the published ``T_world_cam``; truth likewise with the true camera);
+- world: WA-MPJPE100, W-MPJPE100, RTE, jitter, foot sliding, accel error, on the runs
+  of consecutive frames where a body was published;
+- camera rotation: the published camera orientation relative to its first frame vs the
+  truth's, degrees;
+- coverage: the share of frames with a published body.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from livehmr.eval import metrics as M
+from livehmr.geometry import invert_T
+from livehmr.stream.types import FrameResult, PersonKeypoints
+from livehmr.studio.suite import SequenceSpec, SequenceTruth, load_suite
+
+CONFIGS = (("baseline", "gyro"), ("baseline", "static"))
+TABLE_METRICS = (
+    ("coverage", "%"), ("PA-MPJPE", "mm"), ("MPJPE", "mm"), ("PVE", "mm"), ("WA-MPJPE100", "mm"),
+    ("W-MPJPE100", "mm"), ("RTE", "%"), ("jitter", "10m/s³"), ("foot sliding", "mm"), ("accel", "mm/f²"),
+    ("cam rot", "deg"),
+)  # fmt: skip
+
+
+@dataclass
+class Prediction:
+    """What the pipeline published for a sequence, per frame (NaN where no body)."""
+
+    joints_world: np.ndarray  # (T, 24, 3)
+    T_world_cam: np.ndarray  # (T, 4, 4)
+    global_orient: np.ndarray  # (T, 3)
+    body_pose: np.ndarray  # (T, 69)
+    transl: np.ndarray  # (T, 3)
+    has_body: np.ndarray  # (T,) bool
+    keypoints: dict[int, list[PersonKeypoints]] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, n: int) -> Prediction:
+        nan = np.full
+        return cls(nan((n, 24, 3), np.nan), np.tile(np.eye(4), (n, 1, 1)), nan((n, 3), np.nan), nan((n, 69), np.nan),
+                   nan((n, 3), np.nan), np.zeros(n, bool))  # fmt: skip
+
+    def record(self, result: FrameResult) -> None:
+        i = result.frame_index
+        if i >= len(self.has_body):
+            return
+        self.T_world_cam[i] = result.T_world_cam
+        self.keypoints[i] = result.keypoints
+        if result.persons:
+            p = result.persons[0]
+            self.joints_world[i] = p.joints_world
+            self.global_orient[i], self.body_pose[i], self.transl[i] = p.params.global_orient, p.params.body_pose, p.params.transl
+            self.has_body[i] = True
+
+
+class ReplayedKeypoints:
+    """A keypoint stage that returns what an earlier run's detector produced for each frame."""
+
+    def __init__(self, recorded: dict[int, list[PersonKeypoints]]):
+        self.recorded = recorded
+
+    def detect(self, frame) -> list[PersonKeypoints]:
+        return self.recorded.get(frame.index, [])
+
+    def close(self) -> None:
+        pass
+
+
+def run_sequence(folder: Path, spec: SequenceSpec, truth: SequenceTruth, estimator: str, camera: str, body,
+                 keypoints="blazepose") -> Prediction:  # fmt: skip
+    """Run the pipeline on one sequence; ``keypoints``: a backend name or recorded keypoints."""
+    from livehmr.stream import registry
+    from livehmr.stream.runtime import Pipeline
+    from livehmr.stream.sources.files import VideoFileSource
+
+    source = VideoFileSource(folder / "video.mp4")
+    detector = registry.make_keypoints(keypoints) if isinstance(keypoints, str) else ReplayedKeypoints(keypoints)
+    gyro = str(folder / "gyro.csv") if camera == "gyro" else None
+    prediction = Prediction.empty(truth.num_frames)
+    pipeline = Pipeline(source=source, keypoints=detector, camera=registry.make_camera(camera, source, gyro, spec.imu),
+                        estimator=registry.make_estimator(estimator, body, spec.hfov_deg),
+                        on_result=[prediction.record])  # fmt: skip
+    try:
+        pipeline.run()
+    finally:
+        pipeline.close()
+    return prediction
+
+
+def score(pred: Prediction, truth: SequenceTruth, meshes=None) -> dict[str, float | np.ndarray]:
+    """Metrics of one sequence (means), plus per-frame series for plots.
+    ``meshes``: optional callable (pred, truth) -> (pred_vertices, gt_vertices, frames) for PVE."""
+    ok = pred.has_body
+    out: dict[str, float | np.ndarray] = {"coverage": 100 * ok.mean(), "frames": float(len(ok))}
+    gt_world = truth.joints_world
+    gt_cam = np.einsum("tij,tkj->tki", invert_T(truth.T_world_cam)[:, :3, :3], gt_world) + invert_T(truth.T_world_cam)[:, None, :3, 3]
+    T_cam_world = invert_T(pred.T_world_cam)
+    pred_cam = np.einsum("tij,tkj->tki", T_cam_world[:, :3, :3], pred.joints_world) + T_cam_world[:, None, :3, 3]
+    R_rel_pred = np.swapaxes(pred.T_world_cam[:1, :3, :3], 1, 2) @ pred.T_world_cam[:, :3, :3]
+    R_rel_gt = np.swapaxes(truth.T_world_cam[:1, :3, :3], 1, 2) @ truth.T_world_cam[:, :3, :3]
+    out["cam rot"] = float(M.rotation_error_deg(R_rel_pred, R_rel_gt).mean())
+    if not ok.any():
+        return out
+    out["MPJPE"] = float(M.mpjpe(pred_cam[ok], gt_cam[ok]).mean())
+    out["PA-MPJPE"] = float(M.pa_mpjpe(pred_cam[ok], gt_cam[ok]).mean())
+    if meshes is not None:
+        pv, gv, frames = meshes(pred, truth)
+        out["PVE"] = float(M.pve(pv, gv, pred_cam[frames], gt_cam[frames]).mean()) if len(frames) else np.nan
+    series = {k: [] for k in ("WA-MPJPE100", "W-MPJPE100", "jitter", "foot sliding", "accel")}
+    w_err = np.full(len(ok), np.nan)
+    for run in M.runs(ok, min_length=4):
+        p, g = pred.joints_world[run], gt_world[run]
+        series["WA-MPJPE100"].append(M.wa_mpjpe(p, g))
+        w = M.w_mpjpe(p, g)
+        w_err[run] = w
+        series["W-MPJPE100"].append(w)
+        series["jitter"].append(M.jitter(p, truth.fps))
+        series["foot sliding"].append(M.foot_sliding(p, g))
+        series["accel"].append(M.accel_error(p, g))
+    for k, v in series.items():
+        out[k] = float(np.concatenate(v).mean()) if v else np.nan
+    root_pred, root_gt = pred.joints_world[ok, 0], gt_world[ok, 0]
+    out["RTE"] = float(M.rte(root_pred, root_gt).mean()) if ok.sum() > 2 else np.nan
+    s, R, t = M.align_similarity(root_pred, root_gt, scale=False)
+    out["_root_pred_aligned"] = root_pred @ R.T + t
+    out["_root_gt"] = gt_world[:, 0]
+    out["_w_err"] = w_err
+    return out
+
+
+def anny_meshes(stride: int = 3):
+    """PVE meshes: the published parameters on the pipeline's body, the truth's on the true
+    body (both Anny, same topology), every ``stride``-th frame with a body."""
+    from livehmr.models.anny_body import AnnyBody
+    from livehmr.models.body import SmplParams
+
+    cache: dict[str, AnnyBody] = {}
+
+    def bodies(truth: SequenceTruth) -> AnnyBody:
+        key = json.dumps(truth.phenotype, sort_keys=True)
+        if key not in cache:
+            cache.clear()
+            cache[key] = AnnyBody(truth.phenotype)
+        return cache[key]
+
+    default: list[AnnyBody] = []
+
+    def make(pred: Prediction, truth: SequenceTruth):
+        if not default:
+            default.append(AnnyBody())
+        frames = np.flatnonzero(pred.has_body)[::stride]
+        gt_body = bodies(truth)
+        pv, gv = [], []
+        for start in range(0, len(frames), 32):
+            chunk = frames[start : start + 32]
+            pp = [SmplParams(pred.global_orient[i], pred.body_pose[i], pred.transl[i], default[0].betas) for i in chunk]
+            gp = [SmplParams(truth.global_orient[i], truth.body_pose[i], truth.transl[i], truth.betas) for i in chunk]
+            pw = default[0].pose_bones(pp)["vertices"].numpy().astype(np.float64)
+            gw = gt_body.pose_bones(gp)["vertices"].numpy().astype(np.float64)
+            T_p, T_g = invert_T(pred.T_world_cam[chunk]), invert_T(truth.T_world_cam[chunk])
+            pv.append(np.einsum("tij,tvj->tvi", T_p[:, :3, :3], pw) + T_p[:, None, :3, 3])
+            gv.append(np.einsum("tij,tvj->tvi", T_g[:, :3, :3], gw) + T_g[:, None, :3, 3])
+        if not pv:
+            return np.zeros((0, 1, 3)), np.zeros((0, 1, 3)), frames
+        return np.concatenate(pv), np.concatenate(gv), frames
+
+    return make
+
+
+def plot_sequence(name: str, results: dict[str, dict], out: Path) -> None:
+    """Top view of the root trajectories (each aligned rigidly, as RTE is) and W-MPJPE over time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_top, ax_err) = plt.subplots(1, 2, figsize=(11, 4.5))
+    first = next(iter(results.values()))
+    if "_root_gt" in first:
+        gt = first["_root_gt"]
+        ax_top.plot(gt[:, 0], gt[:, 1], "k-", lw=2, label="truth")
+    for label, r in results.items():
+        if "_root_pred_aligned" in r:
+            p = r["_root_pred_aligned"]
+            ax_top.plot(p[:, 0], p[:, 1], lw=1, label=label)
+            ax_err.plot(np.arange(len(r["_w_err"])) / 30.0, r["_w_err"], lw=1, label=label)
+    ax_top.set_aspect("equal", adjustable="datalim")
+    ax_top.set(title=f"{name}: root, top view (m)", xlabel="x", ylabel="y")
+    ax_err.set(title="W-MPJPE100 per frame", xlabel="s", ylabel="mm")
+    for ax in (ax_top, ax_err):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / f"{name}.png", dpi=80)
+    plt.close(fig)
+
+
+def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_stride: int = 3,
+                   limit: int | None = None, progress=True) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Run and score every sequence of a suite for each (estimator, camera) config; write
+    ``results.json``, ``table.md`` and one plot per sequence into ``out``; return the table."""
+    from tqdm import tqdm
+
+    from livehmr.models.anny_body import AnnyBody
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    sequences = load_suite(suite_dir)[:limit]
+    body = AnnyBody()
+    meshes = anny_meshes(pve_stride)
+    per_sequence: dict[str, dict[str, dict]] = {}
+    for spec, folder in tqdm(sequences, desc="bench accuracy", unit="seq", disable=not progress):
+        truth = SequenceTruth.load(folder / "truth.npz")
+        recorded = None
+        results = {}
+        for estimator, camera in configs:
+            pred = run_sequence(folder, spec, truth, estimator, camera, body, keypoints=recorded or "blazepose")
+            recorded = recorded or pred.keypoints
+            results[f"{estimator}+{camera}"] = score(pred, truth, meshes)
+        plot_sequence(spec.name, results, out)
+        per_sequence[spec.name] = {k: {m: v for m, v in r.items() if not m.startswith("_")} for k, r in results.items()}
+    table = summarize(per_sequence)
+    (out / "results.json").write_text(json.dumps({"per_sequence": per_sequence, "table": table}, indent=1))
+    (out / "table.md").write_text(markdown_table(table, len(sequences), sum(s.frames for s, _ in sequences)))
+    return table
+
+
+def summarize(per_sequence: dict[str, dict[str, dict]]) -> dict[str, dict[str, float]]:
+    """Frame-weighted mean of each metric over sequences, per config (NaN-free sequences only)."""
+    table: dict[str, dict[str, float]] = {}
+    configs = {c for r in per_sequence.values() for c in r}
+    for config in sorted(configs):
+        rows = [r[config] for r in per_sequence.values() if config in r]
+        table[config] = {}
+        for metric, _ in TABLE_METRICS:
+            pairs = [(r[metric], r["frames"]) for r in rows if metric in r and np.isfinite(r[metric])]
+            table[config][metric] = float(np.average([v for v, _ in pairs], weights=[w for _, w in pairs])) if pairs else np.nan
+    return table
+
+
+def markdown_table(table: dict[str, dict[str, float]], sequences: int, frames: int) -> str:
+    head = "| estimator + camera | " + " | ".join(f"{m} ({u})" for m, u in TABLE_METRICS) + " |"
+    rule = "|---|" + "---:|" * len(TABLE_METRICS)
+    rows = [f"| {c} | " + " | ".join("–" if not np.isfinite(v) else f"{v:.1f}" for v in r.values()) + " |"
+            for c, r in table.items()]  # fmt: skip
+    return "\n".join([f"{sequences} sequences, {frames} frames ({frames / 30 / 60:.1f} min)", "", head, rule, *rows]) + "\n"
