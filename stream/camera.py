@@ -30,12 +30,23 @@ def initial_orientation(frame: Frame) -> np.ndarray:
     return gravity_aligned_from_cam(R_WORLD_CAM_LEVEL @ R_level_cam)
 
 
+def centred_hold(samples: np.ndarray) -> np.ndarray:
+    """Samples (N, 4) with times moved back half a sample period: a sample is the rate *at*
+    its timestamp, so it best holds over the interval centred on it (midpoint rule); holding
+    it forward from its timestamp would delay the gyro by half a period (2.5 ms at 200 Hz)."""
+    if len(samples) < 2:
+        return samples
+    out = samples.copy()
+    out[:, 0] -= 0.5 * float(np.median(np.diff(samples[:, 0])))
+    return out
+
+
 def integrate_gyro(samples: np.ndarray, t0: float, t1: float, R_cam_imu: np.ndarray,
                    max_gap: float, fallback_w: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     """Rotation of the camera from t0 to t1 (``R_cam0_cam1``) from gyro samples.
 
-    Samples (N, 4) are ``t, w_imu`` on the frame clock, each holding until the next
-    (zero-order hold); the interval before the first sample and any gap longer than
+    Samples (N, 4) are ``t, w_imu`` on the frame clock, each holding over the interval
+    centred on it (:func:`centred_hold`); the interval before the first sample and any gap longer than
     ``max_gap`` are integrated with ``fallback_w`` (rad/s, **cam**) and reported.
 
     Returns:
@@ -43,6 +54,7 @@ def integrate_gyro(samples: np.ndarray, t0: float, t1: float, R_cam_imu: np.ndar
     """
     if t1 <= t0:
         return np.eye(3), fallback_w, False
+    samples = centred_hold(samples)
     times = samples[:, 0] if len(samples) else np.zeros(0)
     w_cam = samples[:, 1:4] @ R_cam_imu.T if len(samples) else np.zeros((0, 3))
     # Knots: t0, every sample inside (t0, t1), t1. Each piece uses the latest sample before it.
@@ -116,4 +128,59 @@ class GyroCamera:
             log.debug("gyro gap before frame %d: rotation extrapolated at constant rate", frame.index)
         else:
             self.w_last = w
+        return CameraState(self.R_world_cam.copy(), angular_velocity=w, flags=flags)
+
+
+class VoCamera:
+    """``--camera vo``: rotation from the CPU visual odometry (:mod:`livehmr.stream.vo`).
+
+    The keyframe's world orientation times the tracked keyframe -> now rotation. While
+    lost (``vo_lost``) the camera keeps turning at its last measured rate for up to
+    ``hold_s`` seconds, then holds still, until tracking recovers.
+    """
+
+    def __init__(self, hfov_deg: float = 60.0, hold_s: float = 0.5):
+        from livehmr.stream.vo import VisualOdometry
+
+        self.vo = VisualOdometry()
+        self.hfov_deg = hfov_deg
+        self.hold_s = hold_s
+        self.R_world_cam: np.ndarray | None = None
+        self.R_world_kf = np.eye(3)
+        self.t_prev = 0.0
+        self.w_last = np.zeros(3)
+        self.lost_since: float | None = None
+
+    def _K(self, frame: Frame) -> np.ndarray:
+        if frame.K is not None:
+            return frame.K
+        from livehmr.geometry import intrinsics_from_fov
+
+        return intrinsics_from_fov(frame.image.shape[1], frame.image.shape[0], self.hfov_deg)
+
+    def update(self, frame: Frame, persons: list[PersonKeypoints]) -> CameraState:
+        est = self.vo.track(frame.image, self._K(frame), [p.box for p in persons])
+        if self.R_world_cam is None:
+            self.R_world_cam = initial_orientation(frame)
+            self.R_world_kf = self.R_world_cam.copy()
+            self.t_prev = frame.t
+            return CameraState(self.R_world_cam.copy())
+        dt = max(frame.t - self.t_prev, 1e-6)
+        self.t_prev = frame.t
+        flags: set[str] = set()
+        if est.lost:
+            flags.add("vo_lost")
+            self.lost_since = frame.t if self.lost_since is None else self.lost_since
+            w = self.w_last if frame.t - self.lost_since < self.hold_s else np.zeros(3)
+            R_new = self.R_world_cam @ rotvec_to_rotmat(w * dt)
+        else:
+            self.lost_since = None
+            R_new = self.R_world_kf @ est.R_kf_cam
+            from livehmr.geometry import rotmat_to_rotvec
+
+            w = rotmat_to_rotvec(self.R_world_cam.T @ R_new) / dt
+            self.w_last = w
+        self.R_world_cam = R_new
+        if est.new_keyframe:
+            self.R_world_kf = self.R_world_cam.copy()
         return CameraState(self.R_world_cam.copy(), angular_velocity=w, flags=flags)

@@ -178,8 +178,11 @@ def build_scene(spec: SequenceSpec, corpus: Corpus, retargeter: Retargeter) -> t
     motion.transl = motion.transl - shift
     pelvis = pelvis - shift
 
+    frame_times = np.arange(len(pelvis)) / spec.fps
+
     def target(t: float) -> np.ndarray:
-        return pelvis[int(np.clip(round(t * spec.fps), 0, len(pelvis) - 1))]
+        # continuous in t: the camera path (and so the gyro, its derivative) must be smooth
+        return np.array([np.interp(t, frame_times, pelvis[:, k]) for k in range(3)])
 
     extent = float(np.ptp(pelvis[:, :2], axis=0).max())
     camera = make_camera_path(spec.camera, target, rng, extent_m=extent)
