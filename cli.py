@@ -26,7 +26,7 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Optional[str], imu_to_cam: str,
-                  gyro_offset: float, estimator: str, body: str, smpl_model: Optional[str], fov: float,
+                  gyro_offset: Optional[float], estimator: str, body: str, smpl_model: Optional[str], fov: float,
                   publish: str, allow_remote: bool, max_frames: Optional[int], realtime: bool, quiet: bool) -> None:  # fmt: skip
     from rich.console import Console
 
@@ -44,7 +44,7 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
             pipeline = Pipeline(
                 source=source,
                 keypoints=registry.make_keypoints(keypoints),
-                camera=registry.make_camera(camera, source, gyro, imu_to_cam, gyro_offset),
+                camera=registry.make_camera(camera, source, gyro, imu_to_cam, gyro_offset, fov),
                 estimator=registry.make_estimator(estimator, body_model, fov),
                 publishers=[ZmqPublisher(publish, body_model=body_model.name, allow_remote=allow_remote)],
             )
@@ -81,10 +81,10 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
 
 
 _KEYPOINTS = typer.Option("blazepose", help="2D keypoint backend: blazepose | blazepose-lite.")
-_CAMERA = typer.Option("auto", help="Camera motion: auto (gyro if one is given or the source has one, else static) | gyro | static.")
+_CAMERA = typer.Option("auto", help="Camera motion: auto (gyro if one is given or the source has one, else static) | gyro | vo (OpenCV visual odometry) | gyro+vo (fused; clock offset and bias estimated online) | dpvo (needs the dpvo package and CUDA) | static.")
 _GYRO = typer.Option(None, help="Gyroscope feed: a CSV file 't,wx,wy,wz' (s, rad/s) or a ZeroMQ URL tcp://HOST:PORT.")
 _IMU = typer.Option("identity", help="Camera<-IMU rotation: identity | android-portrait | android-landscape | 9 numbers row-major.")
-_GYRO_OFFSET = typer.Option(0.0, help="Seconds added to frame times to reach the gyro clock.")
+_GYRO_OFFSET = typer.Option(None, help="Seconds added to frame times to reach the gyro clock (default: 0 for gyro, estimated online for gyro+vo).")
 _ESTIMATOR = typer.Option("baseline", help="Body estimator: baseline (IK on BlazePose 3D landmarks).")
 _BODY = typer.Option("anny", help="Body model: anny (bundled) | smpl (needs --smpl-model).")
 _SMPL = typer.Option(None, help="Path to an SMPL model file or folder (licensed; only used with --body smpl).")
@@ -99,7 +99,7 @@ _QUIET = typer.Option(False, "--quiet", "-q", help="No per-frame progress lines.
 def run(
     source: str = typer.Argument(..., help="Video file, image folder, camera index (0, camera:1), stream URL, or 'synthetic'."),
     keypoints: str = _KEYPOINTS, camera: str = _CAMERA, gyro: Optional[str] = _GYRO, imu_to_cam: str = _IMU,
-    gyro_offset: float = _GYRO_OFFSET, estimator: str = _ESTIMATOR, body: str = _BODY,
+    gyro_offset: Optional[float] = _GYRO_OFFSET, estimator: str = _ESTIMATOR, body: str = _BODY,
     smpl_model: Optional[str] = _SMPL, fov: float = _FOV, publish: str = _PUBLISH, allow_remote: bool = _REMOTE,
     max_frames: Optional[int] = _MAX,
     realtime: bool = typer.Option(False, help="Pace the synthetic source at its frame rate, like a live camera."),
@@ -120,7 +120,7 @@ def demo(
 ) -> None:  # fmt: skip
     """Run the whole pipeline on the embedded synthetic scene (no files needed)."""
     max_frames = int(round(seconds * 30))
-    _run_pipeline("synthetic", keypoints=keypoints, camera=camera, gyro=None, imu_to_cam="identity", gyro_offset=0.0,
+    _run_pipeline("synthetic", keypoints=keypoints, camera=camera, gyro=None, imu_to_cam="identity", gyro_offset=None,
                   estimator=estimator, body="anny", smpl_model=None, fov=70.0, publish=publish, allow_remote=False,
                   max_frames=max_frames, realtime=realtime, quiet=quiet)  # fmt: skip
 

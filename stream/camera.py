@@ -42,7 +42,8 @@ def centred_hold(samples: np.ndarray) -> np.ndarray:
 
 
 def integrate_gyro(samples: np.ndarray, t0: float, t1: float, R_cam_imu: np.ndarray,
-                   max_gap: float, fallback_w: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+                   max_gap: float, fallback_w: np.ndarray,
+                   bias_cam: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, bool]:  # fmt: skip
     """Rotation of the camera from t0 to t1 (``R_cam0_cam1``) from gyro samples.
 
     Samples (N, 4) are ``t, w_imu`` on the frame clock, each holding over the interval
@@ -57,6 +58,8 @@ def integrate_gyro(samples: np.ndarray, t0: float, t1: float, R_cam_imu: np.ndar
     samples = centred_hold(samples)
     times = samples[:, 0] if len(samples) else np.zeros(0)
     w_cam = samples[:, 1:4] @ R_cam_imu.T if len(samples) else np.zeros((0, 3))
+    if bias_cam is not None:
+        w_cam = w_cam - bias_cam
     # Knots: t0, every sample inside (t0, t1), t1. Each piece uses the latest sample before it.
     inside = (times > t0) & (times < t1)
     knots = np.concatenate([[t0], times[inside], [t1]])
@@ -104,6 +107,7 @@ class GyroCamera:
         self.clock_offset = clock_offset
         self.max_gap = max_gap
         self.wait_s = wait_s
+        self.bias_cam = np.zeros(3)  # rad/s in cam, subtracted (estimated by FusedCamera)
         self.R_world_cam: np.ndarray | None = None
         self.t_prev = 0.0
         self.w_last = np.zeros(3)
@@ -120,7 +124,8 @@ class GyroCamera:
         if len(samples):
             samples = samples.copy()
             samples[:, 0] -= self.clock_offset
-        R_delta, w, gap = integrate_gyro(samples, self.t_prev, frame.t, self.R_cam_imu, self.max_gap, self.w_last)
+        R_delta, w, gap = integrate_gyro(samples, self.t_prev, frame.t, self.R_cam_imu, self.max_gap, self.w_last,
+                                         self.bias_cam)  # fmt: skip
         self.R_world_cam = self.R_world_cam @ R_delta
         self.t_prev = frame.t
         flags = {"gyro_gap"} if gap else set()
@@ -150,6 +155,7 @@ class VoCamera:
         self.t_prev = 0.0
         self.w_last = np.zeros(3)
         self.lost_since: float | None = None
+        self.last = None  # the latest VoEstimate
 
     def _K(self, frame: Frame) -> np.ndarray:
         if frame.K is not None:
@@ -159,7 +165,7 @@ class VoCamera:
         return intrinsics_from_fov(frame.image.shape[1], frame.image.shape[0], self.hfov_deg)
 
     def update(self, frame: Frame, persons: list[PersonKeypoints]) -> CameraState:
-        est = self.vo.track(frame.image, self._K(frame), [p.box for p in persons])
+        est = self.last = self.vo.track(frame.image, self._K(frame), [p.box for p in persons])
         if self.R_world_cam is None:
             self.R_world_cam = initial_orientation(frame)
             self.R_world_kf = self.R_world_cam.copy()
@@ -184,3 +190,83 @@ class VoCamera:
         if est.new_keyframe:
             self.R_world_kf = self.R_world_cam.copy()
         return CameraState(self.R_world_cam.copy(), angular_velocity=w, flags=flags)
+
+
+class FusedCamera:
+    """``--camera gyro+vo``: the gyro turns the camera every frame; vision keeps it honest.
+
+    - the orientation is the gyro's prediction pulled a fraction ``gain`` of the way
+      towards the visual odometry's estimate each frame (a complementary filter: gyro for
+      fast motion, vision against drift);
+    - every ``refit_s`` seconds the **clock offset** and **gyro bias** are re-estimated
+      from the last ``window_s`` seconds of gyro and vision rates
+      (:mod:`livehmr.stream.gyro_align`), when the camera turned enough to observe them;
+    - a gyro gap falls back to vision for those frames (flag ``gyro_gap``); lost vision
+      (``vo_lost``) leaves the gyro alone.
+    """
+
+    def __init__(self, feed: GyroFeed, R_cam_imu: np.ndarray | None = None, clock_offset: float | None = None,
+                 hfov_deg: float = 60.0, gain: float = 0.05, window_s: float = 8.0, refit_s: float = 2.0):  # fmt: skip
+        from collections import deque
+
+        self.gyro = GyroCamera(feed, R_cam_imu, clock_offset or 0.0)
+        self.vo = VoCamera(hfov_deg)
+        self.estimate_offset = clock_offset is None
+        self.gain = gain
+        self.window_s = window_s
+        self.refit_s = refit_s
+        self.R_world_cam: np.ndarray | None = None
+        self.history: deque = deque()  # (t0, t1, vision rate (3,))
+        self.last_fit = 0.0
+        self.offset_estimate = None
+
+    def update(self, frame: Frame, persons: list[PersonKeypoints]) -> CameraState:
+        from livehmr.geometry import rotmat_to_rotvec
+
+        t_prev = self.gyro.t_prev
+        R_gyro_before = self.gyro.R_world_cam
+        gyro_state = self.gyro.update(frame, persons)
+        vo_state = self.vo.update(frame, persons)
+        vo = self.vo.last
+        if self.R_world_cam is None:
+            self.R_world_cam = gyro_state.R_world_cam
+            return CameraState(self.R_world_cam.copy())
+        R_delta = R_gyro_before.T @ gyro_state.R_world_cam
+        flags = gyro_state.flags | vo_state.flags
+        R = self.R_world_cam @ R_delta
+        if not vo.lost:
+            R_vo = vo_state.R_world_cam  # vision's own chain of keyframes: drifts slowly, never jumps
+            gain = 1.0 if "gyro_gap" in flags else self.gain
+            R = R @ rotvec_to_rotmat(gain * rotmat_to_rotvec(R.T @ R_vo))
+            self.history.append((t_prev, frame.t, vo_state.angular_velocity))
+        self.R_world_cam = R
+        self._maybe_refit(frame.t)
+        w = rotmat_to_rotvec(R_delta) / max(frame.t - t_prev, 1e-6)
+        return CameraState(R.copy(), angular_velocity=w, flags=flags)
+
+    def _maybe_refit(self, t: float) -> None:
+        from livehmr.stream.gyro_align import estimate_offset
+
+        while self.history and self.history[0][0] < t - self.window_s:
+            self.history.popleft()
+        if t - self.last_fit < self.refit_s or len(self.history) < 30:
+            return
+        self.last_fit = t
+        h = np.array([(a, b, *w) for a, b, w in self.history])
+        g = self.gyro
+        samples = g.feed.buffer.window(h[0, 0] + g.clock_offset - 0.2, h[-1, 1] + g.clock_offset + 0.2)
+        if not self.estimate_offset:
+            # offset given: only the bias (vision rates vs bias-free gyro rates)
+            samples = samples.copy()
+            samples[:, 0] -= g.clock_offset
+            est = estimate_offset(samples, g.R_cam_imu, h[:, 0], h[:, 1], h[:, 2:5], search_s=0.0, step_s=0.001)
+        else:
+            samples = samples.copy()
+            samples[:, 0] -= g.clock_offset  # search around the current estimate
+            est = estimate_offset(samples, g.R_cam_imu, h[:, 0], h[:, 1], h[:, 2:5])
+        if est is None or est.excitation < 0.05:
+            return  # the camera barely turned: offset and bias are not observable
+        self.offset_estimate = est
+        if self.estimate_offset:
+            g.clock_offset += est.offset_s
+        g.bias_cam = est.bias_cam

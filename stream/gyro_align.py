@@ -65,12 +65,14 @@ def estimate_offset(samples: np.ndarray, R_cam_imu: np.ndarray, t_start: np.ndar
         g = mean_rates(samples, R_cam_imu, ts + offset, te + offset)
         return float(np.mean(((g - g.mean(0)) - v0) ** 2))
 
-    costs = np.array([cost(o) for o in offsets])
-    i = int(np.clip(np.argmin(costs), 1, len(offsets) - 2))
-    c0, c1, c2 = costs[i - 1 : i + 2]
-    denom = c0 - 2 * c1 + c2
-    shift = 0.5 * (c0 - c2) / denom if denom > 1e-18 else 0.0
-    best = float(offsets[i] + np.clip(shift, -1.0, 1.0) * step_s)
+    best = 0.0
+    if len(offsets) >= 3:  # search_s = 0: the offset is known, only the bias is wanted
+        costs = np.array([cost(o) for o in offsets])
+        i = int(np.clip(np.argmin(costs), 1, len(offsets) - 2))
+        c0, c1, c2 = costs[i - 1 : i + 2]
+        denom = c0 - 2 * c1 + c2
+        shift = 0.5 * (c0 - c2) / denom if denom > 1e-18 else 0.0
+        best = float(offsets[i] + np.clip(shift, -1.0, 1.0) * step_s)
     g = mean_rates(samples, R_cam_imu, ts + best, te + best)
     bias = (g - v).mean(0)
     return OffsetEstimate(best, bias, float(np.sqrt(cost(best))), float(np.sqrt(np.mean(v0**2))))

@@ -9,7 +9,7 @@ from livehmr.stream.errors import LivehmrError
 from livehmr.stream.stages import CameraMotion, Estimator, KeypointDetector, Source
 
 KEYPOINT_BACKENDS = ("blazepose", "blazepose-lite")
-CAMERA_BACKENDS = ("auto", "gyro", "static")
+CAMERA_BACKENDS = ("auto", "gyro", "vo", "gyro+vo", "dpvo", "static")
 ESTIMATORS = ("baseline",)
 
 
@@ -41,20 +41,36 @@ def parse_imu_rotation(spec: str) -> np.ndarray:
 
 
 def make_camera(name: str, source: Source, gyro: str | None = None, imu_to_cam: str = "identity",
-                gyro_offset_s: float = 0.0) -> CameraMotion:  # fmt: skip
-    from livehmr.stream.camera import GyroCamera, StaticCamera
+                gyro_offset_s: float | None = None, hfov_deg: float = 60.0) -> CameraMotion:  # fmt: skip
+    """A camera-motion backend by name. ``gyro_offset_s`` None: 0 for ``gyro``, estimated
+    online for ``gyro+vo``. ``auto``: gyro when a gyro exists, else static (the cheapest
+    choices; ``vo`` and ``gyro+vo`` cost a few ms per frame, see bench/camera.py)."""
+    from livehmr.stream.camera import FusedCamera, GyroCamera, StaticCamera, VoCamera
     from livehmr.stream.gyro import open_gyro
 
     if name not in CAMERA_BACKENDS:
         raise LivehmrError(f"unknown camera backend {name!r}; choose from {', '.join(CAMERA_BACKENDS)}")
+    if name == "static":
+        return StaticCamera()
+    if name == "vo":
+        return VoCamera(hfov_deg)
+    if name == "dpvo":
+        from livehmr.stream.dpvo import DpvoCamera
+
+        return DpvoCamera(hfov_deg=hfov_deg)
     feed = open_gyro(gyro) if gyro else None
     if feed is None and hasattr(source, "gyro_feed"):
         feed = source.gyro_feed()
-    if name == "static" or (name == "auto" and feed is None):
-        return StaticCamera()
+    if name == "auto":
+        if feed is None:
+            return StaticCamera()
+        name = "gyro"
     if feed is None:
-        raise LivehmrError("--camera gyro needs --gyro FILE.csv or --gyro tcp://HOST:PORT")
-    return GyroCamera(feed, parse_imu_rotation(imu_to_cam), clock_offset=gyro_offset_s)
+        raise LivehmrError(f"--camera {name} needs --gyro FILE.csv, tcp://HOST:PORT or udp://:PORT")
+    R_cam_imu = parse_imu_rotation(imu_to_cam)
+    if name == "gyro":
+        return GyroCamera(feed, R_cam_imu, clock_offset=gyro_offset_s or 0.0)
+    return FusedCamera(feed, R_cam_imu, clock_offset=gyro_offset_s, hfov_deg=hfov_deg)
 
 
 def make_estimator(name: str, body: BodyModel, hfov_deg: float = 60.0) -> Estimator:

@@ -231,8 +231,9 @@ class Pipeline:
         self.stop_event.set()
 
     def close(self) -> None:
-        for closeable in (self.source, self.keypoints, *self.publishers):
+        for closeable in (self.source, self.keypoints, self.camera, *self.publishers):
             try:
-                closeable.close()
+                if hasattr(closeable, "close"):
+                    closeable.close()
             except Exception as exc:  # closing must never mask the run's own outcome
                 log.debug("close failed: %s", exc)

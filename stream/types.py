@@ -31,7 +31,8 @@ NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 #: Flags a published state may carry (documented in docs/protocol.md).
 FLAGS = (
     "no_person",  # nobody in view: a heartbeat with no body arrays
-    "gyro_gap",  # gyro samples missing around this frame; rotation extrapolated
+    "gyro_gap",  # gyro samples missing around this frame; rotation from vision, else extrapolated
+    "vo_lost",  # visual odometry lost its tracks this frame; rotation from the gyro, else held
     "predicted",  # body state predicted, not observed this frame
     "frame_missing",  # the source skipped frame indices before this one
     "frame_dropped",  # a live source dropped stale frames before this one
@@ -95,6 +96,8 @@ class CameraState:
     t_world_cam: np.ndarray = field(default_factory=lambda: np.zeros(3))
     angular_velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))
     flags: set[str] = field(default_factory=set)
+    #: (3,) camera position in the world up to an unknown scale (monocular VO), if known
+    t_up_to_scale: np.ndarray | None = None
 
     @property
     def T_world_cam(self) -> np.ndarray:

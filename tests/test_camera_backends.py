@@ -1,0 +1,136 @@
+"""Camera-motion backends: visual odometry, gyro clock offset and bias from vision, the
+fused gyro+vo camera and the DPVO adapter (against a stand-in of DPVO's API)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from livehmr.geometry import R_WORLD_CAM_LEVEL, intrinsics_from_fov, make_T, rotation_angle, rotvec_to_rotmat
+from livehmr.stream.errors import LivehmrError
+from livehmr.stream.gyro_align import estimate_offset
+from livehmr.stream.types import Frame
+from livehmr.studio.camera_path import GyroNoise, HandheldFollow, WhipPan, simulate_gyro
+from livehmr.studio.render import render
+from livehmr.studio.scene import scatter_props
+
+FAKE_DPVO = Path(__file__).parent / "fake_dpvo"
+
+
+def _pan_frames(n=60, size=(320, 240), fps=30.0):
+    """A textured world seen by a camera whipping around: frames, K, true R_world_cam."""
+    path = WhipPan(HandheldFollow(lambda t: np.array([5.0, 0.3 * t, 1.0])), amplitude_deg=40, whip_s=0.5, offset_s=0.4)
+    K = intrinsics_from_fov(*size, 70.0)
+    props = scatter_props(np.random.default_rng(3), np.array([0.0, 0.0, 0.0]), count=10, clear_radius=3.0)
+    frames, Rs = [], []
+    for i in range(n):
+        T = path.T_world_cam(i / fps)
+        image, _ = render(K, T, size, props, seed=3)
+        frames.append(Frame(index=i, t=i / fps, image=image, K=K))
+        Rs.append(T[:3, :3])
+    return frames, K, np.array(Rs), path
+
+
+def _relative_error_deg(R_est, R_true):
+    rel_est = R_est[0].T @ R_est[-1]
+    rel_true = R_true[0].T @ R_true[-1]
+    return float(np.degrees(rotation_angle(rel_est.T @ rel_true)))
+
+
+def test_vo_follows_a_whip_pan_and_ignores_the_person_box():
+    from livehmr.stream.camera import VoCamera
+
+    frames, K, R_true, _ = _pan_frames()
+    cam = VoCamera()
+    R_est = np.array([cam.update(f, []).R_world_cam for f in frames])
+    turned = np.degrees(rotation_angle(R_true[0].T @ R_true[25]))
+    assert turned > 20  # the test does turn the camera
+    errs = [np.degrees(rotation_angle((R_est[0].T @ R_est[i]).T @ (R_true[0].T @ R_true[i]))) for i in range(len(frames))]
+    assert max(errs) < 1.0, max(errs)
+
+
+def test_vo_flags_lost_on_a_blank_image_and_recovers():
+    from livehmr.stream.camera import VoCamera
+
+    frames, K, R_true, _ = _pan_frames(n=20)
+    cam = VoCamera()
+    flags = []
+    for f in frames[:8]:
+        flags.append(cam.update(f, []).flags)
+    blank = Frame(index=8, t=8 / 30, image=np.full_like(frames[0].image, 128), K=K)
+    assert "vo_lost" in cam.update(blank, []).flags
+    later = [cam.update(Frame(index=i, t=i / 30, image=f.image, K=K), []).flags for i, f in enumerate(frames[9:], 9)]
+    assert "vo_lost" not in later[-1]
+
+
+def test_clock_offset_from_vision_rates_within_5ms():
+    path = WhipPan(HandheldFollow(lambda t: np.array([4.0, 0.5 * np.sin(t), 1.0]), shake_deg=1.0), period_s=3.0)
+    fps, offset = 30.0, 0.037
+    noise = GyroNoise(clock_offset=offset, bias=(0.01, -0.02, 0.005))
+    samples = simulate_gyro(path.T_world_cam, 8.0, 200.0, noise=noise)
+    t = np.arange(int(8 * fps)) / fps
+    from livehmr.geometry import rotmat_to_rotvec
+
+    vision = np.array([rotmat_to_rotvec(path.T_world_cam(a)[:3, :3].T @ path.T_world_cam(b)[:3, :3]) / (b - a)
+                       for a, b in zip(t[:-1], t[1:])])  # fmt: skip
+    vision += np.random.default_rng(0).normal(0, 0.01, vision.shape)  # VO noise
+    est = estimate_offset(samples, np.eye(3), t[:-1], t[1:], vision)
+    assert abs(est.offset_s - offset) < 0.005
+    assert np.allclose(est.bias_cam, [0.01, -0.02, 0.005], atol=0.004)
+
+
+def test_fused_camera_estimates_the_offset_on_rendered_frames():
+    """The studio's own chain: rendered frames -> VO -> offset; gyro with 30 ms offset and bias."""
+    from livehmr.stream.camera import FusedCamera
+    from livehmr.stream.gyro import ArrayGyroFeed
+
+    frames, K, R_true, path = _pan_frames(n=150)
+    noise = GyroNoise(clock_offset=0.03, bias=(0.01, 0.0, -0.01))
+    feed = ArrayGyroFeed(simulate_gyro(path.T_world_cam, 5.2, 200.0, noise=noise))
+    cam = FusedCamera(feed, np.eye(3), clock_offset=None, refit_s=1.0, window_s=5.0)
+    R_est = np.array([cam.update(f, []).R_world_cam for f in frames])
+    assert cam.offset_estimate is not None
+    assert abs(cam.gyro.clock_offset - 0.03) < 0.005
+    assert np.allclose(cam.gyro.bias_cam, [0.01, 0.0, -0.01], atol=0.005)
+    assert _relative_error_deg(R_est, R_true) < 1.0
+
+
+def test_dpvo_adapter_against_the_stand_in(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(FAKE_DPVO))
+    import dpvo.dpvo as fake
+
+    from livehmr.stream.dpvo import DpvoCamera
+
+    turn = [R_WORLD_CAM_LEVEL @ rotvec_to_rotmat(np.array([0.0, 0.03 * i, 0.0])) for i in range(12)]
+    monkeypatch.setattr(fake, "TRAJECTORY", turn)
+    weights = tmp_path / "dpvo.pth"
+    weights.write_bytes(b"x")
+    cam = DpvoCamera(weights=str(weights), device="cpu")
+    K = intrinsics_from_fov(130, 100, 60.0)
+    states = [cam.update(Frame(index=i, t=i / 30, image=np.zeros((100, 130, 3), np.uint8), K=K), []) for i in range(12)]
+    slam = fake.INSTANCES[-1]
+    assert (slam.ht, slam.wd) == (96, 128)  # cropped to multiples of 16
+    assert np.allclose(slam.calls[0][1].numpy(), [K[0, 0], K[1, 1], K[0, 2], K[1, 2]])
+    assert all("vo_lost" in s.flags for s in states[:7]) and "vo_lost" not in states[7].flags
+    for i in range(7, 12):
+        assert np.degrees(rotation_angle(states[i].R_world_cam.T @ turn[i])) < 1e-3
+        assert states[i].t_up_to_scale is not None
+    cam.close()
+    assert slam.terminated
+
+
+def test_dpvo_missing_is_a_clear_error(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_dpvo(name, *args, **kwargs):
+        if name.startswith("dpvo"):
+            raise ImportError("No module named 'dpvo'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_dpvo)
+    from livehmr.stream.dpvo import DpvoCamera
+
+    with pytest.raises(LivehmrError, match="needs the dpvo package"):
+        DpvoCamera()
