@@ -98,6 +98,12 @@ class GyroCamera:
         clock_offset: seconds to subtract from gyro timestamps to put them on the frame clock.
         max_gap: longest spacing of samples (s) not flagged as a ``gyro_gap``.
         wait_s: how long to wait for a live feed to cover a frame before extrapolating.
+
+    The bias is re-estimated whenever the last second of gyro looks still (see
+    ``still_std``, ``still_rate``): a slow steady pan under 1.7 deg/s would be mistaken for
+    bias, which is why ``gyro+vo`` estimates it from vision instead. Gravity comes from
+    the source (``Frame.gravity_cam``), else from the feed's accelerometer, else the first
+    frame is assumed level.
     """
 
     def __init__(self, feed: GyroFeed, R_cam_imu: np.ndarray | None = None, clock_offset: float = 0.0,
@@ -107,17 +113,44 @@ class GyroCamera:
         self.clock_offset = clock_offset
         self.max_gap = max_gap
         self.wait_s = wait_s
-        self.bias_cam = np.zeros(3)  # rad/s in cam, subtracted (estimated by FusedCamera)
+        self.bias_cam = np.zeros(3)  # rad/s in cam, subtracted: from stillness here, from vision in FusedCamera
+        self.estimate_bias_when_still = True
+        self.still_std = 0.006  # rad/s: per-axis spread of a still phone-grade gyro over 1 s
+        self.still_rate = 0.03  # rad/s: slower than this with that little spread counts as still
         self.R_world_cam: np.ndarray | None = None
         self.t_prev = 0.0
         self.w_last = np.zeros(3)
 
+    def _gravity_from_accel(self, t: float) -> np.ndarray | None:
+        """Gravity direction (3,) in cam from the feed's accelerometer around ``t``, if it
+        reads about 1 g (the phone not being swung); an accelerometer at rest reads +g up."""
+        samples = self.feed.accel.window(t + self.clock_offset - 0.25, t + self.clock_offset + 0.25)
+        if len(samples) < 3:
+            return None
+        a_cam = self.R_cam_imu @ samples[:, 1:4].mean(axis=0)
+        if not 7.8 < np.linalg.norm(a_cam) < 11.8:
+            return None
+        return -a_cam / np.linalg.norm(a_cam)
+
+    def _bias_while_still(self, t_gyro: float) -> None:
+        """Re-estimate the bias from the last second when the gyro says the camera is still."""
+        recent = self.feed.buffer.window(t_gyro - 1.0, t_gyro)
+        if len(recent) < 20 or recent[-1, 0] - recent[0, 0] < 0.8:
+            return
+        w_cam = recent[:, 1:4] @ self.R_cam_imu.T
+        if w_cam.std(axis=0).max() < self.still_std and np.abs(w_cam.mean(axis=0)).max() < self.still_rate:
+            self.bias_cam = w_cam.mean(axis=0)
+
     def update(self, frame: Frame, persons: list[PersonKeypoints]) -> CameraState:
         if self.R_world_cam is None:
+            if frame.gravity_cam is None:
+                frame.gravity_cam = self._gravity_from_accel(frame.t)
             self.R_world_cam = initial_orientation(frame)
             self.t_prev = frame.t
             return CameraState(self.R_world_cam.copy())
         t_gyro = frame.t + self.clock_offset
+        if self.estimate_bias_when_still:
+            self._bias_while_still(t_gyro)
         if self.feed.live:
             self.feed.buffer.wait_until(t_gyro, self.wait_s)
         samples = self.feed.buffer.window(self.t_prev + self.clock_offset - self.max_gap, t_gyro)

@@ -52,6 +52,34 @@ def parse_sample_line(line: str, where: str = "") -> tuple[float, float, float, 
     return values  # type: ignore[return-value]
 
 
+#: Sensor ids of the "Sensor Stream IMU+GPS" Android app (Axel Lorenz) in its UDP/CSV lines.
+SENSORSTREAM_ACCEL, SENSORSTREAM_GYRO = 3, 4
+
+
+def parse_sensorstream_line(text: str) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+    """One line of the "Sensor Stream IMU+GPS" app: ``t, id, x, y, z[, id, x, y, z ...]``
+    (t in seconds; id 3 accelerometer m/s^2, 4 gyroscope rad/s, others ignored; phone
+    sensor axes). Returns (t, gyro or None, accel or None)."""
+    parts = [p.strip() for p in text.strip().split(",") if p.strip()]
+    try:
+        t = float(parts[0])
+        gyro = accel = None
+        i = 1
+        while i + 3 < len(parts):
+            sensor = int(float(parts[i]))
+            xyz = np.array([float(v) for v in parts[i + 1 : i + 4]])
+            if sensor == SENSORSTREAM_GYRO:
+                gyro = xyz
+            elif sensor == SENSORSTREAM_ACCEL:
+                accel = xyz
+            i += 4
+    except (ValueError, IndexError):
+        raise GyroFormatError(f"not a Sensor Stream IMU+GPS line: {text[:80]!r}") from None
+    if not math.isfinite(t) or any(v is not None and not np.all(np.isfinite(v)) for v in (gyro, accel)):
+        raise GyroFormatError(f"non-finite value in {text[:80]!r}")
+    return t, gyro, accel
+
+
 def parse_sample_message(payload: bytes) -> tuple[float, float, float, float]:
     """One network message: a CSV line, or JSON ``{"t": s, "w": [wx, wy, wz]}``."""
     try:
@@ -119,6 +147,8 @@ class GyroFeed:
 
     def __init__(self):
         self.buffer = GyroBuffer()
+        #: accelerometer samples (t, ax, ay, az) m/s^2, IMU axes, where the feed carries them
+        self.accel = GyroBuffer(max_samples=2000)
 
     def close(self) -> None:
         pass
@@ -192,8 +222,69 @@ class ZmqGyroFeed(GyroFeed):
         self._socket.close(linger=0)
 
 
+class UdpGyroFeed(GyroFeed):
+    """Datagrams on a UDP port (``udp://HOST:PORT``, e.g. ``udp://0.0.0.0:5555``), one sample
+    per datagram, in any of: our CSV line ``t,wx,wy,wz``, our JSON ``{"t", "w"}``, or a line
+    of the "Sensor Stream IMU+GPS" Android app (gyroscope and accelerometer read from it)."""
+
+    live = True
+
+    def __init__(self, url: str):
+        import socket
+
+        super().__init__()
+        host, _, port = url.removeprefix("udp://").rpartition(":")
+        try:
+            self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._socket.bind((host or "0.0.0.0", int(port)))
+        except (OSError, ValueError) as exc:
+            raise GyroFormatError(f"cannot listen for gyro datagrams on {url!r}: {exc}") from None
+        self._socket.settimeout(0.1)
+        self.port = self._socket.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._receive, name="gyro-udp", daemon=True)
+        self._thread.start()
+
+    def handle(self, payload: bytes) -> None:
+        """Parse one datagram into the buffers (malformed ones are counted and logged)."""
+        try:
+            text = payload.decode("utf-8")
+            fields = text.split(",")
+            if len(fields) >= 5 and not text.lstrip().startswith("{"):
+                t, gyro, accel = parse_sensorstream_line(text)
+                if gyro is not None:
+                    self.buffer.add(t, *gyro)
+                if accel is not None:
+                    self.accel.add(t, *accel)
+            else:
+                self.buffer.add(*parse_sample_message(payload))
+        except (GyroFormatError, UnicodeDecodeError) as exc:
+            self.buffer.rejected += 1
+            log.warning("gyro datagram rejected: %s", exc)
+
+    def _receive(self) -> None:
+        import socket
+
+        while not self._stop.is_set():
+            try:
+                payload = self._socket.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            self.handle(payload)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1.0)
+        self._socket.close()
+
+
 def open_gyro(spec: str) -> GyroFeed:
-    """``tcp://...``/``ipc://...`` -> ZeroMQ feed; anything else -> CSV file path."""
+    """``tcp://...``/``ipc://...`` -> ZeroMQ feed; ``udp://HOST:PORT`` -> UDP listener;
+    anything else -> CSV file path."""
     if spec.startswith(("tcp://", "ipc://", "inproc://")):
         return ZmqGyroFeed(spec)
+    if spec.startswith("udp://"):
+        return UdpGyroFeed(spec)
     return CsvGyroFeed(spec)

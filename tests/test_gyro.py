@@ -94,3 +94,73 @@ def test_csv_feed_reports_the_bad_line(tmp_path):
         CsvGyroFeed(path)
     path.write_text("t,wx,wy,wz\n0.0,0,0,0\n0.005,0.1,0,0\n")
     assert len(CsvGyroFeed(path).buffer.window(0, 1)) == 2
+
+
+# -- UDP, the phone app's format, accelerometer gravity, bias while still ------------------
+def test_sensorstream_line_gives_gyro_and_accel():
+    from livehmr.stream.gyro import parse_sensorstream_line
+
+    t, gyro, accel = parse_sensorstream_line("890.71558, 3,   0.076,  9.997,  0.650, 4,  -0.010,  0.020, -0.001, 5, 1, 2, 3")
+    assert t == 890.71558 and np.allclose(gyro, [-0.01, 0.02, -0.001]) and np.allclose(accel, [0.076, 9.997, 0.65])
+    t, gyro, accel = parse_sensorstream_line("1.5, 3, 0, 9.8, 0")
+    assert gyro is None and accel is not None
+    with pytest.raises(GyroFormatError):
+        parse_sensorstream_line("1.5, 4, nan, 0, 0")
+    with pytest.raises(GyroFormatError):
+        parse_sensorstream_line("1.5, 4, x, 0, 0")
+
+
+def test_udp_feed_receives_all_three_formats_and_rejects_garbage():
+    import socket
+    import time
+
+    from livehmr.stream.gyro import open_gyro
+
+    feed = open_gyro("udp://127.0.0.1:0")
+    try:
+        send = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for payload in (b"0.10,0.1,0.2,0.3", b'{"t": 0.105, "w": [0.1, 0.2, 0.3]}',
+                        b"0.11, 3, 0.0, 9.81, 0.0, 4, 0.1, 0.2, 0.3", b"\\xff\\xfe garbage", b"0.2,1,2"):  # fmt: skip
+            send.sendto(payload, ("127.0.0.1", feed.port))
+        deadline = time.time() + 2.0
+        while time.time() < deadline and (len(feed.buffer.window(0, 1)) < 3 or feed.buffer.rejected < 2):
+            time.sleep(0.02)
+        samples = feed.buffer.window(0, 1)
+        assert np.allclose(samples[:, 0], [0.10, 0.105, 0.11]) and np.allclose(samples[:, 1:], [0.1, 0.2, 0.3])
+        assert len(feed.accel.window(0, 1)) == 1
+        assert feed.buffer.rejected == 2
+    finally:
+        feed.close()
+
+
+def test_gravity_from_the_accelerometer_tilts_the_first_frame():
+    from livehmr.stream.camera import GyroCamera
+    from livehmr.stream.gyro import ArrayGyroFeed
+
+    feed = ArrayGyroFeed(np.array([[t, 0.0, 0.0, 0.0] for t in np.arange(0, 1, 0.005)]))
+    tilt = 0.3  # camera pitched down by 0.3 rad: gravity in cam has a +z (forward) part
+    up_cam = -np.array([0.0, np.cos(tilt), np.sin(tilt)])  # accelerometer reads +g "up", i.e. minus gravity
+    for t in np.arange(0, 1, 0.01):
+        feed.accel.add(t, *(9.81 * up_cam))
+    cam = GyroCamera(feed)
+    state = cam.update(Frame(index=0, t=0.5, image=np.zeros((4, 4, 3), np.uint8)), [])
+    optical_axis_world = state.R_world_cam @ [0.0, 0.0, 1.0]
+    assert np.isclose(np.arcsin(-optical_axis_world[2]), tilt, atol=1e-6)
+
+
+def test_bias_is_learned_while_still_and_removed():
+    from livehmr.geometry import rotation_angle
+    from livehmr.stream.camera import GyroCamera
+    from livehmr.stream.gyro import ArrayGyroFeed
+
+    rng = np.random.default_rng(0)
+    bias = np.array([0.01, -0.02, 0.015])
+    t = np.arange(0, 6, 0.005)
+    w = bias + 0.003 * rng.normal(size=(len(t), 3))  # a still camera
+    feed = ArrayGyroFeed(np.column_stack([t, w]))
+    cam = GyroCamera(feed)
+    states = [cam.update(Frame(index=i, t=i / 30, image=np.zeros((4, 4, 3), np.uint8)), []) for i in range(170)]
+    assert np.allclose(cam.bias_cam, bias, atol=0.002)
+    drift = np.degrees(rotation_angle(states[60].R_world_cam.T @ states[-1].R_world_cam))
+    raw = np.degrees(np.linalg.norm(bias) * (169 - 60) / 30)
+    assert drift < 0.1 * raw  # the learned bias stops the drift a raw integration would have
