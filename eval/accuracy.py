@@ -29,7 +29,7 @@ from livehmr.geometry import invert_T
 from livehmr.stream.types import FrameResult, PersonKeypoints
 from livehmr.studio.suite import SequenceSpec, SequenceTruth, load_suite
 
-CONFIGS = (("baseline", "gyro"), ("baseline", "static"))
+CONFIGS = (("baseline", "gyro"), ("baseline", "gyro+vo"), ("baseline", "vo"), ("baseline", "static"))
 TABLE_METRICS = (
     ("coverage", "%"), ("PA-MPJPE", "mm"), ("MPJPE", "mm"), ("PVE", "mm"), ("WA-MPJPE100", "mm"),
     ("W-MPJPE100", "mm"), ("RTE", "%"), ("jitter", "10m/s³"), ("foot sliding", "mm"), ("accel", "mm/f²"),
