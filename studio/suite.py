@@ -26,7 +26,6 @@ from tqdm import tqdm
 
 from livehmr.geometry import project, transform_points, invert_T
 from livehmr.models.anny_body import AnnyBody
-from livehmr.models.body import body_joints
 from livehmr.models.skeleton import JOINT_NAMES
 from livehmr.stream.errors import LivehmrError
 from livehmr.stream.gyro import IMU_PRESETS

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from livehmr.geometry import R_WORLD_CAM_LEVEL, intrinsics_from_fov, make_T, rotation_angle, rotvec_to_rotmat
+from livehmr.geometry import R_WORLD_CAM_LEVEL, intrinsics_from_fov, rotation_angle, rotvec_to_rotmat
 from livehmr.stream.errors import LivehmrError
 from livehmr.stream.gyro_align import estimate_offset
 from livehmr.stream.types import Frame
@@ -134,3 +134,25 @@ def test_dpvo_missing_is_a_clear_error(monkeypatch):
 
     with pytest.raises(LivehmrError, match="needs the dpvo package"):
         DpvoCamera()
+
+
+def _real_dpvo_available() -> bool:
+    import importlib.util
+    import os
+
+    import torch
+
+    return (importlib.util.find_spec("dpvo") is not None and torch.cuda.is_available()
+            and os.path.isfile(os.environ.get("LIVEHMR_DPVO_WEIGHTS", "")))  # fmt: skip
+
+
+@pytest.mark.skipif(not _real_dpvo_available(), reason="needs the dpvo package, CUDA and $LIVEHMR_DPVO_WEIGHTS")
+def test_real_dpvo_follows_a_whip_pan():
+    from livehmr.stream.dpvo import DpvoCamera
+
+    frames, K, R_true, _ = _pan_frames(n=90, size=(640, 480))
+    cam = DpvoCamera()
+    states = [cam.update(f, []) for f in frames]
+    cam.close()
+    R_est = np.array([s.R_world_cam for s in states[10:]])
+    assert _relative_error_deg(R_est, R_true[10:]) < 2.0
