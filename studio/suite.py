@@ -55,7 +55,7 @@ SUITES = {
     "smoke": SuiteRecipe(sequences=3, seconds=4.0, sizes=((640, 480),), cameras=("handheld", "static", "whip")),
     "test": SuiteRecipe(sequences=40, seconds=30.0, min_minutes=20.0),
     # training subjects only: what the detector error model is measured on
-    "detector": SuiteRecipe(sequences=12, seconds=20.0, split="train"),
+    "detector": SuiteRecipe(sequences=8, seconds=20.0, split="train"),
 }
 
 
