@@ -8,7 +8,8 @@ frames, so they see exactly what a live run would) and run everything after it l
 
 What is compared (see :mod:`livehmr.eval.metrics` for the definitions):
 - camera frame: MPJPE, PA-MPJPE, PVE (prediction = published world joints brought into
-  the camera by the published ``T_world_cam``; truth likewise with the true camera);
+  the camera by the published ``T_world_cam``; truth likewise with the true camera; PVE
+  on every 10th frame with a body, as meshing both bodies costs more than the run);
 - world: WA-MPJPE100, W-MPJPE100, RTE, jitter, foot sliding, accel error, on the runs
   of consecutive frames where a body was published;
 - camera rotation: the published camera orientation relative to its first frame vs the
@@ -143,7 +144,7 @@ def score(pred: Prediction, truth: SequenceTruth, meshes=None) -> dict[str, floa
     return out
 
 
-def anny_meshes(stride: int = 3):
+def anny_meshes(stride: int = 10):
     """PVE meshes: the published parameters on the pipeline's body, the truth's on the true
     body (both Anny, same topology), every ``stride``-th frame with a body."""
     from livehmr.models.anny_body import AnnyBody
@@ -210,7 +211,7 @@ def plot_sequence(name: str, results: dict[str, dict], out: Path) -> None:
     plt.close(fig)
 
 
-def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_stride: int = 3,
+def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_stride: int = 10,
                    limit: int | None = None, progress=True) -> dict[str, dict[str, float]]:  # fmt: skip
     """Run and score every sequence of a suite for each (estimator, camera) config; write
     ``results.json``, ``table.md`` and one plot per sequence into ``out``; return the table."""
