@@ -52,9 +52,8 @@ class Prediction:
 
     @classmethod
     def empty(cls, n: int) -> Prediction:
-        nan = np.full
-        return cls(nan((n, 24, 3), np.nan), np.tile(np.eye(4), (n, 1, 1)), nan((n, 3), np.nan), nan((n, 69), np.nan),
-                   nan((n, 3), np.nan), np.zeros(n, bool))  # fmt: skip
+        return cls(np.full((n, 24, 3), np.nan), np.tile(np.eye(4), (n, 1, 1)), np.full((n, 3), np.nan),
+                   np.full((n, 69), np.nan), np.full((n, 3), np.nan), np.zeros(n, bool))  # fmt: skip
 
     def record(self, result: FrameResult) -> None:
         i = result.frame_index
