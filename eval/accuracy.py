@@ -90,7 +90,7 @@ def run_sequence(folder: Path, spec: SequenceSpec, truth: SequenceTruth, estimat
 
     source = VideoFileSource(folder / "video.mp4")
     detector = registry.make_keypoints(keypoints) if isinstance(keypoints, str) else ReplayedKeypoints(keypoints)
-    gyro = str(folder / "gyro.csv") if camera == "gyro" else None
+    gyro = str(folder / "gyro.csv") if "gyro" in camera else None
     prediction = Prediction.empty(truth.num_frames)
     pipeline = Pipeline(source=source, keypoints=detector, camera=registry.make_camera(camera, source, gyro, spec.imu),
                         estimator=registry.make_estimator(estimator, body, spec.hfov_deg),
