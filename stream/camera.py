@@ -168,6 +168,9 @@ class GyroCamera:
             self.w_last = w
         return CameraState(self.R_world_cam.copy(), angular_velocity=w, flags=flags)
 
+    def close(self) -> None:
+        self.feed.close()
+
 
 class VoCamera:
     """``--camera vo``: rotation from the CPU visual odometry (:mod:`livehmr.stream.vo`).
@@ -303,3 +306,6 @@ class FusedCamera:
         if self.estimate_offset:
             g.clock_offset += est.offset_s
         g.bias_cam = est.bias_cam
+
+    def close(self) -> None:
+        self.gyro.close()

@@ -58,3 +58,16 @@ def test_gravity_aligned_keeps_tilt_and_zeroes_heading():
     yaw = rotvec_to_rotmat(np.array([0.0, 0.0, 1.0]))
     R = gravity_aligned_from_cam(yaw @ R_WORLD_CAM_LEVEL @ tilt)
     assert np.allclose(R, R_WORLD_CAM_LEVEL @ tilt, atol=1e-9)
+
+
+def test_rotations_between_matches_the_single_vector_version():
+    from livehmr.geometry import rotation_between, rotations_between
+
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(20, 3)), rng.normal(size=(20, 3))
+    a[0], b[0] = [1.0, 0.0, 0.0], [-2.0, 0.0, 0.0]  # opposite directions
+    R = rotations_between(a, b)
+    for i in range(20):
+        assert np.allclose(R[i] @ (a[i] / np.linalg.norm(a[i])), b[i] / np.linalg.norm(b[i]), atol=1e-9)
+        if i:
+            assert np.allclose(R[i], rotation_between(a[i], b[i]), atol=1e-9)
