@@ -232,8 +232,10 @@ class FusedCamera:
     """``--camera gyro+vo``: the gyro turns the camera every frame; vision keeps it honest.
 
     - the orientation is the gyro's prediction pulled a fraction ``gain`` of the way
-      towards the visual odometry's estimate each frame (a complementary filter: gyro for
-      fast motion, vision against drift);
+      towards vision's estimate each frame (a complementary filter: gyro for fast motion,
+      vision against drift); vision's estimate is its rotation since its keyframe applied
+      to the fused orientation at that keyframe, used only while vision's rate agrees
+      with the gyro's within ``agree_rate``;
     - every ``refit_s`` seconds the **clock offset** and **gyro bias** are re-estimated
       from the last ``window_s`` seconds of gyro and vision rates
       (:mod:`livehmr.stream.gyro_align`), when the camera turned enough to observe them;
@@ -251,7 +253,10 @@ class FusedCamera:
         self.gain = gain
         self.window_s = window_s
         self.refit_s = refit_s
+        self.agree_rate = 0.15  # rad/s: vision and gyro rates further apart than this: trust the gyro
+        self.max_bias = 0.05  # rad/s: a larger "bias" means vision was wrong, not the gyro
         self.R_world_cam: np.ndarray | None = None
+        self.R_world_kf = np.eye(3)  # fused orientation at vision's current keyframe
         self.history: deque = deque()  # (t0, t1, vision rate (3,))
         self.last_fit = 0.0
         self.offset_estimate = None
@@ -266,18 +271,25 @@ class FusedCamera:
         vo = self.vo.last
         if self.R_world_cam is None:
             self.R_world_cam = gyro_state.R_world_cam
+            self.R_world_kf = self.R_world_cam.copy()
             return CameraState(self.R_world_cam.copy())
         R_delta = R_gyro_before.T @ gyro_state.R_world_cam
         flags = gyro_state.flags | vo_state.flags
         R = self.R_world_cam @ R_delta
-        if not vo.lost:
-            R_vo = vo_state.R_world_cam  # vision's own chain of keyframes: drifts slowly, never jumps
-            gain = 1.0 if "gyro_gap" in flags else self.gain
-            R = R @ rotvec_to_rotmat(gain * rotmat_to_rotvec(R.T @ R_vo))
-            self.history.append((t_prev, frame.t, vo_state.angular_velocity))
-        self.R_world_cam = R
-        self._maybe_refit(frame.t)
         w = rotmat_to_rotvec(R_delta) / max(frame.t - t_prev, 1e-6)
+        if not vo.lost:
+            self.history.append((t_prev, frame.t, vo_state.angular_velocity))
+            gap = "gyro_gap" in flags
+            # Vision corrects only what it measured since its keyframe (anchored on the fused
+            # orientation there), and only while its rate agrees with the gyro's: parallax-
+            # dominated motion (orbits, drones) can fool a rotation fit, the gyro cannot be.
+            if gap or np.linalg.norm(vo_state.angular_velocity - w) < self.agree_rate:
+                R_vo = self.R_world_kf @ vo.R_kf_cam
+                R = R @ rotvec_to_rotmat((1.0 if gap else self.gain) * rotmat_to_rotvec(R.T @ R_vo))
+        self.R_world_cam = R
+        if vo.new_keyframe or vo.lost:
+            self.R_world_kf = R.copy()
+        self._maybe_refit(frame.t)
         return CameraState(R.copy(), angular_velocity=w, flags=flags)
 
     def _maybe_refit(self, t: float) -> None:
@@ -300,12 +312,13 @@ class FusedCamera:
             samples = samples.copy()
             samples[:, 0] -= g.clock_offset  # search around the current estimate
             est = estimate_offset(samples, g.R_cam_imu, h[:, 0], h[:, 1], h[:, 2:5])
-        if est is None or est.excitation < 0.05:
-            return  # the camera barely turned: offset and bias are not observable
+        if est is None or est.excitation < 0.05 or est.residual > 0.1:
+            return  # barely turned (not observable), or vision disagrees with any offset (unreliable)
         self.offset_estimate = est
         if self.estimate_offset:
             g.clock_offset += est.offset_s
-        g.bias_cam = est.bias_cam
+        if np.linalg.norm(est.bias_cam) < self.max_bias:
+            g.bias_cam = est.bias_cam
 
     def close(self) -> None:
         self.gyro.close()

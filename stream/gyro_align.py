@@ -6,7 +6,7 @@ the gyro's mean rate over the same interval *on the gyro's clock*, i.e. shifted 
 offset, minus the gyro's bias. We search the offset that best aligns the two (least
 squares after removing each axis' mean, so a bias does not pull it), refine it to a
 fraction of a millisecond by a parabola through the best three, and read the bias off
-as the mean residual at that offset.
+as the median residual at that offset.
 
 Gyro samples hold over the interval centred on them (as
 :func:`livehmr.stream.camera.integrate_gyro` integrates them), so the integral of the rate is piecewise linear and a mean rate over
@@ -74,5 +74,5 @@ def estimate_offset(samples: np.ndarray, R_cam_imu: np.ndarray, t_start: np.ndar
         shift = 0.5 * (c0 - c2) / denom if denom > 1e-18 else 0.0
         best = float(offsets[i] + np.clip(shift, -1.0, 1.0) * step_s)
     g = mean_rates(samples, R_cam_imu, ts + best, te + best)
-    bias = (g - v).mean(0)
+    bias = np.median(g - v, axis=0)  # median: frames where vision slipped do not drag it
     return OffsetEstimate(best, bias, float(np.sqrt(cost(best))), float(np.sqrt(np.mean(v0**2))))

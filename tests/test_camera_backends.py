@@ -92,7 +92,16 @@ def test_fused_camera_estimates_the_offset_on_rendered_frames():
     assert cam.offset_estimate is not None
     assert abs(cam.gyro.clock_offset - 0.03) < 0.005
     assert np.allclose(cam.gyro.bias_cam, [0.01, 0.0, -0.01], atol=0.005)
-    assert _relative_error_deg(R_est, R_true) < 1.0
+    # before the first fit (1 s) the unknown 30 ms offset costs ~2 deg during the whip; that
+    # error stays in the heading, but once calibrated the camera tracks the truth within a degree through the whips
+    assert _relative_error_deg(R_est, R_true) < 3.0
+    assert _relative_error_deg(R_est[60:], R_true[60:]) < 1.0
+    # and it beats the gyro alone, which never learns the offset
+    from livehmr.stream.camera import GyroCamera
+
+    gyro_only = GyroCamera(ArrayGyroFeed(simulate_gyro(path.T_world_cam, 5.2, 200.0, noise=noise)), np.eye(3))
+    R_gyro = np.array([gyro_only.update(f, []).R_world_cam for f in frames])
+    assert _relative_error_deg(R_est[60:], R_true[60:]) < _relative_error_deg(R_gyro[60:], R_true[60:])
 
 
 def test_dpvo_adapter_against_the_stand_in(monkeypatch, tmp_path):
