@@ -40,9 +40,11 @@ def evaluate(suite_dir: str, limit: int | None = None) -> dict:
     from livehmr.stream import registry
     from livehmr.stream.sources.files import VideoFileSource
 
+    from tqdm import tqdm
+
     rows: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: defaultdict(list))
     unavailable: dict[str, str] = {}
-    for spec, folder in load_suite(suite_dir)[:limit]:
+    for spec, folder in tqdm(load_suite(suite_dir)[:limit], desc="bench camera", unit="seq"):
         truth = SequenceTruth.load(folder / "truth.npz")
         source = VideoFileSource(folder / "video.mp4")
         cams = {}
