@@ -35,6 +35,7 @@ class VoConfig:
     inlier_px: float = 1.5
     ransac_iters: int = 64
     person_margin: float = 0.15  # person boxes grow by this fraction before masking
+    essential_below: float = 0.6  # rotation inliers below this fraction: parallax, use the essential matrix
     seed: int = 0
 
 
@@ -140,7 +141,7 @@ class VisualOdometry:
             R, inliers = self._fit_rotation(self.kf_bearings, cur)
             estimate.inliers = int(inliers.sum())
             if estimate.inliers >= cfg.lost_tracks:
-                if estimate.inliers < 0.6 * len(cur):  # parallax: a rotation explains too little
+                if estimate.inliers < cfg.essential_below * len(cur):  # parallax: a rotation explains too little
                     R, estimate.t_dir = self._essential(self.kf_bearings, cur, R)
                 estimate.R_kf_cam = R
                 # drop tracks that disagree with the motion (people, reflections)

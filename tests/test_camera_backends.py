@@ -104,6 +104,47 @@ def test_fused_camera_estimates_the_offset_on_rendered_frames():
     assert _relative_error_deg(R_est[60:], R_true[60:]) < _relative_error_deg(R_gyro[60:], R_true[60:])
 
 
+class _FooledVo:
+    """Stands in for VisualOdometry as parallax fools it: the true rotation since each
+    keyframe (every 30 frames) plus a steady false yaw of ``false_rate`` rad/s."""
+
+    def __init__(self, path, fps=30.0, false_rate=0.1):
+        self.path, self.fps, self.false_rate, self.i, self.kf = path, fps, false_rate, 0, 0
+
+    def track(self, image, K, boxes):
+        from livehmr.stream.vo import VoEstimate
+
+        R = lambda i: self.path.T_world_cam(i / self.fps)[:3, :3]  # noqa: E731
+        dt = (self.i - self.kf) / self.fps
+        est = VoEstimate(R(self.kf).T @ R(self.i) @ rotvec_to_rotmat(np.array([0.0, self.false_rate * dt, 0.0])), inliers=100)
+        if self.i - self.kf >= 30 or self.i == 0:
+            est.new_keyframe, self.kf = True, self.i
+        self.i += 1
+        return est
+
+
+def test_fused_camera_ignores_vision_that_parallax_fools():
+    """A drone-like shot where vision reports 6 deg/s of yaw that is not there: the fused
+    camera must stay with the gyro (the old rate-agreement gate followed vision)."""
+    from livehmr.stream.camera import FusedCamera, GyroCamera
+    from livehmr.stream.gyro import ArrayGyroFeed
+
+    path = HandheldFollow(lambda t: np.array([5.0, 0.4 * t, 1.0]), shake_deg=0.5)
+    K = intrinsics_from_fov(64, 48, 60.0)
+    frames = [Frame(index=i, t=i / 30, image=np.zeros((48, 64, 3), np.uint8), K=K) for i in range(300)]
+    R_true = np.array([path.T_world_cam(f.t)[:3, :3] for f in frames])
+    noise = GyroNoise(clock_offset=0.02)
+    fused = FusedCamera(ArrayGyroFeed(simulate_gyro(path.T_world_cam, 10.5, 200.0, noise=noise)), np.eye(3))
+    fused.vo.vo = _FooledVo(path)
+    gyro = GyroCamera(ArrayGyroFeed(simulate_gyro(path.T_world_cam, 10.5, 200.0, noise=noise)), np.eye(3))
+    R_fused = np.array([fused.update(f, []).R_world_cam for f in frames])
+    R_gyro = np.array([gyro.update(f, []).R_world_cam for f in frames])
+    fooled = np.degrees(0.1 * 10)  # what following vision would cost by the end: 57 deg
+    assert _relative_error_deg(R_gyro, R_true) < 3.0
+    assert _relative_error_deg(R_fused, R_true) < _relative_error_deg(R_gyro, R_true) + 1.0 < fooled / 10
+    assert fused.distrust_until > frames[-1].t - fused.window_s  # and it knows why
+
+
 def test_dpvo_adapter_against_the_stand_in(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(FAKE_DPVO))
     import dpvo.dpvo as fake
