@@ -27,7 +27,8 @@ def _fail(message: str, code: int = 2) -> None:
 
 def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Optional[str], imu_to_cam: str,
                   gyro_offset: Optional[float], estimator: str, body: str, smpl_model: Optional[str], fov: float,
-                  publish: str, allow_remote: bool, max_frames: Optional[int], realtime: bool, quiet: bool) -> None:  # fmt: skip
+                  publish: str, allow_remote: bool, max_frames: Optional[int], realtime: bool, quiet: bool,
+                  motion_model: Optional[str] = None) -> None:  # fmt: skip
     from rich.console import Console
 
     from livehmr.models.body import load_body_model
@@ -45,7 +46,7 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
                 source=source,
                 keypoints=registry.make_keypoints(keypoints),
                 camera=registry.make_camera(camera, source, gyro, imu_to_cam, gyro_offset, fov),
-                estimator=registry.make_estimator(estimator, body_model, fov),
+                estimator=registry.make_estimator(estimator, body_model, fov, motion_model),
                 publishers=[ZmqPublisher(publish, body_model=body_model.name, allow_remote=allow_remote)],
             )
     except (LivehmrError, ValueError) as exc:
@@ -85,7 +86,8 @@ _CAMERA = typer.Option("auto", help="Camera motion: auto (gyro if one is given o
 _GYRO = typer.Option(None, help="Gyroscope feed: a CSV file 't,wx,wy,wz' (s, rad/s) or a ZeroMQ URL tcp://HOST:PORT.")
 _IMU = typer.Option("identity", help="Camera<-IMU rotation: identity | android-portrait | android-landscape | 9 numbers row-major.")
 _GYRO_OFFSET = typer.Option(None, help="Seconds added to frame times to reach the gyro clock (default: 0 for gyro, estimated online for gyro+vo).")
-_ESTIMATOR = typer.Option("baseline", help="Body estimator: baseline (IK on BlazePose 3D landmarks).")
+_ESTIMATOR = typer.Option("learned", help="Body estimator: learned (the causal motion model, world-grounded) | baseline (per-frame IK on BlazePose 3D landmarks).")
+_MOTION_MODEL = typer.Option(None, help="Motion model weights for --estimator learned: a .pt (PyTorch) or an exported .onnx (ONNX Runtime); default the shipped model.")
 _BODY = typer.Option("anny", help="Body model: anny (bundled) | smpl (needs --smpl-model).")
 _SMPL = typer.Option(None, help="Path to an SMPL model file or folder (licensed; only used with --body smpl).")
 _FOV = typer.Option(60.0, help="Horizontal field of view (degrees) assumed when the source gives no intrinsics.")
@@ -99,16 +101,17 @@ _QUIET = typer.Option(False, "--quiet", "-q", help="No per-frame progress lines.
 def run(
     source: str = typer.Argument(..., help="Video file, image folder, camera index (0, camera:1), stream URL, or 'synthetic'."),
     keypoints: str = _KEYPOINTS, camera: str = _CAMERA, gyro: Optional[str] = _GYRO, imu_to_cam: str = _IMU,
-    gyro_offset: Optional[float] = _GYRO_OFFSET, estimator: str = _ESTIMATOR, body: str = _BODY,
-    smpl_model: Optional[str] = _SMPL, fov: float = _FOV, publish: str = _PUBLISH, allow_remote: bool = _REMOTE,
-    max_frames: Optional[int] = _MAX,
+    gyro_offset: Optional[float] = _GYRO_OFFSET, estimator: str = _ESTIMATOR, motion_model: Optional[str] = _MOTION_MODEL,
+    body: str = _BODY, smpl_model: Optional[str] = _SMPL, fov: float = _FOV, publish: str = _PUBLISH,
+    allow_remote: bool = _REMOTE, max_frames: Optional[int] = _MAX,
     realtime: bool = typer.Option(False, help="Pace the synthetic source at its frame rate, like a live camera."),
     quiet: bool = _QUIET,
 ) -> None:  # fmt: skip
     """Run the pipeline on SOURCE and publish SMPL states over ZeroMQ."""
     _run_pipeline(source, keypoints=keypoints, camera=camera, gyro=gyro, imu_to_cam=imu_to_cam, gyro_offset=gyro_offset,
                   estimator=estimator, body=body, smpl_model=smpl_model, fov=fov, publish=publish,
-                  allow_remote=allow_remote, max_frames=max_frames, realtime=realtime, quiet=quiet)  # fmt: skip
+                  allow_remote=allow_remote, max_frames=max_frames, realtime=realtime, quiet=quiet,
+                  motion_model=motion_model)  # fmt: skip
 
 
 @app.command()
@@ -188,6 +191,10 @@ bench_app = typer.Typer(help="Benchmarks that print figures (accuracy on studio 
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(studio_app, name="studio")
 app.add_typer(bench_app, name="bench")
+train_app = typer.Typer(help="Train the networks livehmr ships.", no_args_is_help=True)
+export_app = typer.Typer(help="Export networks (ONNX).", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(export_app, name="export")
 _CORPUS = typer.Option(None, help="Corpus folder in the ../shared/motion format (default: ../shared/motion or $LIVEHMR_MOTION).")
 
 
@@ -255,11 +262,12 @@ def bench_accuracy_cmd(
     suite_dir: Optional[str] = typer.Option(None, help="Any rendered suite folder."),
     out: str = typer.Option("bench_out/accuracy", help="Folder for table.md, results.json and per-sequence plots."),
     limit: Optional[int] = typer.Option(None, help="Only the first N sequences."),
+    configs: Optional[str] = typer.Option(None, help="Comma-separated estimator+camera pairs, e.g. learned+gyro,baseline+gyro (default: learned and baseline with gyro, gyro+vo; learned with static)."),
 ) -> None:
     """Run the pipeline causally on every sequence of a suite and print the accuracy table."""
     from pathlib import Path
 
-    from livehmr.eval.accuracy import bench_accuracy
+    from livehmr.eval.accuracy import CONFIGS, bench_accuracy
     from livehmr.studio.suite import make_suite
 
     if (suite is None) == (suite_dir is None):
@@ -267,9 +275,46 @@ def bench_accuracy_cmd(
     folder = Path(suite_dir) if suite_dir else Path("suites") / suite
     if suite and not (folder / "suite.json").is_file():
         make_suite(suite, folder)
-    bench_accuracy(folder, out, limit=limit)
+    chosen = None
+    if configs:
+        try:
+            chosen = tuple(tuple(c.strip().split("+", 1)) for c in configs.split(","))
+            assert all(len(c) == 2 for c in chosen)
+        except AssertionError:
+            _fail(f"--configs: expected estimator+camera pairs like learned+gyro, got {configs!r}")
+    bench_accuracy(folder, out, configs=chosen or CONFIGS, limit=limit)
     typer.echo((Path(out) / "table.md").read_text())
     typer.echo(f"plots and per-sequence results in {out}")
+
+
+@train_app.command("motion")
+def train_motion(
+    out: str = typer.Option("runs/motion", help="Run folder: checkpoint.pt (resumed if present), loss.png, motion.pt."),
+    config: str = typer.Option("cpu", help="cpu (the shipped model: 5000 steps, ~45 min on 2 cores) | gpu (larger) | smoke."),
+    workers: int = typer.Option(1, help="Processes synthesising batches."),
+    max_minutes: Optional[float] = typer.Option(None, help="Stop (checkpointed) after this long; run again to resume."),
+) -> None:  # fmt: skip
+    """Train the causal motion model on the corpus' train split (val split for validation)."""
+    from livehmr.models.motion.train import train
+
+    try:
+        path = train(out, config, workers=workers, max_minutes=max_minutes)
+    except (LivehmrError, ValueError) as exc:
+        _fail(str(exc))
+    typer.echo(f"{path}: motion.pt (when finished), checkpoint.pt, loss.png")
+
+
+@export_app.command("motion-model")
+def export_motion_model(
+    out: str = typer.Option(..., help="Output .onnx file."),
+    weights: Optional[str] = typer.Option(None, help="A motion.pt (default: the shipped model)."),
+) -> None:  # fmt: skip
+    """Export the motion model's step network to ONNX (run it with --motion-model FILE.onnx)."""
+    from livehmr.export.motion_onnx import OPSET, export_motion_onnx
+    from livehmr.models.motion.estimator import DEFAULT_WEIGHTS
+
+    path = export_motion_onnx(weights or DEFAULT_WEIGHTS, out)
+    typer.echo(f"wrote {path} (opset {OPSET}, dynamic batch of persons)")
 
 
 def main() -> None:

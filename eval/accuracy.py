@@ -2,9 +2,10 @@
 
 Each sequence runs through the real pipeline (video file source, keypoints, camera
 backend, estimator) causally, frame by frame in time order, gyro samples integrated
-between frame timestamps as live. The keypoint model runs once per sequence; the other
-configurations replay the keypoints it produced (BlazePose is deterministic on the same
-frames, so they see exactly what a live run would) and run everything after it live.
+between frame timestamps as live. The keypoint model runs once per sequence (cached beside
+the video, :func:`cached_keypoints`); every configuration replays the keypoints it produced
+(BlazePose in tracking mode is deterministic on the same frames, so they see exactly what
+a live run would) and runs everything after it live.
 
 What is compared (see :mod:`livehmr.eval.metrics` for the definitions):
 - camera frame: MPJPE, PA-MPJPE, PVE (prediction = published world joints brought into
@@ -30,7 +31,7 @@ from livehmr.geometry import invert_T
 from livehmr.stream.types import FrameResult, PersonKeypoints
 from livehmr.studio.suite import SequenceSpec, SequenceTruth, load_suite
 
-CONFIGS = (("baseline", "gyro"), ("baseline", "gyro+vo"), ("baseline", "vo"), ("baseline", "static"))
+CONFIGS = (("learned", "gyro"), ("learned", "gyro+vo"), ("learned", "static"), ("baseline", "gyro"), ("baseline", "gyro+vo"))
 TABLE_METRICS = (
     ("coverage", "%"), ("PA-MPJPE", "mm"), ("MPJPE", "mm"), ("PVE", "mm"), ("WA-MPJPE100", "mm"),
     ("W-MPJPE100", "mm"), ("RTE", "%"), ("jitter", "10m/s³"), ("foot sliding", "mm"), ("accel", "mm/f²"),
@@ -47,13 +48,14 @@ class Prediction:
     global_orient: np.ndarray  # (T, 3)
     body_pose: np.ndarray  # (T, 69)
     transl: np.ndarray  # (T, 3)
+    betas: np.ndarray  # (T, 10)
     has_body: np.ndarray  # (T,) bool
     keypoints: dict[int, list[PersonKeypoints]] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, n: int) -> Prediction:
         return cls(np.full((n, 24, 3), np.nan), np.tile(np.eye(4), (n, 1, 1)), np.full((n, 3), np.nan),
-                   np.full((n, 69), np.nan), np.full((n, 3), np.nan), np.zeros(n, bool))  # fmt: skip
+                   np.full((n, 69), np.nan), np.full((n, 3), np.nan), np.full((n, 10), np.nan), np.zeros(n, bool))  # fmt: skip
 
     def record(self, result: FrameResult) -> None:
         i = result.frame_index
@@ -65,6 +67,7 @@ class Prediction:
             p = result.persons[0]
             self.joints_world[i] = p.joints_world
             self.global_orient[i], self.body_pose[i], self.transl[i] = p.params.global_orient, p.params.body_pose, p.params.transl
+            self.betas[i] = p.params.betas
             self.has_body[i] = True
 
 
@@ -79,6 +82,35 @@ class ReplayedKeypoints:
 
     def close(self) -> None:
         pass
+
+
+def cached_keypoints(folder: Path, truth: SequenceTruth, detector: str = "blazepose") -> dict[int, list[PersonKeypoints]]:
+    """The detector's keypoints for every frame of a sequence, computed once (tracking mode,
+    frames in order, exactly as live) and kept beside the video as ``keypoints_<detector>.pkl``
+    (derived data; delete it to recompute)."""
+    import pickle
+
+    from livehmr.stream import registry
+    from livehmr.stream.sources.files import VideoFileSource
+
+    path = folder / f"keypoints_{detector}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    source = VideoFileSource(folder / "video.mp4")
+    model = registry.make_keypoints(detector)
+    recorded: dict[int, list[PersonKeypoints]] = {}
+    try:
+        for frame in source:
+            if frame.index >= truth.num_frames:
+                break
+            recorded[frame.index] = model.detect(frame)
+    finally:
+        source.close()
+        model.close()
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(recorded))
+    tmp.replace(path)
+    return recorded
 
 
 def run_sequence(folder: Path, spec: SequenceSpec, truth: SequenceTruth, estimator: str, camera: str, body,
@@ -158,13 +190,15 @@ def anny_meshes(stride: int = 10):
             cache[key] = AnnyBody(truth.phenotype)
         return cache[key]
 
-    default: list[AnnyBody] = []
-
     def make(pred: Prediction, truth: SequenceTruth):
-        if not default:
-            default.append(AnnyBody())
+        from livehmr.models.motion.data import PHENOTYPE_KEYS
+
         frames = np.flatnonzero(pred.has_body)[::stride]
         gt_body = bodies(truth)
+        # the published shape: Anny betas are its phenotype (the learned model predicts it;
+        # the baseline publishes the default body's)
+        phenotype = np.clip(np.nanmedian(pred.betas[pred.has_body, : len(PHENOTYPE_KEYS)], axis=0), 0.0, 1.0)
+        default = [AnnyBody(dict(zip(PHENOTYPE_KEYS, phenotype.tolist())))]
         pv, gv = [], []
         for start in range(0, len(frames), 32):
             chunk = frames[start : start + 32]
@@ -226,11 +260,10 @@ def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_
     per_sequence: dict[str, dict[str, dict]] = {}
     for spec, folder in tqdm(sequences, desc="bench accuracy", unit="seq", disable=not progress):
         truth = SequenceTruth.load(folder / "truth.npz")
-        recorded = None
+        recorded = cached_keypoints(folder, truth)
         results = {}
         for estimator, camera in configs:
-            pred = run_sequence(folder, spec, truth, estimator, camera, body, keypoints=recorded or "blazepose")
-            recorded = recorded or pred.keypoints
+            pred = run_sequence(folder, spec, truth, estimator, camera, body, keypoints=recorded)
             results[f"{estimator}+{camera}"] = score(pred, truth, meshes)
         plot_sequence(spec.name, results, out)
         per_sequence[spec.name] = {k: {m: v for m, v in r.items() if not m.startswith("_")} for k, r in results.items()}

@@ -10,7 +10,7 @@ from livehmr.stream.stages import CameraMotion, Estimator, KeypointDetector, Sou
 
 KEYPOINT_BACKENDS = ("blazepose", "blazepose-lite")
 CAMERA_BACKENDS = ("auto", "gyro", "vo", "gyro+vo", "dpvo", "static")
-ESTIMATORS = ("baseline",)
+ESTIMATORS = ("learned", "baseline")
 
 
 def make_keypoints(name: str) -> KeypointDetector:
@@ -73,9 +73,16 @@ def make_camera(name: str, source: Source, gyro: str | None = None, imu_to_cam: 
     return FusedCamera(feed, R_cam_imu, clock_offset=gyro_offset_s, hfov_deg=hfov_deg)
 
 
-def make_estimator(name: str, body: BodyModel, hfov_deg: float = 60.0) -> Estimator:
+def make_estimator(name: str, body: BodyModel, hfov_deg: float = 60.0, motion_model: str | None = None) -> Estimator:
+    """``learned``: the motion model (``motion_model``: a ``.pt`` runs in PyTorch, an exported
+    ``.onnx`` in ONNX Runtime; default the shipped weights). ``baseline``: per-frame IK."""
     if name == "baseline":
         from livehmr.models.baseline import BaselineEstimator
 
         return BaselineEstimator(body, default_hfov_deg=hfov_deg)
+    if name == "learned":
+        from livehmr.models.motion.estimator import LearnedEstimator
+
+        backend = "onnx" if motion_model and str(motion_model).endswith(".onnx") else "torch"
+        return LearnedEstimator(body, motion_model, default_hfov_deg=hfov_deg, backend=backend)
     raise LivehmrError(f"unknown estimator {name!r}; choose from {', '.join(ESTIMATORS)}")

@@ -1,0 +1,80 @@
+"""Per-frame cost of the motion model on this machine.
+
+    python -m livehmr.bench.motion [--weights motion.pt] [--frames 500]
+
+Prints p50/p99 milliseconds of: one network step (PyTorch, 1 thread), one step in ONNX
+Runtime (1 thread), and the whole live estimator call for one person (features, step,
+decoding, forward kinematics, contact refinement), PyTorch and ONNX backends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _percentiles(ms: list[float]) -> str:
+    return f"{np.percentile(ms, 50):6.3f} / {np.percentile(ms, 99):6.3f} ms"
+
+
+def main() -> None:
+    import torch
+
+    from livehmr.export.motion_onnx import OnnxStep, export_motion_onnx
+    from livehmr.models.motion.estimator import DEFAULT_WEIGHTS, LearnedEstimator
+    from livehmr.models.motion.features import NUM_FEATURES
+    from livehmr.models.motion.train import load_motion_net
+    from livehmr.tests.test_motion_model import _walker_frames
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
+    parser.add_argument("--frames", type=int, default=500)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    net = load_motion_net(args.weights)
+    x = torch.randn(1, NUM_FEATURES)
+    state = net.initial_state(1)
+    ms = []
+    with torch.no_grad():
+        for i in range(args.frames + 20):
+            t0 = time.perf_counter()
+            _, state = net.step(x, state)
+            if i >= 20:
+                ms.append((time.perf_counter() - t0) * 1e3)
+    print(f"network step, PyTorch (1 thread)       {_percentiles(ms)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_path = export_motion_onnx(args.weights, Path(tmp) / "motion.onnx")
+        step = OnnxStep(onnx_path)
+        s = step.initial_state()
+        xn = x.numpy()
+        ms = []
+        for i in range(args.frames + 20):
+            t0 = time.perf_counter()
+            _, s = step(xn, s)
+            if i >= 20:
+                ms.append((time.perf_counter() - t0) * 1e3)
+        print(f"network step, ONNX Runtime (1 thread)  {_percentiles(ms)}")
+
+        class Body:
+            name = "anny"
+            rest_joints = np.zeros((24, 3))
+            betas = np.zeros(10)
+
+        frames = _walker_frames(60)
+        for backend, weights in (("torch", args.weights), ("onnx", onnx_path)):
+            est = LearnedEstimator(Body(), weights, backend=backend)
+            ms = []
+            for i in range(args.frames):
+                frame, cam, person = frames[i % len(frames)]
+                t0 = time.perf_counter()
+                est.estimate(frame, cam, [person])
+                ms.append((time.perf_counter() - t0) * 1e3)
+            print(f"estimator, 1 person, {backend:5s}            {_percentiles(ms)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The motion model's step network as ONNX, and an ONNX Runtime backend for it.
+
+The exported graph is :meth:`MotionNet.step`: inputs ``x`` (B, 52) float32 features and
+``state`` (3, layers, B, hidden) float32; outputs ``out`` (B, 161) and ``new_state``.
+Batch is dynamic (one row per tracked person). Opset 17, TorchScript exporter (the GRU
+exports as ONNX ``GRU``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+OPSET = 17
+
+
+def export_motion_onnx(weights: str | Path, out: str | Path) -> Path:
+    import torch
+
+    from livehmr.models.motion.features import NUM_FEATURES
+    from livehmr.models.motion.train import load_motion_net
+
+    net = load_motion_net(weights)
+
+    class Step(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x, state):
+            return self.net.step(x, state)
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    x = torch.zeros(2, NUM_FEATURES)
+    state = net.initial_state(2)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter announces its deprecation and GRU batch_first
+        torch.onnx.export(Step(), (x, state), str(out), dynamo=False, opset_version=OPSET,
+                          input_names=["x", "state"], output_names=["out", "new_state"],
+                          dynamic_axes={"x": {0: "batch"}, "state": {2: "batch"}, "out": {0: "batch"},
+                                        "new_state": {2: "batch"}})  # fmt: skip
+    return out
+
+
+class OnnxStep:
+    """ONNX Runtime session of an exported step network (CPU, or CUDA when available)."""
+
+    def __init__(self, path: str | Path, providers: list[str] | None = None):
+        from livehmr.stream.errors import LivehmrError
+
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise LivehmrError("the onnx backend needs onnxruntime (pip install onnxruntime)") from exc
+        path = Path(path)
+        if path.suffix != ".onnx":
+            raise LivehmrError(f"the onnx backend needs an exported .onnx file, not {path.name} "
+                               "(make one: livehmr export motion-model --out motion.onnx)")  # fmt: skip
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        available = ort.get_available_providers()
+        providers = providers or [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+        self.session = ort.InferenceSession(str(path), opts, providers=providers)
+        shape = self.session.get_inputs()[1].shape  # (3, layers, batch, hidden)
+        self.layers, self.hidden = int(shape[1]), int(shape[3])
+
+    def initial_state(self) -> np.ndarray:
+        return np.zeros((3, self.layers, 1, self.hidden), np.float32)
+
+    def __call__(self, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out, new = self.session.run(None, {"x": x.astype(np.float32), "state": state.astype(np.float32)})
+        return out, new

@@ -1,0 +1,254 @@
+"""Training batches synthesised on the fly from the cached motion: deterministic given a seed.
+
+For each sequence of a batch: a window of a retargeted clip (random heading and place),
+its Anny body from the bank; a virtual camera of a random family (static, tripod pan,
+orbit, handheld follow with shake, whip pans, high "drone" views, as the studio's
+families plus random smooth paths, after WHAM); the 14 model keypoints projected with a
+random field of view and corrupted with the **measured detector error model**
+(``models/data/blazepose_errors.json``: per-keypoint systematic offset and covariance in
+units of the person's 2D scale, temporally correlated, outliers, misses; plus whole-frame
+dropouts); the camera's angular velocity with gyro-like noise and bias.
+
+World: Z up, floor z = 0. Camera axes: OpenCV. ``R_world_cam`` maps cam vectors to world.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from livehmr.geometry import rotvec_to_rotmat
+from livehmr.models.motion.data import MotionCache
+from livehmr.models.motion.features import KEYPOINT_JOINTS, KEYPOINT_NAMES, NUM_FEATURES, camera_features, keypoint_features
+from livehmr.models.skeleton import forward_kinematics
+
+FPS = 30.0
+IMAGE_SIZE = (640, 480)
+FAMILIES = ("static", "pan", "orbit", "handheld", "whip", "drone")
+
+
+@dataclass
+class Batch:
+    """Inputs and targets, torch float32, B sequences x T frames.
+
+    features (B, T, 52); R_world_cam (B, T, 3, 3); local_rotmats (B, T, 23, 3, 3);
+    R_cam_root (B, T, 3, 3); pelvis_cam (B, T, 3) m; box (B, T, 3) (the features' box:
+    cx, cy, log s); v_heading (B, T, 3) m/s root velocity in the heading frame;
+    height (B, T) m pelvis above the floor; contacts (B, T, 4); phenotype (B, 6);
+    rest_joints (B, 24, 3); joints_world (B, T, 24, 3).
+    """
+
+    features: torch.Tensor
+    R_world_cam: torch.Tensor
+    local_rotmats: torch.Tensor
+    R_cam_root: torch.Tensor
+    pelvis_cam: torch.Tensor
+    box: torch.Tensor
+    v_heading: torch.Tensor
+    height: torch.Tensor
+    contacts: torch.Tensor
+    phenotype: torch.Tensor
+    rest_joints: torch.Tensor
+    joints_world: torch.Tensor
+
+
+def heading_rotmats(R_world_root: np.ndarray) -> np.ndarray:
+    """Yaw-only rotations (..., 3, 3) about world Z that turn world +X towards the body's
+    forward (canon +Z) projected on the floor."""
+    fwd = R_world_root[..., :, 2]
+    yaw = np.arctan2(fwd[..., 1], fwd[..., 0])
+    c, s = np.cos(yaw), np.sin(yaw)
+    R = np.zeros((*yaw.shape, 3, 3))
+    R[..., 0, 0], R[..., 0, 1], R[..., 1, 0], R[..., 1, 1], R[..., 2, 2] = c, -s, s, c, 1.0
+    return R
+
+
+def look_at(eye: np.ndarray, target: np.ndarray, roll: np.ndarray) -> np.ndarray:
+    """R_world_cam (T, 3, 3), OpenCV axes, looking from ``eye`` at ``target`` (T, 3), Z up, rolled by ``roll`` (T,) rad."""
+    z = target - eye
+    z /= np.linalg.norm(z, axis=-1, keepdims=True)
+    x = np.cross(z, np.array([0.0, 0.0, 1.0]))
+    x /= np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
+    y = np.cross(z, x)
+    cr, sr = np.cos(roll)[:, None], np.sin(roll)[:, None]
+    x, y = cr * x + sr * y, -sr * x + cr * y
+    return np.stack([x, y, z], axis=-1)
+
+
+def _smooth(x: np.ndarray, alpha: float) -> np.ndarray:
+    out = x.copy()
+    for t in range(1, len(x)):
+        out[t] = out[t - 1] + alpha * (x[t] - out[t - 1])
+    return out
+
+
+def _shake(rng, T: int, amplitude: float, dims: int = 3) -> np.ndarray:
+    """Sum of a few random sinusoids (T, dims), 0.5-4 Hz, peak ~ amplitude."""
+    t = np.arange(T)[:, None] / FPS
+    out = np.zeros((T, dims))
+    for _ in range(3):
+        f = rng.uniform(0.5, 4.0, size=dims)
+        out += np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi, size=dims)) * rng.uniform(0.2, 1.0, size=dims)
+    return out * amplitude / 2.0
+
+
+def camera_path(rng, pelvis: np.ndarray, family: str) -> np.ndarray:
+    """T_world_cam (T, 4, 4) of a random camera of ``family`` watching a pelvis track (T, 3)."""
+    T = len(pelvis)
+    t = np.arange(T) / FPS
+    start = pelvis[0] * [1, 1, 0]
+    dist = rng.uniform(2.5, 8.0)
+    theta = rng.uniform(0, 2 * np.pi)
+    height = rng.uniform(0.5, 2.2)
+    look_offset = np.array([*rng.normal(0, 0.2, 2), rng.uniform(-0.3, 0.3)])
+    roll = np.full(T, rng.normal(0, np.radians(3)))
+    follow = _smooth(pelvis, rng.uniform(0.05, 0.3)) + look_offset
+    ring = lambda a, d: start + d * np.stack([np.cos(a), np.sin(a), np.zeros_like(a)], -1)  # noqa: E731
+    if family == "static":
+        eye = np.repeat(ring(np.array([theta]), dist), T, 0) + [0, 0, height]
+        target = np.repeat(follow[:1], T, 0)
+    elif family == "pan":
+        eye = np.repeat(ring(np.array([theta]), dist), T, 0) + [0, 0, height]
+        target = follow
+    elif family == "orbit":
+        eye = ring(theta + rng.choice([-1, 1]) * rng.uniform(0.1, 0.6) * t, dist) + [0, 0, height]
+        target = follow
+    elif family == "drone":
+        eye = ring(theta + rng.normal(0, 0.15) * t, dist * 1.3) + [0, 0, rng.uniform(3.0, 7.0)]
+        eye = eye + rng.normal(0, 0.4, 3) * t[:, None]
+        target = follow
+    else:  # handheld / whip: a walking operator following at a distance, shaking
+        offset = dist * np.array([np.cos(theta), np.sin(theta), 0.0])
+        eye = _smooth(pelvis * [1, 1, 0], rng.uniform(0.02, 0.1)) + offset + [0, 0, height]
+        eye = eye + _shake(rng, T, 0.02)
+        target = follow + _shake(rng, T, 0.03 * dist) * [1, 1, 0.5]
+        roll = roll + _shake(rng, T, np.radians(1.5), 1)[:, 0]
+    R = look_at(eye, target, roll)
+    if family == "whip":  # fast excursions of yaw, 20-60 deg over ~0.3 s and back
+        for _ in range(rng.integers(1, 3)):
+            t0, width, amp = rng.uniform(0, t[-1]), rng.uniform(0.15, 0.4), np.radians(rng.uniform(20, 60))
+            yaw = amp * np.exp(-0.5 * ((t - t0) / width) ** 2) * rng.choice([-1, 1])
+            R = rotvec_to_rotmat(yaw[:, None] * [0.0, 0.0, 1.0]) @ R
+    out = np.tile(np.eye(4), (T, 1, 1))
+    out[:, :3, :3], out[:, :3, 3] = R, eye
+    return out
+
+
+class DetectorNoise:
+    """Corrupts projected keypoints as the measured detector error model says."""
+
+    def __init__(self, errors: dict):
+        kps = errors["keypoints"]
+        self.offset = np.array([kps[k]["mean_offset"] for k in KEYPOINT_NAMES])  # (14, 2) person scales
+        self.chol = np.linalg.cholesky(np.array([kps[k]["cov"] for k in KEYPOINT_NAMES]) + 1e-8 * np.eye(2))
+        self.miss = np.array([kps[k]["miss_rate"] for k in KEYPOINT_NAMES])
+        self.outlier = np.array([kps[k]["outlier_rate_0.2"] for k in KEYPOINT_NAMES])
+
+    def __call__(self, rng, px: np.ndarray, visible: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """px (T, 14, 2) true pixels, visible (T, 14), person scale (T,) px -> (T, 14, 3) keypoints."""
+        T = len(px)
+        white = np.einsum("kij,tkj->tki", self.chol, rng.normal(size=(T, len(self.miss), 2)))
+        noise = np.zeros_like(white)
+        rho = 0.8  # BlazePose tracks: errors persist frame to frame
+        for t in range(T):
+            noise[t] = (rho * noise[t - 1] if t else 0) + np.sqrt(1 - rho**2) * white[t]
+        err = self.offset + noise
+        out_mask = rng.random((T, len(self.miss))) < self.outlier
+        direction = rng.normal(size=(T, len(self.miss), 2))
+        direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
+        err = np.where(out_mask[..., None], direction * rng.uniform(0.1, 0.4, (T, len(self.miss), 1)), err)
+        # misses persist a few frames: a two-state chain whose stationary rate is the measured one
+        stay = 0.7
+        start = self.miss * (1 - stay) / np.maximum(1 - self.miss, 1e-3)
+        missed = np.zeros((T, len(self.miss)), bool)
+        for t in range(T):
+            p = np.where(missed[t - 1], stay, start) if t else self.miss
+            missed[t] = rng.random(len(self.miss)) < p
+        # whole-frame dropouts: the detector loses the person for 1-15 frames
+        dropped = np.zeros(T, bool)
+        for t0 in np.flatnonzero(rng.random(T) < 0.01):
+            dropped[t0 : t0 + rng.integers(1, 16)] = True
+        conf = np.where(out_mask, rng.uniform(0.3, 0.9, out_mask.shape), rng.uniform(0.5, 1.0, out_mask.shape))
+        ok = visible & ~missed & ~dropped[:, None]
+        kp = np.concatenate([px + err * scale[:, None, None], conf[..., None]], -1)
+        kp[~ok] = 0.0
+        return kp
+
+
+class Synthesizer:
+    """``batch(B, T)``: a training batch. Deterministic for a given seed and call order."""
+
+    def __init__(self, cache: MotionCache, errors: dict, seed: int = 0):
+        self.cache = cache
+        self.noise = DetectorNoise(errors)
+        self.rng = np.random.default_rng(seed)
+        lengths = np.diff(cache.clip_start)
+        self.lengths = lengths
+
+    def _window(self, T: int):
+        c = self.cache
+        ok = np.flatnonzero(self.lengths >= T)
+        clip = self.rng.choice(ok, p=self.lengths[ok] / self.lengths[ok].sum())
+        s = c.clip_start[clip] + self.rng.integers(0, self.lengths[clip] - T + 1)
+        return clip, slice(s, s + T)
+
+    def sequence(self, T: int) -> dict[str, np.ndarray]:
+        rng, c = self.rng, self.cache
+        clip, rows = self._window(T)
+        body = c.clip_body[clip]
+        rest = c.bank.rest_joints[body]
+        R_local = rotvec_to_rotmat(c.rotvecs[rows].astype(np.float64))
+        transl = c.transl[rows].astype(np.float64)
+        yaw = rotvec_to_rotmat(np.array([0.0, 0.0, rng.uniform(0, 2 * np.pi)]))
+        R_local[:, 0] = yaw @ R_local[:, 0]
+        pelvis0 = rest[0] + transl
+        shift = -(yaw @ pelvis0[0]) * [1, 1, 0]
+        transl = pelvis0 @ yaw.T + shift - rest[0]
+        joints, G = forward_kinematics(R_local, rest, transl)
+        family = FAMILIES[rng.integers(len(FAMILIES))]
+        for _ in range(10):  # a camera the person does not walk into or behind
+            T_wc = camera_path(rng, joints[:, 0], family)
+            R_wc, eye = T_wc[:, :3, :3], T_wc[:, :3, 3]
+            joints_cam = np.einsum("tji,tkj->tki", R_wc, joints - eye[:, None])
+            if joints_cam[:, 0, 2].min() > 1.0:
+                break
+        W, H = IMAGE_SIZE
+        hfov = np.radians(rng.uniform(45, 85))
+        fx = W / 2 / np.tan(hfov / 2)
+        K = np.array([[fx, 0, W / 2], [0, fx, H / 2], [0, 0, 1.0]])
+        z = joints_cam[..., 2]
+        px = fx * joints_cam[..., :2] / np.maximum(z, 1e-3)[..., None] + [W / 2, H / 2]
+        inside = (z > 0.2) & (px[..., 0] > -10) & (px[..., 0] < W + 10) & (px[..., 1] > -10) & (px[..., 1] < H + 10)
+        lo = np.where(inside[..., None], px, np.inf).min(1)
+        hi = np.where(inside[..., None], px, -np.inf).max(1)
+        scale = np.where(inside.any(1), np.linalg.norm(hi - lo, axis=-1), 0.0)  # person's 2D scale, px
+        kp = self.noise(rng, px[:, KEYPOINT_JOINTS], inside[:, KEYPOINT_JOINTS], scale)
+        # camera angular velocity in cam, gyro-like: noise and a constant bias
+        rel = np.einsum("tji,tjk->tik", R_wc[:-1], R_wc[1:])
+        from livehmr.geometry import rotmat_to_rotvec
+
+        w = np.concatenate([np.zeros((1, 3)), rotmat_to_rotvec(rel) * FPS])
+        w = w + rng.normal(0, 0.01, w.shape) + rng.uniform(-0.01, 0.01, 3)
+        box = np.zeros((T, 3))
+        feats = np.zeros((T, NUM_FEATURES))
+        last = np.array([0.0, 0.0, np.log(0.5)])
+        for t in range(T):
+            f, last = keypoint_features(kp[t], K, last)
+            box[t] = last
+            feats[t, : f.shape[-1]] = f
+        feats[:, -6:] = camera_features(w, R_wc)
+        R_world_root = G[:, 0]
+        v_world = np.gradient(joints[:, 0], axis=0) * FPS
+        v_heading = np.einsum("tji,tj->ti", heading_rotmats(R_world_root), v_world)
+        return {
+            "features": feats, "R_world_cam": R_wc, "local_rotmats": R_local[:, 1:],
+            "R_cam_root": np.einsum("tji,tjk->tik", R_wc, R_world_root), "pelvis_cam": joints_cam[:, 0], "box": box,
+            "v_heading": v_heading, "height": joints[:, 0, 2], "contacts": c.contacts[rows].astype(np.float64),
+            "phenotype": c.bank.phenotypes[body], "rest_joints": rest, "joints_world": joints,
+        }  # fmt: skip
+
+    def batch(self, B: int, T: int) -> Batch:
+        seqs = [self.sequence(T) for _ in range(B)]
+        return Batch(**{k: torch.as_tensor(np.stack([s[k] for s in seqs]), dtype=torch.float32) for k in seqs[0]})

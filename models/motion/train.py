@@ -1,0 +1,242 @@
+"""``livehmr train motion``: trains :class:`MotionNet` on synthesised batches.
+
+Batches come from :class:`livehmr.models.motion.synth.Synthesizer` in a worker process
+(seeded, so a run is reproducible given its config and seed); checkpoints every
+``checkpoint_every`` steps hold the model, optimiser, step and loss history, and a run
+resumes from its checkpoint. The validation loss is measured on a fixed set of batches
+from the **val** split. Losses (per frame, all frames, also those the detector missed:
+the network must predict through them):
+
+- local pose and root-in-cam orientation: squared Frobenius distance of rotation matrices;
+- joints: L1 (m) of the body's joints relative to the pelvis in cam (forward kinematics
+  on the true rest skeleton), which weights the rotations by what they move;
+- pelvis in cam: L1 (m) of the position and of log-depth;
+- root velocity in the heading frame (m/s), pelvis height (m): L1;
+- contacts: binary cross-entropy; shape (phenotype): L1.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from livehmr.models.motion.network import MotionNet, NetConfig, decode
+from livehmr.models.skeleton import forward_kinematics
+
+WEIGHTS = {"pose": 1.0, "root": 1.0, "joints": 5.0, "pelvis": 1.0, "depth": 1.0, "velocity": 1.0,
+           "height": 2.0, "contact": 0.3, "shape": 0.3}  # fmt: skip
+
+
+@dataclass
+class TrainConfig:
+    """``cpu``: the shipped model, <= 2 h on a 2-core CPU. ``gpu``: a larger one."""
+
+    steps: int = 5000
+    batch: int = 32
+    frames: int = 90
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    threads: int = 1
+    val_batches: int = 8
+    val_every: int = 250
+    checkpoint_every: int = 250
+    net: NetConfig = field(default_factory=NetConfig)
+
+    @classmethod
+    def preset(cls, name: str) -> TrainConfig:
+        if name == "cpu":
+            return cls()
+        if name == "gpu":
+            return cls(steps=60000, batch=128, frames=120, net=NetConfig(hidden=512, layers=2))
+        if name == "smoke":
+            return cls(steps=4, batch=2, frames=16, val_batches=1, val_every=2, checkpoint_every=2, net=NetConfig(hidden=32))
+        raise ValueError(f"unknown config {name!r}; choose cpu, gpu or smoke")
+
+
+def losses(net_out: torch.Tensor, batch) -> dict[str, torch.Tensor]:
+    d = decode(net_out, batch.box)
+    front = (batch.pelvis_cam[..., 2] > 0.5).float()  # a person right at or behind the camera has no depth
+    out = {
+        "pose": ((d.local_rotmats - batch.local_rotmats) ** 2).sum((-1, -2)).mean(),
+        "root": ((d.R_cam_root - batch.R_cam_root) ** 2).sum((-1, -2)).mean(),
+        "pelvis": ((d.pelvis_cam - batch.pelvis_cam).abs().sum(-1) * front).sum() / front.sum().clamp_min(1),
+        "depth": ((torch.log(d.pelvis_cam[..., 2].clamp_min(0.1)) - torch.log(batch.pelvis_cam[..., 2].clamp_min(0.1))).abs()
+                  * front).sum() / front.sum().clamp_min(1),
+        "velocity": (d.v_heading - batch.v_heading).abs().sum(-1).mean(),
+        "height": (d.height - batch.height).abs().mean(),
+        "contact": F.binary_cross_entropy_with_logits(d.contact_logits, batch.contacts),
+        "shape": (d.phenotype - batch.phenotype[:, None]).abs().mean(),
+    }
+    rest = batch.rest_joints[:, None].expand(-1, net_out.shape[1], -1, -1)
+    j_pred, _ = forward_kinematics(torch.cat([d.R_cam_root[..., None, :, :], d.local_rotmats], -3), rest)
+    true_rot = torch.cat([batch.R_cam_root[..., None, :, :], batch.local_rotmats], -3)
+    j_true, _ = forward_kinematics(true_rot, rest)
+    out["joints"] = ((j_pred - j_pred[..., :1, :]) - (j_true - j_true[..., :1, :])).abs().sum(-1).mean()
+    out["total"] = sum(WEIGHTS[k] * v for k, v in out.items())
+    return out
+
+
+class _Batches(torch.utils.data.IterableDataset):
+    def __init__(self, split: str, cfg: TrainConfig, seed: int):
+        self.split, self.cfg, self.seed = split, cfg, seed
+
+    def __iter__(self):
+        from livehmr.models.motion.data import load_or_build
+        from livehmr.models.motion.synth import Synthesizer
+        from livehmr.studio.detector_errors import load_detector_errors
+
+        torch.set_num_threads(1)
+        synth = Synthesizer(load_or_build(self.split), load_detector_errors(), seed=self.seed)
+        while True:
+            yield synth.batch(self.cfg.batch, self.cfg.frames)
+
+
+def _loader(split: str, cfg: TrainConfig, seed: int, workers: int):
+    return iter(torch.utils.data.DataLoader(_Batches(split, cfg, seed), batch_size=None, num_workers=workers,
+                                            persistent_workers=workers > 0))  # fmt: skip
+
+
+def evaluate(model: MotionNet, batches: list) -> dict[str, float]:
+    model.eval()
+    with torch.no_grad():
+        parts = [losses(model(b.features)[0], b) for b in batches]
+    model.train()
+    return {k: float(np.mean([float(p[k]) for p in parts])) for k in parts[0]}
+
+
+def train(out: str | Path, config: str | TrainConfig = "cpu", workers: int = 1, progress: bool = True,
+          max_minutes: float | None = None) -> Path:  # fmt: skip
+    """Train (or resume) into folder ``out``: ``checkpoint.pt``, ``history.json``,
+    ``loss.png`` and, at the end, ``motion.pt`` (weights + configs, what livehmr ships)."""
+    from tqdm import tqdm
+
+    from livehmr.models.motion.data import load_or_build
+    from livehmr.models.motion.synth import Synthesizer
+    from livehmr.studio.detector_errors import load_detector_errors
+
+    cfg = TrainConfig.preset(config) if isinstance(config, str) else config
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    model = MotionNet(cfg.net)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.05)
+    history: dict[str, list] = {"step": [], "train": [], "val_step": [], "val": [], "seconds": 0.0}
+    ckpt = out / "checkpoint.pt"
+    step = 0
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        if state["config"] != _cfg_dict(cfg):
+            raise ValueError(f"{ckpt} was made with another config; use a new --out or the same config")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        step, history = state["step"], state["history"]
+    val_synth = Synthesizer(load_or_build("val"), load_detector_errors(), seed=10_000 + cfg.seed)
+    val = [val_synth.batch(cfg.batch, cfg.frames) for _ in range(cfg.val_batches)]
+    # a resumed run continues the batch stream from a new seed offset, so it never repeats batches
+    batches = _loader("train", cfg, seed=cfg.seed * 1000 + step, workers=workers)
+    started = time.time()
+    seconds0 = history["seconds"]
+    bar = tqdm(total=cfg.steps, initial=step, desc="train motion", unit="step", disable=not progress)
+    running = None
+    while step < cfg.steps:
+        batch = next(batches)
+        parts = losses(model(batch.features)[0], batch)
+        opt.zero_grad()
+        parts["total"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        total = float(parts["total"].detach())
+        running = total if running is None else 0.98 * running + 0.02 * total
+        history["step"].append(step)
+        history["train"].append(total)
+        bar.update(1)
+        bar.set_postfix(loss=f"{running:.3f}")
+        if step % cfg.val_every == 0 or step == cfg.steps:
+            v = evaluate(model, val)
+            history["val_step"].append(step)
+            history["val"].append(v)
+            bar.write(f"step {step}: val " + " ".join(f"{k} {x:.4f}" for k, x in v.items()))
+        out_of_time = max_minutes is not None and time.time() - started > 60 * max_minutes
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
+            history["seconds"] = seconds0 + time.time() - started
+            _save_checkpoint(ckpt, model, opt, sched, step, history, cfg)
+            plot_history(history, out / "loss.png")
+        if out_of_time:
+            bar.write(f"stopping at step {step} after {max_minutes} min; run again to resume")
+            break
+    bar.close()
+    if step >= cfg.steps:
+        save_weights(model, cfg, history, out / "motion.pt")
+    return out
+
+
+def _cfg_dict(cfg: TrainConfig) -> dict:
+    return json.loads(json.dumps(asdict(cfg)))
+
+
+def _save_checkpoint(path, model, opt, sched, step, history, cfg) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step,
+                "history": history, "config": _cfg_dict(cfg)}, tmp)  # fmt: skip
+    tmp.replace(path)
+
+
+def save_weights(model: MotionNet, cfg: TrainConfig, history: dict, path: Path) -> None:
+    """What ships: fp32 weights, the network and training configs and a training summary."""
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    summary = {"steps": history["step"][-1] if history["step"] else 0, "train_seconds": history["seconds"],
+               "final_val": history["val"][-1] if history["val"] else None}  # fmt: skip
+    torch.save({"model": state, "net": cfg.net.to_dict(), "train": _cfg_dict(cfg), "summary": summary}, path)
+
+
+def load_motion_net(path: str | Path) -> MotionNet:
+    """A shipped or trained ``motion.pt`` (or a ``checkpoint.pt``) as an eval-mode MotionNet."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if "net" in state:
+        net_cfg = NetConfig(**state["net"])
+    else:  # a training checkpoint
+        net_cfg = NetConfig(**state["config"]["net"])
+    model = MotionNet(net_cfg)
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+def plot_history(history: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
+    steps = np.array(history["step"])
+    train = np.array(history["train"])
+    if len(train):
+        k = max(1, len(train) // 100)
+        smooth = np.convolve(train, np.ones(k) / k, mode="valid")
+        ax[0].plot(steps[: len(smooth)] + k // 2, smooth, label="train (smoothed)")
+    if history["val"]:
+        ax[0].plot(history["val_step"], [v["total"] for v in history["val"]], "o-", label="val")
+        for key in ("joints", "pelvis", "velocity", "height"):
+            ax[1].plot(history["val_step"], [v[key] for v in history["val"]], label=f"val {key}")
+    for a in ax:
+        a.set_xlabel("step")
+        a.set_yscale("log")
+        if a.get_legend_handles_labels()[0]:
+            a.legend(fontsize=8)
+    ax[0].set_title("total loss")
+    ax[1].set_title("validation terms (m, m/s)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

@@ -1,0 +1,245 @@
+"""The learned motion model: features, synthesis, networks, export, training, live estimator."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from livehmr.geometry import intrinsics_from_fov, rotation_angle, rotvec_to_rotmat
+from livehmr.models.motion.features import NUM_FEATURES, camera_features, keypoint_features
+from livehmr.models.motion.network import MotionNet, NetConfig, decode, rotmat_to_sixd, sixd_to_rotmat
+
+SHARED_MOTION = Path(__file__).resolve().parents[2] / "shared" / "motion"
+needs_corpus = pytest.mark.skipif(not SHARED_MOTION.exists(), reason="needs ../shared/motion beside the checkout")
+
+
+def test_keypoint_features_known_answer():
+    K = intrinsics_from_fov(640, 480, 90.0)  # f = 320
+    kp = np.zeros((14, 3))
+    kp[:4, :2] = [[320, 240], [480, 240], [320, 400], [480, 400]]  # a 0.5 x 0.5 square from the centre
+    kp[:4, 2] = 0.9
+    feats, box = keypoint_features(kp, K, np.zeros(3))
+    assert np.allclose(box, [0.25, 0.25, np.log(0.5)])
+    rel = feats[:28].reshape(14, 2)
+    assert np.allclose(rel[:4], [[-0.5, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.5, 0.5]])
+    assert np.allclose(rel[4:], 0) and np.allclose(feats[28:32], 0.9) and feats[-1] == 1
+    # too few confident points: undetected, box held, no keypoint inputs
+    kp[2:, 2] = 0.1
+    feats2, box2 = keypoint_features(kp, K, box)
+    assert feats2[-1] == 0 and np.allclose(box2, box) and np.allclose(feats2[:42], 0)
+
+
+def test_camera_features_give_down_in_cam():
+    from livehmr.geometry import R_WORLD_CAM_LEVEL
+
+    f = camera_features(np.array([0.1, 0.2, 0.3]), R_WORLD_CAM_LEVEL)
+    assert np.allclose(f, [0.1, 0.2, 0.3, 0, 1, 0])  # a level camera: down is +y (OpenCV)
+
+
+def test_step_and_sequence_agree_and_sixd_round_trips():
+    torch.manual_seed(0)
+    net = MotionNet(NetConfig(hidden=48)).eval()
+    x = torch.randn(3, 25, NUM_FEATURES)
+    with torch.no_grad():
+        seq, final = net(x)
+        state = net.initial_state(3)
+        steps = []
+        for t in range(25):
+            out, state = net.step(x[:, t], state)
+            steps.append(out)
+    assert torch.allclose(torch.stack(steps, 1), seq, atol=1e-5)
+    assert torch.allclose(state, final, atol=1e-6)
+    R = torch.as_tensor(rotvec_to_rotmat(np.random.default_rng(0).normal(size=(10, 3))), dtype=torch.float32)
+    assert torch.allclose(sixd_to_rotmat(rotmat_to_sixd(R)), R, atol=1e-5)
+
+
+def test_decode_places_the_pelvis_from_box_offset_and_depth():
+    out = torch.zeros(161)
+    n = 23 * 6
+    out[n + 6 : n + 8] = torch.tensor([0.1, -0.2])
+    out[n + 8] = np.log(1.5)
+    box = torch.tensor([0.2, 0.1, np.log(0.5)], dtype=torch.float32)
+    d = decode(out, box)
+    z = 1.5 / 0.5
+    assert torch.allclose(d.pelvis_cam, torch.tensor([(0.2 + 0.05) * z, (0.1 - 0.1) * z, z]), atol=1e-5)
+
+
+def test_heading_velocity_integrates_back_to_the_trajectory():
+    from livehmr.models.motion.synth import heading_rotmats
+
+    t = np.arange(60) / 30
+    yaw = 0.8 * t
+    from livehmr.geometry import R_WORLD_CANON
+
+    # a body turning about world Z; canon forward (+Z) is world -Y at yaw 0
+    R = rotvec_to_rotmat(np.stack([np.zeros_like(t), np.zeros_like(t), yaw], -1)) @ R_WORLD_CANON
+    p = np.stack([np.sin(t), 0.5 * t**2, 0.9 + 0.05 * np.sin(3 * t)], -1)
+    v_world = np.gradient(p, axis=0) * 30
+    v_head = np.einsum("tji,tj->ti", heading_rotmats(R), v_world)
+    back = np.einsum("tij,tj->ti", heading_rotmats(R), v_head)
+    assert np.allclose(back, v_world)
+    forward = yaw - np.pi / 2
+    assert np.allclose(heading_rotmats(R)[:, :2, 0], np.stack([np.cos(forward), np.sin(forward)], -1), atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def small_cache():
+    from livehmr.models.motion.data import load_or_build
+
+    return load_or_build("val", limit=12)
+
+
+@needs_corpus
+def test_synthesis_is_consistent_and_deterministic(small_cache):
+    from livehmr.models.motion.synth import Synthesizer
+    from livehmr.studio.detector_errors import load_detector_errors
+
+    errors = load_detector_errors()
+    a = Synthesizer(small_cache, errors, seed=5).batch(2, 40)
+    b = Synthesizer(small_cache, errors, seed=5).batch(2, 40)
+    assert torch.equal(a.features, b.features) and torch.equal(a.joints_world, b.joints_world)
+    # targets agree with each other: R_cam_root is the world root seen from the camera, the
+    # pelvis in cam is the world pelvis seen from there, height is the world pelvis' z
+    from livehmr.models.skeleton import forward_kinematics
+
+    for k in (a,):
+        R_world_root = k.R_world_cam @ k.R_cam_root
+        rot = torch.cat([R_world_root[..., None, :, :], k.local_rotmats], -3).double()
+        joints, _ = forward_kinematics(rot, k.rest_joints[:, None].double().expand(-1, 40, -1, -1))
+        rel_true = (k.joints_world - k.joints_world[..., :1, :]).double()
+        assert torch.allclose(joints - joints[..., :1, :], rel_true, atol=1e-4)
+        assert torch.allclose(k.height, k.joints_world[..., 0, 2])
+        assert torch.isfinite(k.features).all() and (k.pelvis_cam[..., 2] > 1.0).all()
+
+
+@needs_corpus
+def test_noise_free_keypoints_are_the_projected_joints(small_cache):
+    from livehmr.models.motion.synth import DetectorNoise, Synthesizer
+    from livehmr.studio.detector_errors import PAIRS, load_detector_errors
+
+    errors = load_detector_errors()
+    for k in PAIRS:
+        e = errors["keypoints"][k]
+        e.update(mean_offset=[0.0, 0.0], cov=[[0.0, 0.0], [0.0, 0.0]], miss_rate=0.0, **{"outlier_rate_0.2": 0.0})
+    synth = Synthesizer(small_cache, errors, seed=1)
+    captured = {}
+    real = DetectorNoise.__call__
+
+    def spy(self, rng, px, visible, scale):
+        kp = real(self, rng, px, visible, scale)
+        captured.update(px=px, visible=visible, kp=kp)
+        return kp
+
+    DetectorNoise.__call__ = spy
+    try:
+        seq = synth.sequence(30)
+    finally:
+        DetectorNoise.__call__ = real
+    ok = captured["kp"][..., 2] > 0
+    assert ok.mean() > 0.5  # most points seen (dropouts of whole frames remain)
+    assert np.allclose(captured["kp"][ok][:, :2], captured["px"][ok], atol=0.05)  # 1e-8 jitter x person scale
+    # and those pixels are the pinhole projection of the model joints in cam: the features
+    # see them relative to their box, whose centre/size are the points' extent
+    assert np.isfinite(seq["features"]).all()
+
+
+def test_onnx_export_matches_pytorch(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from livehmr.export.motion_onnx import OnnxStep, export_motion_onnx
+    from livehmr.models.motion.train import TrainConfig, save_weights
+
+    torch.manual_seed(0)
+    cfg = TrainConfig(net=NetConfig(hidden=40))
+    net = MotionNet(cfg.net).eval()
+    save_weights(net, cfg, {"step": [], "seconds": 0.0, "val": []}, tmp_path / "m.pt")
+    step = OnnxStep(export_motion_onnx(tmp_path / "m.pt", tmp_path / "m.onnx"))
+    x = np.random.default_rng(0).normal(size=(3, NUM_FEATURES)).astype(np.float32)
+    state = np.random.default_rng(1).normal(size=(3, 1, 3, 40)).astype(np.float32)
+    out, new = step(x, state)
+    with torch.no_grad():
+        ref, ref_state = net.step(torch.as_tensor(x), torch.as_tensor(state))
+    assert np.abs(out - ref.numpy()).max() < 1e-4  # float32 GRU, different kernels
+    assert np.abs(new - ref_state.numpy()).max() < 1e-4
+
+
+@needs_corpus
+def test_training_runs_checkpoints_and_resumes(tmp_path, monkeypatch):
+    from livehmr.models.motion import data
+    from livehmr.models.motion import train as T
+
+    monkeypatch.setattr(data, "load_or_build", lambda split, **kw: data.MotionCache.load(_small_path(split)))
+    cfg = T.TrainConfig.preset("smoke")
+    T.train(tmp_path, cfg, workers=0, progress=False, max_minutes=0.0)  # stops after one step, checkpointed
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 1 and not (tmp_path / "motion.pt").exists()
+    T.train(tmp_path, cfg, workers=0, progress=False)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert state["step"] == cfg.steps and len(state["history"]["train"]) == cfg.steps
+    net = T.load_motion_net(tmp_path / "motion.pt")
+    assert net.config.hidden == cfg.net.hidden
+    assert (tmp_path / "loss.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="another config"):
+        T.train(tmp_path, T.TrainConfig.preset("cpu"), workers=0, progress=False)
+
+
+def _small_path(split):
+    from livehmr.models.motion.data import cache_dir
+
+    return next(cache_dir().glob(f"motion_{split}_v*_12.npz")) if split == "val" else _small_path("val")
+
+
+def _walker_frames(n=60):
+    """Frames of a person walking past a level camera, as BlazePose-like keypoints."""
+    from livehmr.geometry import R_WORLD_CAM_LEVEL
+    from livehmr.models.motion.features import KEYPOINT_INDEX, KEYPOINT_JOINTS
+    from livehmr.models.skeleton import forward_kinematics
+    from livehmr.stream.types import CameraState, Frame, PersonKeypoints
+
+    K = intrinsics_from_fov(640, 480, 60.0)
+    rest = np.load(Path(__file__).resolve().parents[1] / "models" / "data" / "anny_rest_from_phenotype.npz")["coef"]
+    from livehmr.models.motion.data import RestJointsFromPhenotype
+
+    J = RestJointsFromPhenotype(rest)(np.full(6, 0.5))
+    out = []
+    for i in range(n):
+        rot = np.tile(np.eye(3), (24, 1, 1))
+        rot[0] = rotvec_to_rotmat(np.array([np.pi / 2, 0, 0]))  # canon Y up -> world Z up
+        joints, _ = forward_kinematics(rot, J, np.array([4.0, -1 + 0.04 * i, 0.95]) - J[0])
+        cam = (joints - 0) @ R_WORLD_CAM_LEVEL  # camera at the origin, level, looking along +x
+        px = cam[:, :2] / cam[:, 2:] * K[0, 0] + K[:2, 2]
+        kp = np.zeros((23, 3))
+        kp[KEYPOINT_INDEX, :2] = px[KEYPOINT_JOINTS]
+        kp[KEYPOINT_INDEX, 2] = 0.9
+        person = PersonKeypoints(keypoints=kp, box=np.array([*px.min(0), *px.max(0)]))
+        frame = Frame(index=i, t=i / 30, image=np.zeros((480, 640, 3), np.uint8), K=K)
+        out.append((frame, CameraState(R_WORLD_CAM_LEVEL.copy()), person))
+    return out
+
+
+def test_learned_estimator_tracks_predicts_through_and_drops():
+    from livehmr.models.motion.estimator import DEFAULT_WEIGHTS, LearnedEstimator
+
+    if not DEFAULT_WEIGHTS.exists():
+        pytest.skip("shipped weights missing")
+
+    class Body:
+        name = "anny"
+        rest_joints = np.zeros((24, 3))
+        betas = np.zeros(10)
+
+    est = LearnedEstimator(Body(), max_predict_frames=5)
+    frames = _walker_frames(40)
+    flags = []
+    for i, (frame, cam, person) in enumerate(frames):
+        persons = [] if 20 <= i < 24 or i >= 30 else [person]
+        states = est.estimate(frame, cam, persons)
+        for s in states:
+            assert np.isfinite(s.joints_world).all() and np.isfinite(s.params.transl).all()
+            assert np.isfinite(s.contacts).all() and ((0 <= s.contacts) & (s.contacts <= 1)).all()
+        flags.append((len(states), set().union(*(s.flags for s in states)) if states else set()))
+    assert flags[10] == (1, set())
+    assert flags[21] == (1, {"predicted"})  # missing: predicted through
+    assert flags[26][0] == 1 and "predicted" not in flags[26][1]
+    assert flags[34] == (1, {"predicted"}) and flags[36][0] == 0  # gone longer than 5 frames: dropped
+    assert np.isfinite(est.camera_translation()).all()
