@@ -19,7 +19,7 @@ from collections import deque
 
 import numpy as np
 
-from livehmr.geometry import cross3, intrinsics_from_fov, rodrigues, rotation_between, rotmat_to_rotvec, unproject
+from livehmr.geometry import cross3, rodrigues, rotation_between, rotmat_to_rotvec, unproject
 from livehmr.models.body import BodyModel, SmplParams, sole_gaps
 from livehmr.models.skeleton import JOINT, JOINT_NAMES, NUM_JOINTS, PARENTS, forward_kinematics, global_to_local
 from livehmr.stream.types import KP, CameraState, Frame, PersonKeypoints, PersonState
@@ -152,14 +152,8 @@ class BaselineEstimator:
         self._sole_heights.clear()
         self.floor_z = None
 
-    def _intrinsics(self, frame: Frame) -> np.ndarray:
-        if frame.K is not None:
-            return frame.K
-        h, w = frame.image.shape[:2]
-        return intrinsics_from_fov(w, h, self.default_hfov_deg)
-
     def estimate(self, frame: Frame, camera: CameraState, persons: list[PersonKeypoints]) -> list[PersonState]:
-        K = self._intrinsics(frame)
+        K = frame.intrinsics(self.default_hfov_deg)
         J = self.body.rest_joints
         states = []
         for person in persons:

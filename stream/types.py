@@ -66,6 +66,15 @@ class Frame:
     flags: set[str] = field(default_factory=set)
     truth: Any = None
 
+    def intrinsics(self, default_hfov_deg: float) -> np.ndarray:
+        """``K`` if the source knows it, else a centred pinhole of that horizontal field of view."""
+        if self.K is not None:
+            return self.K
+        from livehmr.geometry import intrinsics_from_fov
+
+        h, w = self.image.shape[:2]
+        return intrinsics_from_fov(w, h, default_hfov_deg)
+
 
 @dataclass
 class PersonKeypoints:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from livehmr.geometry import intrinsics_from_fov, rotmat_to_rotvec
+from livehmr.geometry import rotmat_to_rotvec
 from livehmr.models.body import BodyModel, SmplParams
 from livehmr.models.motion.features import DEFAULT_BOX, NUM_FEATURES, camera_features, keypoint_features, select_keypoints
 from livehmr.models.motion.synth import FPS, heading_rotmats
@@ -119,14 +119,8 @@ class LearnedEstimator:
         """The camera's estimated world position (what the rotation-only front ends lack)."""
         return self.camera_position.copy()
 
-    def _intrinsics(self, frame: Frame) -> np.ndarray:
-        if frame.K is not None:
-            return frame.K
-        h, w = frame.image.shape[:2]
-        return intrinsics_from_fov(w, h, self.default_hfov_deg)
-
     def estimate(self, frame: Frame, camera: CameraState, persons: list[PersonKeypoints]) -> list[PersonState]:
-        K = self._intrinsics(frame)
+        K = frame.intrinsics(self.default_hfov_deg)
         cam = camera_features(camera.angular_velocity, camera.R_world_cam)
         seen = {p.track_id: p for p in persons}
         for tid in list(self.tracks):
