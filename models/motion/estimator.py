@@ -175,9 +175,10 @@ class LearnedEstimator:
         track.t_prev = t
         if track.pelvis_world is None:
             if self.camera_origin is None:  # the world's origin lies below this camera, floor at z = 0
-                self.camera_origin = np.array([0.0, 0.0, height - (R_wc @ pelvis_cam)[2]])
-            cam_pos = self.camera_origin if not self.tracks or tid == min(self.tracks) else self.camera_position
-            pelvis = cam_pos + R_wc @ pelvis_cam
+                self.camera_origin = self.camera_position = np.array([0.0, 0.0, height - (R_wc @ pelvis_cam)[2]])
+            # a person seen for the first time (or again after being dropped) is placed from
+            # where the camera is now, not where it started
+            pelvis = self.camera_position + R_wc @ pelvis_cam
             pelvis[2] = height
         else:
             v_world = heading_rotmats(R_world_root) @ d.v_heading.double().numpy()
