@@ -16,15 +16,17 @@ import numpy as np
 from livehmr.geometry import make_T, rotmat_to_rotvec, rotvec_to_rotmat
 
 
-def look_at(eye: np.ndarray, target: np.ndarray, roll: float = 0.0) -> np.ndarray:
-    """R_world_cam of a camera at ``eye`` looking at ``target`` with world +Z up, rolled by ``roll``."""
+def look_at(eye: np.ndarray, target: np.ndarray, roll: float | np.ndarray = 0.0) -> np.ndarray:
+    """R_world_cam (..., 3, 3), OpenCV axes, of cameras at ``eye`` (..., 3) looking at
+    ``target`` (..., 3) with world +Z up, rolled by ``roll`` (scalar or (...,), radians)
+    about their optical axis."""
     forward = target - eye
-    forward = forward / np.linalg.norm(forward)
+    forward = forward / np.linalg.norm(forward, axis=-1, keepdims=True)
     right = np.cross(forward, [0.0, 0.0, 1.0])
-    right /= np.linalg.norm(right)
+    right /= np.maximum(np.linalg.norm(right, axis=-1, keepdims=True), 1e-9)
     down = np.cross(forward, right)
-    R = np.stack([right, down, forward], axis=1)
-    return R @ rotvec_to_rotmat(np.array([0.0, 0.0, roll]))
+    R = np.stack([right, down, forward], axis=-1)
+    return R @ rotvec_to_rotmat(np.asarray(roll, dtype=np.float64)[..., None] * [0.0, 0.0, 1.0])
 
 
 def _sines(t: float, terms: tuple[tuple[float, float, float], ...]) -> float:

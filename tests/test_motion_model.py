@@ -164,7 +164,7 @@ def test_onnx_export_matches_pytorch(tmp_path):
 
 
 @needs_corpus
-def test_training_runs_checkpoints_and_resumes(tmp_path, monkeypatch):
+def test_training_runs_checkpoints_and_resumes(tmp_path, monkeypatch, small_cache):
     from livehmr.models.motion import data
     from livehmr.models.motion import train as T
 
@@ -184,9 +184,10 @@ def test_training_runs_checkpoints_and_resumes(tmp_path, monkeypatch):
 
 
 def _small_path(split):
+    """The small val cache of the ``small_cache`` fixture stands in for every split."""
     from livehmr.models.motion.data import cache_dir
 
-    return next(cache_dir().glob(f"motion_{split}_v*_12.npz")) if split == "val" else _small_path("val")
+    return next(cache_dir().glob("motion_val_v*_12.npz"))
 
 
 def _walker_frames(n=60):

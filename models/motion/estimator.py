@@ -31,7 +31,7 @@ import numpy as np
 
 from livehmr.geometry import rotmat_to_rotvec
 from livehmr.models.body import BodyModel, SmplParams
-from livehmr.models.motion.features import DEFAULT_BOX, NUM_FEATURES, camera_features, keypoint_features, select_keypoints
+from livehmr.models.motion.features import DEFAULT_BOX, NUM_FEATURES, NUM_KP, camera_features, keypoint_features, select_keypoints
 from livehmr.models.motion.synth import FPS, heading_rotmats
 from livehmr.models.skeleton import FOOT_JOINTS, forward_kinematics
 from livehmr.stream.types import CameraState, Frame, PersonKeypoints, PersonState
@@ -137,7 +137,7 @@ class LearnedEstimator:
                 track.missing = 0
                 kp = select_keypoints(seen[tid].keypoints)
             else:
-                kp = np.zeros((len(select_keypoints(np.zeros((23, 3)))), 3))
+                kp = np.zeros((NUM_KP, 3))
             feats, box = keypoint_features(kp, K, track.box)
             if not feats[-1] and track.seen == 0:
                 del self.tracks[tid]  # never detected: nothing to predict from
@@ -147,12 +147,10 @@ class LearnedEstimator:
             x[0, : feats.shape[-1]] = feats
             x[0, -6:] = cam
             out, track.state = self.step(x, track.state)
-            state = self._to_state(tid, track, out[0], box, camera, frame.t, kp)
-            if state is not None:
-                states.append(state)
+            states.append(self._to_state(tid, track, out[0], box, camera, frame.t, kp))
         return states
 
-    def _to_state(self, tid, track, out, box, camera, t, kp) -> PersonState | None:
+    def _to_state(self, tid, track, out, box, camera, t, kp) -> PersonState:
         import torch
 
         from livehmr.models.motion.network import decode

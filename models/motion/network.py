@@ -26,6 +26,7 @@ from livehmr.models.motion.features import NUM_FEATURES
 NUM_CAM_FEATURES = 6
 LOCAL_OUT = 23 * 6 + 6 + 3 + 6
 TRAJ_OUT = 3 + 1 + 4
+PELVIS_HEIGHT_PRIOR_M = 0.9  # a standing adult's pelvis; the network predicts the difference
 
 
 @dataclass
@@ -111,4 +112,4 @@ def decode(out: torch.Tensor, box: torch.Tensor) -> Decoded:
     pelvis = torch.cat([xy, z[..., None]], -1)
     phen = torch.sigmoid(out[..., n + 9 : n + 15])
     t = out[..., LOCAL_OUT:]
-    return Decoded(local, root, pelvis, phen, t[..., :3], t[..., 3] + 0.9, t[..., 4:8])
+    return Decoded(local, root, pelvis, phen, t[..., :3], t[..., 3] + PELVIS_HEIGHT_PRIOR_M, t[..., 4:8])

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from livehmr.geometry import rotvec_to_rotmat
+from livehmr.geometry import rotmat_to_rotvec, rotvec_to_rotmat
 from livehmr.models.motion.data import MotionCache
 from livehmr.models.motion.features import KEYPOINT_JOINTS, KEYPOINT_NAMES, NUM_FEATURES, camera_features, keypoint_features
 from livehmr.models.skeleton import forward_kinematics
+from livehmr.studio.camera_path import look_at
 
 FPS = 30.0
 IMAGE_SIZE = (640, 480)
@@ -63,18 +64,6 @@ def heading_rotmats(R_world_root: np.ndarray) -> np.ndarray:
     R = np.zeros((*yaw.shape, 3, 3))
     R[..., 0, 0], R[..., 0, 1], R[..., 1, 0], R[..., 1, 1], R[..., 2, 2] = c, -s, s, c, 1.0
     return R
-
-
-def look_at(eye: np.ndarray, target: np.ndarray, roll: np.ndarray) -> np.ndarray:
-    """R_world_cam (T, 3, 3), OpenCV axes, looking from ``eye`` at ``target`` (T, 3), Z up, rolled by ``roll`` (T,) rad."""
-    z = target - eye
-    z /= np.linalg.norm(z, axis=-1, keepdims=True)
-    x = np.cross(z, np.array([0.0, 0.0, 1.0]))
-    x /= np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
-    y = np.cross(z, x)
-    cr, sr = np.cos(roll)[:, None], np.sin(roll)[:, None]
-    x, y = cr * x + sr * y, -sr * x + cr * y
-    return np.stack([x, y, z], axis=-1)
 
 
 def _smooth(x: np.ndarray, alpha: float) -> np.ndarray:
@@ -227,8 +216,6 @@ class Synthesizer:
         kp = self.noise(rng, px[:, KEYPOINT_JOINTS], inside[:, KEYPOINT_JOINTS], scale)
         # camera angular velocity in cam, gyro-like: noise and a constant bias
         rel = np.einsum("tji,tjk->tik", R_wc[:-1], R_wc[1:])
-        from livehmr.geometry import rotmat_to_rotvec
-
         w = np.concatenate([np.zeros((1, 3)), rotmat_to_rotvec(rel) * FPS])
         w = w + rng.normal(0, 0.01, w.shape) + rng.uniform(-0.01, 0.01, 3)
         box = np.zeros((T, 3))
