@@ -28,7 +28,8 @@ def _fail(message: str, code: int = 2) -> None:
 def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Optional[str], imu_to_cam: str,
                   gyro_offset: Optional[float], estimator: str, body: str, smpl_model: Optional[str], fov: float,
                   publish: str, allow_remote: bool, max_frames: Optional[int], realtime: bool, quiet: bool,
-                  motion_model: Optional[str] = None) -> None:  # fmt: skip
+                  motion_model: Optional[str] = None, people: int = 4, vitpose: Optional[str] = None,
+                  device: str = "cpu", trust_checkpoint: bool = False) -> None:  # fmt: skip
     from rich.console import Console
 
     from livehmr.models.body import load_body_model
@@ -44,7 +45,7 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
             body_model = load_body_model(body, smpl_model)
             pipeline = Pipeline(
                 source=source,
-                keypoints=registry.make_keypoints(keypoints),
+                keypoints=registry.make_keypoints(keypoints, people, vitpose, device, trust_checkpoint),
                 camera=registry.make_camera(camera, source, gyro, imu_to_cam, gyro_offset, fov),
                 estimator=registry.make_estimator(estimator, body_model, fov, motion_model),
                 publishers=[ZmqPublisher(publish, body_model=body_model.name, allow_remote=allow_remote)],
@@ -81,7 +82,11 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
     )
 
 
-_KEYPOINTS = typer.Option("blazepose", help="2D keypoint backend: blazepose | blazepose-lite.")
+_KEYPOINTS = typer.Option("blazepose", help="2D keypoints: blazepose (one person, MediaPipe's Pose solution) | blazepose-multi (up to --people, tracked ids) | vitpose (needs --vitpose FILE; people found by BlazePose's detector).")
+_PEOPLE = typer.Option(4, help="blazepose-multi / vitpose: follow at most this many people.")
+_VITPOSE = typer.Option(None, help="ViTPose model for --keypoints vitpose: an official .pth checkpoint, an exported .onnx or a TensorRT .engine.")
+_DEVICE = typer.Option("cpu", help="Where ViTPose runs: cpu | cuda (PyTorch fp16 + CUDA graphs, ONNX Runtime's CUDA provider, or TensorRT).")
+_TRUST = typer.Option(False, help="Allow a checkpoint that pickles non-tensor objects (runs code from the file: only for files you trust).")
 _CAMERA = typer.Option("auto", help="Camera motion: auto (gyro if one is given or the source has one, else static) | gyro | vo (OpenCV visual odometry) | gyro+vo (fused; clock offset and bias estimated online) | dpvo (needs the dpvo package and CUDA) | static.")
 _GYRO = typer.Option(None, help="Gyroscope feed: a CSV file 't,wx,wy,wz' (s, rad/s) or a ZeroMQ URL tcp://HOST:PORT.")
 _IMU = typer.Option("identity", help="Camera<-IMU rotation: identity | android-portrait | android-landscape | 9 numbers row-major.")
@@ -105,13 +110,15 @@ def run(
     body: str = _BODY, smpl_model: Optional[str] = _SMPL, fov: float = _FOV, publish: str = _PUBLISH,
     allow_remote: bool = _REMOTE, max_frames: Optional[int] = _MAX,
     realtime: bool = typer.Option(False, help="Pace the synthetic source at its frame rate, like a live camera."),
-    quiet: bool = _QUIET,
+    quiet: bool = _QUIET, people: int = _PEOPLE, vitpose: Optional[str] = _VITPOSE, device: str = _DEVICE,
+    trust_checkpoint: bool = _TRUST,
 ) -> None:  # fmt: skip
     """Run the pipeline on SOURCE and publish SMPL states over ZeroMQ."""
     _run_pipeline(source, keypoints=keypoints, camera=camera, gyro=gyro, imu_to_cam=imu_to_cam, gyro_offset=gyro_offset,
                   estimator=estimator, body=body, smpl_model=smpl_model, fov=fov, publish=publish,
                   allow_remote=allow_remote, max_frames=max_frames, realtime=realtime, quiet=quiet,
-                  motion_model=motion_model)  # fmt: skip
+                  motion_model=motion_model, people=people, vitpose=vitpose, device=device,
+                  trust_checkpoint=trust_checkpoint)  # fmt: skip
 
 
 @app.command()
@@ -120,10 +127,14 @@ def demo(
     publish: str = _PUBLISH, keypoints: str = _KEYPOINTS, camera: str = _CAMERA, estimator: str = _ESTIMATOR,
     realtime: bool = typer.Option(True, help="Pace frames at 30 fps like a live camera (--no-realtime: as fast as possible)."),
     quiet: bool = _QUIET,
+    people: int = typer.Option(1, help="People in the scene (1-4); more than one switches --keypoints blazepose to blazepose-multi."),
 ) -> None:  # fmt: skip
     """Run the whole pipeline on the embedded synthetic scene (no files needed)."""
     max_frames = int(round(seconds * 30))
-    _run_pipeline("synthetic", keypoints=keypoints, camera=camera, gyro=None, imu_to_cam="identity", gyro_offset=None,
+    source = "synthetic" if people == 1 else f"crowd:{people}"
+    if people > 1 and keypoints == "blazepose":
+        keypoints = "blazepose-multi"
+    _run_pipeline(source, people=max(people, 1), keypoints=keypoints, camera=camera, gyro=None, imu_to_cam="identity", gyro_offset=None,
                   estimator=estimator, body="anny", smpl_model=None, fov=70.0, publish=publish, allow_remote=False,
                   max_frames=max_frames, realtime=realtime, quiet=quiet)  # fmt: skip
 
@@ -182,6 +193,9 @@ def setup() -> None:
         from livehmr.stream.keypoints import BlazePoseDetector
 
         BlazePoseDetector().close()
+        from livehmr.stream.blazepose_multi import MultiBlazePose
+
+        MultiBlazePose().close()
     console.print("[green]livehmr is set up.[/] Try: livehmr demo   (and in another terminal: livehmr echo)")
 
 
@@ -192,7 +206,7 @@ app.add_typer(corpus_app, name="corpus")
 app.add_typer(studio_app, name="studio")
 app.add_typer(bench_app, name="bench")
 train_app = typer.Typer(help="Train the networks livehmr ships.", no_args_is_help=True)
-export_app = typer.Typer(help="Export networks (ONNX).", no_args_is_help=True)
+export_app = typer.Typer(help="Export networks (ONNX, TensorRT).", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 app.add_typer(export_app, name="export")
 _CORPUS = typer.Option(None, help="Corpus folder in the ../shared/motion format (default: ../shared/motion or $LIVEHMR_MOTION).")
@@ -315,6 +329,27 @@ def export_motion_model(
 
     path = export_motion_onnx(weights or DEFAULT_WEIGHTS, out)
     typer.echo(f"wrote {path} (opset {OPSET}, dynamic batch of persons)")
+
+
+@export_app.command("vitpose")
+def export_vitpose(
+    checkpoint: str = typer.Option(..., help="An official ViTPose COCO checkpoint (.pth, mmpose layout)."),
+    out: str = typer.Option(..., help="Output .onnx file."),
+    variant: Optional[str] = typer.Option(None, help="s | b | l | h, checked against the checkpoint (default: read from it)."),
+    engine: Optional[str] = typer.Option(None, help="Also build a TensorRT fp16 engine here (needs tensorrt)."),
+    max_batch: int = typer.Option(8, help="Largest batch of person crops the TensorRT engine accepts."),
+    trust_checkpoint: bool = _TRUST,
+) -> None:  # fmt: skip
+    """Export ViTPose to ONNX (dynamic batch of 256x192 person crops) and optionally a TensorRT engine."""
+    from livehmr.export.vitpose_onnx import OPSET, build_engine, export_vitpose_onnx
+    from livehmr.models.vitpose import load_vitpose
+
+    model = load_vitpose(checkpoint, variant, trust_checkpoint)
+    path = export_vitpose_onnx(model, out)
+    typer.echo(f"wrote {path} (ViTPose-{model.cfg.variant.upper()}, {model.cfg.head} head, opset {OPSET}, "
+               "input crops (B, 3, 256, 192), output heatmaps (B, 17, 64, 48))")  # fmt: skip
+    if engine:
+        typer.echo(f"wrote {build_engine(path, engine, fp16=True, max_batch=max_batch)} (TensorRT fp16, batch 1-{max_batch})")
 
 
 def main() -> None:

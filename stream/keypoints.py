@@ -30,6 +30,14 @@ _OURS = np.array([KP[k] for k in BLAZEPOSE_OF_KEYPOINT])
 _THEIRS = np.array(list(BLAZEPOSE_OF_KEYPOINT.values()))
 
 
+def blazepose_to_keypoints(landmarks: np.ndarray) -> np.ndarray:
+    """(33, 3) BlazePose pixel x, y, visibility -> (23, 3) livehmr keypoints (KEYPOINT_NAMES order)."""
+    keypoints = np.zeros((NUM_KEYPOINTS, 3))
+    keypoints[_OURS] = landmarks[_THEIRS]
+    keypoints[:, 2] = np.clip(keypoints[:, 2], 0.0, 1.0)
+    return keypoints
+
+
 def _quiet_mediapipe() -> None:
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -68,9 +76,7 @@ class BlazePoseDetector:
         if result.pose_landmarks is None:
             return []
         lm = np.array([(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark])
-        keypoints = np.zeros((NUM_KEYPOINTS, 3))
-        keypoints[_OURS] = lm[_THEIRS]
-        keypoints[:, 2] = np.clip(keypoints[:, 2], 0.0, 1.0)
+        keypoints = blazepose_to_keypoints(lm)
         visible = lm[lm[:, 2] > 0.3, :2]
         pts = visible if len(visible) >= 2 else lm[:, :2]
         box = np.array([*pts.min(0), *pts.max(0)])

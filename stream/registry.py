@@ -8,16 +8,33 @@ from livehmr.models.body import BodyModel
 from livehmr.stream.errors import LivehmrError
 from livehmr.stream.stages import CameraMotion, Estimator, KeypointDetector, Source
 
-KEYPOINT_BACKENDS = ("blazepose", "blazepose-lite")
+KEYPOINT_BACKENDS = ("blazepose", "blazepose-multi", "vitpose")
 CAMERA_BACKENDS = ("auto", "gyro", "vo", "gyro+vo", "dpvo", "static")
 ESTIMATORS = ("learned", "baseline")
 
 
-def make_keypoints(name: str) -> KeypointDetector:
-    if name in ("blazepose", "blazepose-lite"):
+def make_keypoints(name: str, max_people: int = 4, vitpose: str | None = None, device: str = "cpu",
+                   trust_checkpoint: bool = False) -> KeypointDetector:  # fmt: skip
+    """``blazepose``: MediaPipe's Pose solution, one person, smoothed. ``blazepose-multi``:
+    the same models run per person, up to ``max_people``, with a tracker. ``vitpose``: a
+    user-supplied ViTPose checkpoint (``.pth``), ONNX model or TensorRT engine on the
+    people ``blazepose-multi``'s detector finds."""
+    if name == "blazepose":
         from livehmr.stream.keypoints import BlazePoseDetector
 
-        return BlazePoseDetector(model_complexity=0 if name == "blazepose-lite" else 1)
+        return BlazePoseDetector()
+    if max_people < 1:
+        raise LivehmrError(f"--people must be at least 1, not {max_people}")
+    if name == "blazepose-multi":
+        from livehmr.stream.blazepose_multi import MultiBlazePose
+
+        return MultiBlazePose(max_people=max_people)
+    if name == "vitpose":
+        if not vitpose:
+            raise LivehmrError("--keypoints vitpose needs --vitpose FILE (.pth checkpoint, .onnx or .engine)")
+        from livehmr.stream.vitpose_stage import ViTPoseKeypoints
+
+        return ViTPoseKeypoints(vitpose, device=device, max_people=max_people, trust_pickle=trust_checkpoint)
     raise LivehmrError(f"unknown keypoint backend {name!r}; choose from {', '.join(KEYPOINT_BACKENDS)}")
 
 

@@ -1,6 +1,8 @@
-"""A synthetic scene: one Anny body in motion, props around it, seen by a moving camera.
+"""A synthetic scene: an Anny body in motion (and optionally others beside it), props
+around it, seen by a moving camera.
 
-:func:`default_scene` is livehmr's embedded default input (``livehmr demo``); the
+:func:`default_scene` is livehmr's embedded default input (``livehmr demo``);
+:func:`crowd_scene` puts several people in view (``livehmr demo --people N``); the
 studio (:mod:`livehmr.studio.suite`) builds scenes from captured motion. A scene knows
 its ground truth exactly at every time ``t``.
 """
@@ -16,7 +18,7 @@ from livehmr.geometry import intrinsics_from_fov
 from livehmr.models.anny_body import AnnyBody
 from livehmr.models.body import SmplParams, body_joints
 from livehmr.models.skeleton import JOINT
-from livehmr.studio.camera_path import GyroNoise, HandheldFollow, simulate_gyro
+from livehmr.studio.camera_path import GyroNoise, HandheldFollow, Tripod, simulate_gyro
 from livehmr.studio.render import Mesh, render
 from livehmr.studio.walk import CircleWalk
 
@@ -56,12 +58,23 @@ class FrameTruth:
     joints_world: np.ndarray  # (24, 3)
     T_world_cam: np.ndarray  # (4, 4)
     K: np.ndarray  # (3, 3)
+    others: list[SmplParams] = field(default_factory=list)  # the scene's other people, in order
+    others_joints: list[np.ndarray] = field(default_factory=list)  # their (24, 3) joints
 
 
 class Motion(Protocol):
     """Anything that poses a body at time t (CircleWalk, a retargeted clip)."""
 
     def params(self, t: float, body: AnnyBody) -> SmplParams: ...
+
+
+@dataclass
+class Actor:
+    """Another person in a scene: a body, what moves it, its clothes (V, 3) BGR."""
+
+    body: AnnyBody
+    motion: Motion
+    colors: np.ndarray
 
 
 class CameraPath(Protocol):
@@ -135,6 +148,7 @@ class SyntheticScene:
     light_dir: tuple[float, float, float] = (0.4, -0.3, 0.86)
     R_cam_imu: np.ndarray = field(default_factory=lambda: np.eye(3))
     colors: np.ndarray | None = None
+    others: list[Actor] = field(default_factory=list)
 
     def __post_init__(self):
         self.K = intrinsics_from_fov(*self.size, self.hfov_deg)
@@ -148,18 +162,19 @@ class SyntheticScene:
     def truth(self, index: int) -> FrameTruth:
         t = index / self.fps
         params = self.motion.params(t, self.body)
-        return FrameTruth(t, params, body_joints(self.body, params), self.camera.T_world_cam(t), self.K)
+        others = [a.motion.params(t, a.body) for a in self.others]
+        return FrameTruth(t, params, body_joints(self.body, params), self.camera.T_world_cam(t), self.K, others,
+                          [body_joints(a.body, p) for a, p in zip(self.others, others)])  # fmt: skip
 
     def render(self, truth: FrameTruth) -> np.ndarray:
         """The camera image (H, W, 3) uint8 BGR of a frame."""
-        vertices, faces = self.body.mesh(truth.params)
         image, _ = self.render_with_depth(truth)
         return image
 
     def render_with_depth(self, truth: FrameTruth) -> tuple[np.ndarray, np.ndarray]:
         """Image (H, W, 3) uint8 BGR and depth (H, W) metres along the optical axis."""
-        vertices, faces = self.body.mesh(truth.params)
-        meshes = [Mesh(vertices, faces, self.colors), *self.props]
+        meshes = [Mesh(*self.body.mesh(truth.params), self.colors), *self.props]
+        meshes += [Mesh(*a.body.mesh(p), a.colors) for a, p in zip(self.others, truth.others)]
         return render(self.K, truth.T_world_cam, self.size, meshes, seed=self.seed + 7, light_dir=self.light_dir)
 
     def gyro(self) -> np.ndarray:
@@ -178,3 +193,30 @@ def default_scene(duration: float = 20.0, seed: int = 0) -> SyntheticScene:
         return np.array([xy[0], xy[1], 1.0])
 
     return SyntheticScene(body=body, motion=walk, camera=HandheldFollow(target=pelvis), duration=duration, seed=seed)
+
+
+#: Phenotypes and shirt colours (BGR) of the people :func:`crowd_scene` adds.
+_CROWD = (
+    ({"gender": 0.1, "height": 0.35}, (0.2, 0.55, 0.75)),
+    ({"gender": 0.9, "height": 0.7}, (0.3, 0.6, 0.25)),
+    ({"gender": 0.6, "height": 0.5, "weight": 0.7}, (0.7, 0.7, 0.7)),
+)
+
+
+def crowd_scene(people: int = 3, duration: float = 20.0, seed: int = 0) -> SyntheticScene:
+    """``people`` (1-4) walking side by side on circles in front of a tripod camera; their paths
+    pass in front of one another, so the tracker meets occlusions and crossings."""
+    if not 1 <= people <= 1 + len(_CROWD):
+        raise ValueError(f"crowd_scene takes 1 to {1 + len(_CROWD)} people, not {people}")
+    walks = [CircleWalk(center=(4.3 + 0.8 * (i % 2), 1.4 * (i - (people - 1) / 2)), radius=1.1 + 0.2 * i,
+                        speed=0.9 + 0.15 * i, start_angle=np.pi + 1.3 * i) for i in range(people)]  # fmt: skip
+    others = []
+    for (phenotype, shirt), walk in zip(_CROWD, walks[1:]):
+        body = AnnyBody(phenotype)
+        colors = clothing_colors(body)
+        shirt_of_vertex = np.all(np.isclose(colors, _REGION_COLORS["shirt"]), axis=1)
+        colors[shirt_of_vertex] = shirt
+        others.append(Actor(body, walk, colors))
+    camera = Tripod(target=lambda t: np.array([4.5, 0.0, 1.0]), eye=(0.5, 0.0, 1.4))
+    return SyntheticScene(body=AnnyBody(), motion=walks[0], camera=camera, duration=duration, seed=seed,
+                          hfov_deg=75.0, others=others)  # fmt: skip

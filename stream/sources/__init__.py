@@ -11,7 +11,7 @@ from livehmr.stream.stages import Source
 def open_source(spec: str, *, realtime: bool | None = None, max_frames: int | None = None) -> Source:
     """Open a source from its command-line spec.
 
-    ``synthetic`` (the embedded scene), ``camera:N`` / an integer (camera index),
+    ``synthetic`` (the embedded scene), ``crowd:N`` (N people in a synthetic scene), ``camera:N`` / an integer (camera index),
     ``rtsp://...``/``http://...`` (network camera), a directory (image folder) or a
     video file path.
     """
@@ -19,6 +19,14 @@ def open_source(spec: str, *, realtime: bool | None = None, max_frames: int | No
         from livehmr.stream.sources.synthetic import SyntheticSource
 
         return SyntheticSource(realtime=bool(realtime), max_frames=max_frames)
+    if spec.startswith("crowd:"):
+        from livehmr.stream.sources.synthetic import SyntheticSource
+        from livehmr.studio.scene import crowd_scene
+
+        people = spec.removeprefix("crowd:")
+        if not people.isdigit() or not 1 <= int(people) <= 4:
+            raise SourceError(f"source {spec!r}: use crowd:N with N from 1 to 4 people")
+        return SyntheticSource(crowd_scene(int(people)), realtime=bool(realtime), max_frames=max_frames)
     if spec.isdigit() or spec.startswith("camera:") or "://" in spec:
         from livehmr.stream.sources.camera import CameraSource
 
@@ -33,4 +41,4 @@ def open_source(spec: str, *, realtime: bool | None = None, max_frames: int | No
         from livehmr.stream.sources.files import VideoFileSource
 
         return VideoFileSource(path, max_frames=max_frames)
-    raise SourceError(f"source {spec!r} is neither 'synthetic', a camera index, a URL, a directory nor an existing file")
+    raise SourceError(f"source {spec!r} is neither 'synthetic', 'crowd:N', a camera index, a URL, a directory nor an existing file")
