@@ -352,6 +352,49 @@ def export_vitpose(
         typer.echo(f"wrote {build_engine(path, engine, fp16=True, max_batch=max_batch)} (TensorRT fp16, batch 1-{max_batch})")
 
 
+@export_app.command("motion")
+def export_motion(
+    recording: str = typer.Argument(..., help="A recording made by 'livehmr record'."),
+    to: str = typer.Option(..., "--to", help="bvh (SMPL-24 skeleton, Y up, cm) | npz (AMASS layout, Z up) | csv (joints per frame)."),
+    out: str = typer.Option(..., help="Output file; with several people, _person<ID> is added to its name."),
+    person: Optional[int] = typer.Option(None, help="Only this person id (default: everyone with a body)."),
+) -> None:  # fmt: skip
+    """Export the motion in a recording to BVH, AMASS-style npz or CSV."""
+    from livehmr.export.motion import export_recording
+
+    for path in export_recording(recording, to, out, person):
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
+def record(
+    url: str = typer.Argument("tcp://127.0.0.1:5557", help="Publisher endpoint to record."),
+    out: str = typer.Option(..., help="Recording file to write (.lhmr)."),
+    count: Optional[int] = typer.Option(None, help="Stop after this many messages."),
+    seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds."),
+    idle: Optional[float] = typer.Option(None, help="Stop after this many seconds without a message."),
+) -> None:  # fmt: skip
+    """Write every message of a stream to a file, with its arrival time (Ctrl-C stops; a cut file stays readable)."""
+    from livehmr.clients.recording import record_stream
+
+    n = record_stream(url, out, count=count, seconds=seconds, idle_s=idle)
+    typer.echo(f"recorded {n} messages to {out}")
+
+
+@app.command()
+def replay(
+    recording: str = typer.Argument(..., help="A recording made by 'livehmr record'."),
+    publish: str = _PUBLISH,
+    speed: float = typer.Option(1.0, help="1: as recorded; 2: twice as fast; 0: as fast as possible."),
+    allow_remote: bool = _REMOTE,
+) -> None:  # fmt: skip
+    """Republish a recording, message for message, at its recorded pace or any speed."""
+    from livehmr.clients.recording import replay as replay_recording
+
+    n = replay_recording(recording, publish, speed=speed, allow_remote=allow_remote)
+    typer.echo(f"replayed {n} messages on {publish}")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="livehmr: %(levelname)s: %(message)s")
     try:

@@ -1,5 +1,6 @@
-"""Clients of the published stream: the subscriber SDK (:mod:`livehmr.clients.sdk`) and ``livehmr echo``."""
+"""Clients of the published stream: the subscriber SDK (:mod:`livehmr.clients.sdk`),
+recordings (:mod:`livehmr.clients.recording`) and ``livehmr echo``."""
 
-from livehmr.clients.sdk import State, Subscriber
+from livehmr.clients.sdk import AsyncSubscriber, State, Subscriber, subscribe
 
-__all__ = ["State", "Subscriber"]
+__all__ = ["AsyncSubscriber", "State", "Subscriber", "subscribe"]

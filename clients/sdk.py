@@ -1,21 +1,31 @@
-"""Subscriber SDK: iterate decoded livehmr states from a ZeroMQ stream.
+"""Subscriber SDK: decoded livehmr states from a ZeroMQ stream, in three forms.
 
-    from livehmr.clients import Subscriber
+    from livehmr.clients import Subscriber, AsyncSubscriber, subscribe
 
-    with Subscriber("tcp://127.0.0.1:5557") as sub:
+    with Subscriber("tcp://127.0.0.1:5557") as sub:          # a blocking iterator
         for state in sub:
             if state.has_body:
                 print(state.frame, state.person, state.joints_world[15])  # head, metres, world
 
-Messages that are malformed or of another protocol version are skipped and counted
-(``sub.rejected``); the first reason is logged.
+    async with AsyncSubscriber("tcp://127.0.0.1:5557") as sub:   # asyncio
+        async for state in sub: ...
+
+    handle = subscribe("tcp://127.0.0.1:5557", print)          # a callback on a background thread
+    handle.stop()
+
+``conflate=True`` gives a "latest only" reader (older waiting messages are dropped).
+Subscribers reconnect by themselves: a publisher that restarts on the same endpoint is
+picked up again (retries every 0.1 s, backing off to 2 s). Messages that are malformed
+or of another protocol version are skipped and counted (``rejected``); the first reason
+is logged.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
-from typing import Iterator
+from typing import AsyncIterator, Callable, Iterator
 
 import numpy as np
 import zmq
@@ -73,15 +83,10 @@ class Subscriber:
 
     def __init__(self, url: str = "tcp://127.0.0.1:5557", timeout_s: float | None = None, conflate: bool = False):
         self.context = zmq.Context.instance()
-        self.socket = self.context.socket(zmq.SUB)
-        self.socket.setsockopt(zmq.LINGER, 0)
-        self.socket.setsockopt(zmq.RCVHWM, 1000)
-        self.socket.setsockopt(zmq.SUBSCRIBE, TOPIC_STATE)
+        self.socket = _sub_socket(self.context, url)
         self.conflate = conflate
-        self.socket.connect(url)
         self.timeout_s = timeout_s
         self.rejected = 0
-        self._last: State | None = None
 
     def recv(self, timeout_s: float | None = None) -> State | None:
         """The next valid state, or None on timeout (``timeout_s`` or the constructor's)."""
@@ -94,12 +99,18 @@ class Subscriber:
             if self.conflate:  # drain to the newest
                 while self.socket.poll(0):
                     frames = self.socket.recv_multipart()
-            try:
-                return State(decode(frames))
-            except WireError as exc:
-                if self.rejected == 0:
-                    log.warning("skipping malformed message: %s", exc)
-                self.rejected += 1
+            state = self._decode(frames)
+            if state is not None:
+                return state
+
+    def _decode(self, frames: list[bytes]) -> State | None:
+        try:
+            return State(decode(frames))
+        except WireError as exc:
+            if self.rejected == 0:
+                log.warning("skipping malformed message: %s", exc)
+            self.rejected += 1
+            return None
 
     def __iter__(self) -> Iterator[State]:
         while True:
@@ -116,3 +127,96 @@ class Subscriber:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _sub_socket(context, url: str):
+    socket = context.socket(zmq.SUB)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.setsockopt(zmq.RCVHWM, 1000)
+    socket.setsockopt(zmq.RECONNECT_IVL, 100)  # ms; ZeroMQ reconnects by itself
+    socket.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+    socket.setsockopt(zmq.SUBSCRIBE, TOPIC_STATE)
+    socket.connect(url)
+    return socket
+
+
+class AsyncSubscriber:
+    """``async for state in AsyncSubscriber(url)``: the asyncio form of :class:`Subscriber`
+    (same arguments; ``timeout_s`` ends the iteration after that long without a message)."""
+
+    def __init__(self, url: str = "tcp://127.0.0.1:5557", timeout_s: float | None = None, conflate: bool = False):
+        import zmq.asyncio
+
+        self.context = zmq.asyncio.Context.instance()
+        self.socket = _sub_socket(self.context, url)
+        self.timeout_s = timeout_s
+        self.conflate = conflate
+        self._decoder = Subscriber.__new__(Subscriber)  # reuse its decoding and rejection count
+        self._decoder.rejected = 0
+
+    @property
+    def rejected(self) -> int:
+        return self._decoder.rejected
+
+    async def recv(self) -> State | None:
+        poll_ms = None if self.timeout_s is None else int(self.timeout_s * 1000)
+        while True:
+            if not await self.socket.poll(poll_ms):
+                return None
+            frames = await self.socket.recv_multipart()
+            if self.conflate:
+                while await self.socket.poll(0):
+                    frames = await self.socket.recv_multipart()
+            state = self._decoder._decode(frames)
+            if state is not None:
+                return state
+
+    async def __aiter__(self) -> AsyncIterator[State]:
+        while True:
+            state = await self.recv()
+            if state is None:
+                return
+            yield state
+
+    def close(self) -> None:
+        self.socket.close(linger=0)
+
+    async def __aenter__(self) -> "AsyncSubscriber":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.close()
+
+
+class CallbackHandle:
+    """A running :func:`subscribe`: ``stop()`` ends it; ``errors`` counts callback exceptions."""
+
+    def __init__(self, subscriber: Subscriber, callback: Callable[[State], None]):
+        self.subscriber = subscriber
+        self.callback = callback
+        self.errors = 0
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="livehmr-subscriber", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            state = self.subscriber.recv(timeout_s=0.1)
+            if state is None:
+                continue
+            try:
+                self.callback(state)
+            except Exception:  # a failing callback must not end the subscription
+                if self.errors == 0:
+                    log.exception("subscriber callback failed")
+                self.errors += 1
+        self.subscriber.close()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        self._stop.set()
+        self.thread.join(timeout_s)
+
+
+def subscribe(url: str, callback: Callable[[State], None], conflate: bool = False) -> CallbackHandle:
+    """Call ``callback(state)`` for every state, on a background thread, until ``handle.stop()``."""
+    return CallbackHandle(Subscriber(url, conflate=conflate), callback)

@@ -1,0 +1,211 @@
+"""Recordings of a published stream: every message as it arrived, timestamps intact.
+
+File layout (``.lhmr``), all little-endian::
+
+    b"LIVEHMR-REC\\x00" + u16 version (1)                       file header, 14 bytes
+    then records, each:
+      b"RC"  u32 body_length  body  u32 crc32(body)
+      body = f64 t_received (s, Unix time)  u16 n_frames  n × (u32 length + bytes)
+
+A record is appended and flushed whole, so a recording cut at any byte (a crash,
+``kill -9``, a full disk) still reads back every complete message before the cut:
+:func:`read_recording` stops at the first record that is short or fails its CRC and
+says so (``RecordingReader.truncated``). Messages are stored as the ZeroMQ frames they
+were (topic, JSON header, payload): no pickle, and a replay republishes them
+byte for byte.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from livehmr.stream.errors import LivehmrError
+
+MAGIC = b"LIVEHMR-REC\x00"
+VERSION = 1
+_FILE_HEADER = MAGIC + struct.pack("<H", VERSION)
+_RECORD_MARK = b"RC"
+MAX_RECORD_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class Record:
+    t_received: float  # seconds, Unix time, when the recorder got the message
+    frames: list[bytes]  # the message's ZeroMQ frames
+
+
+def encode_record(record: Record) -> bytes:
+    body = struct.pack("<dH", record.t_received, len(record.frames))
+    body += b"".join(struct.pack("<I", len(f)) + f for f in record.frames)
+    return _RECORD_MARK + struct.pack("<I", len(body)) + body + struct.pack("<I", zlib.crc32(body))
+
+
+class RecordingWriter:
+    """Appends records to a new ``.lhmr`` file, each flushed as soon as it is written."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: BinaryIO = open(self.path, "wb")
+        self._file.write(_FILE_HEADER)
+        self._file.flush()
+        self.count = 0
+
+    def write(self, frames: list[bytes], t_received: float | None = None) -> None:
+        self._file.write(encode_record(Record(time.time() if t_received is None else t_received, list(frames))))
+        self._file.flush()
+        self.count += 1
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+    def __enter__(self) -> RecordingWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class RecordingReader:
+    """Iterates the complete records of a recording; after iteration, ``truncated`` says
+    whether it ended in a partial or corrupt record (everything before it was read)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise LivehmrError(f"recording not found: {self.path}")
+        with open(self.path, "rb") as f:
+            head = f.read(len(_FILE_HEADER))
+        if head[: len(MAGIC)] != MAGIC:
+            raise LivehmrError(f"{self.path} is not a livehmr recording")
+        version = struct.unpack("<H", head[len(MAGIC) :])[0] if len(head) == len(_FILE_HEADER) else None
+        if version != VERSION:
+            raise LivehmrError(f"{self.path}: recording version {version} is not supported (this livehmr reads {VERSION})")
+        self.truncated = False
+        self.problem = ""
+
+    def __iter__(self) -> Iterator[Record]:
+        self.truncated, self.problem = False, ""
+        with open(self.path, "rb") as f:
+            f.seek(len(_FILE_HEADER))
+            index = 0
+            while True:
+                start = f.read(6)
+                if not start:
+                    return
+                record = self._read_one(f, start)
+                if record is None:
+                    self.truncated = True
+                    self.problem = f"record {index} at byte {f.tell()} is incomplete or corrupt; stopped there"
+                    return
+                index += 1
+                yield record
+
+    @staticmethod
+    def _read_one(f: BinaryIO, start: bytes) -> Record | None:
+        if len(start) < 6 or start[:2] != _RECORD_MARK:
+            return None
+        (length,) = struct.unpack("<I", start[2:])
+        if length < 10 or length > MAX_RECORD_BYTES:
+            return None
+        body = f.read(length)
+        crc = f.read(4)
+        if len(body) < length or len(crc) < 4 or struct.unpack("<I", crc)[0] != zlib.crc32(body):
+            return None
+        t_received, n_frames = struct.unpack_from("<dH", body)
+        frames, offset = [], 10
+        for _ in range(n_frames):
+            if offset + 4 > length:
+                return None
+            (size,) = struct.unpack_from("<I", body, offset)
+            offset += 4
+            if offset + size > length:
+                return None
+            frames.append(body[offset : offset + size])
+            offset += size
+        return Record(t_received, frames) if offset == length else None
+
+
+def read_recording(path: str | Path) -> list[Record]:
+    """Every complete record of a recording (see :class:`RecordingReader`)."""
+    return list(RecordingReader(path))
+
+
+def record_stream(url: str, out: str | Path, count: int | None = None, seconds: float | None = None,
+                  idle_s: float | None = None) -> int:  # fmt: skip
+    """Subscribe to ``url`` and write every message to ``out`` until ``count`` messages,
+    ``seconds`` of recording, ``idle_s`` without a message, or Ctrl-C. Returns the count."""
+    import zmq
+
+    context = zmq.Context.instance()
+    socket = context.socket(zmq.SUB)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.setsockopt(zmq.RCVHWM, 100_000)  # a recorder keeps everything it can
+    socket.setsockopt(zmq.SUBSCRIBE, b"")
+    socket.connect(url)
+    start = time.time()
+    last = start
+    with RecordingWriter(out) as writer:
+        try:
+            while count is None or writer.count < count:
+                now = time.time()
+                if seconds is not None and now - start >= seconds:
+                    break
+                if idle_s is not None and now - last >= idle_s:
+                    break
+                if not socket.poll(100):
+                    continue
+                writer.write(socket.recv_multipart())
+                last = time.time()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            socket.close(linger=0)
+        return writer.count
+
+
+def replay(path: str | Path, url: str, speed: float = 1.0, allow_remote: bool = False, wait_s: float = 0.5) -> int:
+    """Republish a recording on ``url`` (a PUB bind), paced by its receive times divided
+    by ``speed`` (0: as fast as possible). Waits ``wait_s`` first so subscribers can join.
+    Returns the number of messages sent; says if the file ended in a cut record."""
+    import logging
+
+    import zmq
+
+    from livehmr.stream.publish import is_loopback
+
+    if not is_loopback(url) and not allow_remote:
+        raise LivehmrError(f"refusing to bind {url} beyond loopback; pass --allow-remote to mean it")
+    if speed < 0:
+        raise LivehmrError("--speed must be >= 0 (0: as fast as possible)")
+    reader = RecordingReader(path)
+    socket = zmq.Context.instance().socket(zmq.PUB)
+    socket.setsockopt(zmq.LINGER, 1000)
+    socket.setsockopt(zmq.SNDHWM, 100_000)
+    try:
+        socket.bind(url)
+    except zmq.ZMQError as exc:
+        socket.close()
+        raise LivehmrError(f"cannot bind {url}: {exc}") from None
+    time.sleep(wait_s)
+    sent, t0_file, t0_wall = 0, None, time.perf_counter()
+    try:
+        for record in reader:
+            if speed > 0:
+                t0_file = record.t_received if t0_file is None else t0_file
+                delay = (record.t_received - t0_file) / speed - (time.perf_counter() - t0_wall)
+                if delay > 0:
+                    time.sleep(delay)
+            socket.send_multipart(record.frames)
+            sent += 1
+    finally:
+        socket.close()
+    if reader.truncated:
+        logging.getLogger(__name__).warning("%s: %s", path, reader.problem)
+    return sent
