@@ -217,6 +217,7 @@ def crowd_scene(people: int = 3, duration: float = 20.0, seed: int = 0) -> Synth
         shirt_of_vertex = np.all(np.isclose(colors, _REGION_COLORS["shirt"]), axis=1)
         colors[shirt_of_vertex] = shirt
         others.append(Actor(body, walk, colors))
-    camera = Tripod(target=lambda t: np.array([4.5, 0.0, 1.0]), eye=(0.5, 0.0, 1.4))
+    back = 0.0 if people <= 3 else 1.8  # four need a wider view
+    camera = Tripod(target=lambda t: np.array([4.5, 0.0, 1.0]), eye=(0.5 - back, 0.0, 1.4))
     return SyntheticScene(body=AnnyBody(), motion=walks[0], camera=camera, duration=duration, seed=seed,
                           hfov_deg=75.0, others=others)  # fmt: skip
