@@ -99,3 +99,54 @@ def test_blazepose_multi_gives_each_person_of_a_crowd_one_stable_id():
     for counts in person_of_id.values():
         assert counts.most_common(1)[0][1] >= 0.97 * sum(counts.values())
     assert np.mean(np.array(people_seen) == 3) > 0.5  # three found most of the time (occlusions aside)
+
+
+@pytest.mark.timeout(300)
+def test_two_people_are_published_with_their_own_ids(anny_body):
+    """The whole pipeline (blazepose-multi, gyro camera, learned estimator, ZeroMQ) on a
+    two-person clip: the subscriber sees two ids, each a body near its own true person."""
+    import threading
+    import time
+
+    from livehmr.clients.sdk import Subscriber
+    from livehmr.models.motion.estimator import LearnedEstimator
+    from livehmr.stream.blazepose_multi import MultiBlazePose
+    from livehmr.stream.camera import StaticCamera
+    from livehmr.stream.publish import ZmqPublisher
+    from livehmr.stream.runtime import Pipeline
+    from livehmr.stream.sources.synthetic import SyntheticSource
+    from livehmr.studio.scene import crowd_scene
+
+    frames = 75
+    source = SyntheticSource(crowd_scene(2, duration=frames / 30), max_frames=frames)
+    publisher = ZmqPublisher("tcp://127.0.0.1:0")
+    received = []
+    sub = Subscriber(publisher.url, timeout_s=5.0)
+    reader = threading.Thread(target=lambda: received.extend(iter(sub)), daemon=True)
+    reader.start()
+    time.sleep(0.3)
+    pipeline = Pipeline(source, MultiBlazePose(), StaticCamera(), LearnedEstimator(anny_body), publishers=[publisher])
+    pipeline.run()
+    pipeline.close()
+    reader.join(timeout=10)
+    sub.close()
+    bodies = [s for s in received if s.has_body]
+    assert {s.person for s in bodies} == {0, 1}
+    late = [s for s in bodies if s.frame >= 30]
+    assert {s.person for s in late} == {0, 1} and len(late) >= 2 * 40  # both, nearly every frame
+    # each id stays on one true person: its pelvis, seen through the published camera, lands
+    # nearest that person's true pelvis in the image
+    from livehmr.geometry import invert_T, project
+
+    truth_of_id = collections.defaultdict(collections.Counter)
+    for s in late:
+        truth = source.scene.truth(s.frame)
+        true_cam = invert_T(truth.T_world_cam)
+        true_px = project(np.array([truth.joints_world[0], truth.others_joints[0][0]]) @ true_cam[:3, :3].T
+                          + true_cam[:3, 3], truth.K)  # fmt: skip
+        cam = invert_T(s.T_world_cam.astype(np.float64))
+        px = project((cam[:3, :3] @ s.joints_world[0] + cam[:3, 3])[None], truth.K)[0]
+        truth_of_id[s.person][int(np.argmin(np.linalg.norm(true_px - px, axis=1)))] += 1
+    assert sorted(c.most_common(1)[0][0] for c in truth_of_id.values()) == [0, 1]
+    for counts in truth_of_id.values():
+        assert counts.most_common(1)[0][1] >= 0.95 * sum(counts.values())
