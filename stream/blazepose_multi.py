@@ -105,8 +105,8 @@ class Roi:
 
     def box(self) -> np.ndarray:
         """(4,) axis-aligned bounds x0, y0, x1, y1 of the rotated square."""
-        corners = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float) * LANDMARK_SIZE
-        pts = corners @ self.crop_to_image(LANDMARK_SIZE)[:, :2].T + self.crop_to_image(LANDMARK_SIZE)[:, 2]
+        M = self.crop_to_image(LANDMARK_SIZE)
+        pts = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float) * LANDMARK_SIZE @ M[:, :2].T + M[:, 2]
         return np.array([*pts.min(0), *pts.max(0)])
 
 
