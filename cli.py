@@ -372,7 +372,7 @@ def record(
     out: str = typer.Option(..., help="Recording file to write (.lhmr)."),
     count: Optional[int] = typer.Option(None, help="Stop after this many messages."),
     seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds."),
-    idle: Optional[float] = typer.Option(None, help="Stop after this many seconds without a message."),
+    idle: Optional[float] = typer.Option(None, help="Stop after this many seconds without a message (counted from the first one)."),
 ) -> None:  # fmt: skip
     """Write every message of a stream to a file, with its arrival time (Ctrl-C stops; a cut file stays readable)."""
     from livehmr.clients.recording import record_stream

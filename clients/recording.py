@@ -140,7 +140,8 @@ def read_recording(path: str | Path) -> list[Record]:
 def record_stream(url: str, out: str | Path, count: int | None = None, seconds: float | None = None,
                   idle_s: float | None = None) -> int:  # fmt: skip
     """Subscribe to ``url`` and write every message to ``out`` until ``count`` messages,
-    ``seconds`` of recording, ``idle_s`` without a message, or Ctrl-C. Returns the count."""
+    ``seconds`` of recording, ``idle_s`` without a message once messages have come (a
+    recorder started before its publisher waits for it), or Ctrl-C. Returns the count."""
     import zmq
 
     context = zmq.Context.instance()
@@ -150,14 +151,14 @@ def record_stream(url: str, out: str | Path, count: int | None = None, seconds: 
     socket.setsockopt(zmq.SUBSCRIBE, b"")
     socket.connect(url)
     start = time.time()
-    last = start
+    last: float | None = None  # no idle timeout before the first message
     with RecordingWriter(out) as writer:
         try:
             while count is None or writer.count < count:
                 now = time.time()
                 if seconds is not None and now - start >= seconds:
                     break
-                if idle_s is not None and now - last >= idle_s:
+                if idle_s is not None and last is not None and now - last >= idle_s:
                     break
                 if not socket.poll(100):
                     continue
