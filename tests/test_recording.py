@@ -190,3 +190,18 @@ def _joint_names():
     from livehmr.models.skeleton import JOINT_NAMES
 
     return JOINT_NAMES
+
+
+def test_a_recorder_started_before_its_publisher_waits_for_it(tmp_path):
+    url = "tcp://127.0.0.1:5619"
+    out = tmp_path / "early.lhmr"
+    recorder = threading.Thread(target=record_stream, args=(url, out), kwargs={"idle_s": 0.5, "seconds": 10})
+    recorder.start()
+    time.sleep(1.0)  # longer than the idle timeout, with no publisher yet
+    publisher = ZmqPublisher(url)
+    time.sleep(0.5)
+    for result in _results(5, 1):
+        publisher.publish(result)
+    recorder.join(timeout=10)
+    publisher.close()
+    assert len(read_recording(out)) == 5
