@@ -17,6 +17,7 @@ byte for byte.
 
 from __future__ import annotations
 
+import logging
 import struct
 import time
 import zlib
@@ -26,6 +27,7 @@ from typing import BinaryIO, Iterator
 
 from livehmr.stream.errors import LivehmrError
 
+log = logging.getLogger(__name__)
 MAGIC = b"LIVEHMR-REC\x00"
 VERSION = 1
 _FILE_HEADER = MAGIC + struct.pack("<H", VERSION)
@@ -175,8 +177,6 @@ def replay(path: str | Path, url: str, speed: float = 1.0, allow_remote: bool = 
     """Republish a recording on ``url`` (a PUB bind), paced by its receive times divided
     by ``speed`` (0: as fast as possible). Waits ``wait_s`` first so subscribers can join.
     Returns the number of messages sent; says if the file ended in a cut record."""
-    import logging
-
     import zmq
 
     from livehmr.stream.publish import is_loopback
@@ -208,5 +208,5 @@ def replay(path: str | Path, url: str, speed: float = 1.0, allow_remote: bool = 
     finally:
         socket.close()
     if reader.truncated:
-        logging.getLogger(__name__).warning("%s: %s", path, reader.problem)
+        log.warning("%s: %s", path, reader.problem)
     return sent

@@ -72,7 +72,22 @@ class State:
         raise AttributeError(name)
 
 
-class Subscriber:
+class _Decoding:
+    """Decodes messages into states, skipping (and counting in ``rejected``) malformed ones."""
+
+    rejected: int = 0
+
+    def _decode(self, frames: list[bytes]) -> State | None:
+        try:
+            return State(decode(frames))
+        except WireError as exc:
+            if self.rejected == 0:
+                log.warning("skipping malformed message: %s", exc)
+            self.rejected += 1
+            return None
+
+
+class Subscriber(_Decoding):
     """Blocking iterator over states.
 
     Args:
@@ -103,15 +118,6 @@ class Subscriber:
             if state is not None:
                 return state
 
-    def _decode(self, frames: list[bytes]) -> State | None:
-        try:
-            return State(decode(frames))
-        except WireError as exc:
-            if self.rejected == 0:
-                log.warning("skipping malformed message: %s", exc)
-            self.rejected += 1
-            return None
-
     def __iter__(self) -> Iterator[State]:
         while True:
             state = self.recv()
@@ -140,7 +146,7 @@ def _sub_socket(context, url: str):
     return socket
 
 
-class AsyncSubscriber:
+class AsyncSubscriber(_Decoding):
     """``async for state in AsyncSubscriber(url)``: the asyncio form of :class:`Subscriber`
     (same arguments; ``timeout_s`` ends the iteration after that long without a message)."""
 
@@ -151,12 +157,7 @@ class AsyncSubscriber:
         self.socket = _sub_socket(self.context, url)
         self.timeout_s = timeout_s
         self.conflate = conflate
-        self._decoder = Subscriber.__new__(Subscriber)  # reuse its decoding and rejection count
-        self._decoder.rejected = 0
-
-    @property
-    def rejected(self) -> int:
-        return self._decoder.rejected
+        self.rejected = 0
 
     async def recv(self) -> State | None:
         poll_ms = None if self.timeout_s is None else int(self.timeout_s * 1000)
@@ -167,7 +168,7 @@ class AsyncSubscriber:
             if self.conflate:
                 while await self.socket.poll(0):
                     frames = await self.socket.recv_multipart()
-            state = self._decoder._decode(frames)
+            state = self._decode(frames)
             if state is not None:
                 return state
 

@@ -44,10 +44,10 @@ def crop(image: np.ndarray, centre: np.ndarray, size: np.ndarray, out_hw: tuple[
     return cv2.warpAffine(image, M, (out_hw[1], out_hw[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
 
 
-def refine_dark(heatmap: np.ndarray, peak: np.ndarray, blurred_log: np.ndarray) -> np.ndarray:
+def refine_dark(peak: np.ndarray, blurred_log: np.ndarray) -> np.ndarray:
     """Sub-pixel peak: one Newton step from the integer ``peak`` (x, y) on ``blurred_log`` (h, w)."""
     x, y = int(peak[0]), int(peak[1])
-    h, w = heatmap.shape
+    h, w = blurred_log.shape
     if not (1 <= x < w - 1 and 1 <= y < h - 1):
         return peak.astype(np.float64)
     L = blurred_log
@@ -76,7 +76,7 @@ def decode_heatmaps(heatmaps: np.ndarray, blur_kernel: int = 11) -> tuple[np.nda
             continue
         blurred = cv2.GaussianBlur(heatmaps[k].astype(np.float32), (blur_kernel, blur_kernel), 0)
         blurred *= maxvals[k] / max(float(blurred.max()), 1e-12)  # keep the peak height, as DARK does
-        peaks[k] = refine_dark(heatmaps[k], peaks[k], np.log(np.maximum(blurred, 1e-10)))
+        peaks[k] = refine_dark(peaks[k], np.log(np.maximum(blurred, 1e-10)))
     return peaks, maxvals
 
 

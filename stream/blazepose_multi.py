@@ -28,9 +28,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from scipy.special import expit
 
 from livehmr.stream.errors import LivehmrError
-from livehmr.stream.keypoints import blazepose_to_keypoints
+from livehmr.stream.keypoints import blazepose_to_keypoints, visible_box
 from livehmr.stream.tracker import PersonTracker, TrackerConfig, box_iou
 from livehmr.stream.types import Frame, PersonKeypoints
 
@@ -97,10 +98,14 @@ class Roi:
         rotation = (rotation + np.pi) % (2 * np.pi) - np.pi
         return cls(np.asarray(centre, float), float(2.0 * np.hypot(*d) * _ROI_SCALE), float(rotation))
 
+    def rotation_matrix(self) -> np.ndarray:
+        """(2, 2) the region's rotation in image axes."""
+        c, s = np.cos(self.rotation), np.sin(self.rotation)
+        return np.array([[c, -s], [s, c]])
+
     def crop_to_image(self, side: int) -> np.ndarray:
         """(2, 3) affine taking pixel (u, v) of a ``side``×``side`` crop to image pixels."""
-        c, s = np.cos(self.rotation), np.sin(self.rotation)
-        A = (self.size / side) * np.array([[c, -s], [s, c]])
+        A = (self.size / side) * self.rotation_matrix()
         return np.hstack([A, (self.center - A @ np.array([side / 2, side / 2]))[:, None]])
 
     def box(self) -> np.ndarray:
@@ -148,8 +153,9 @@ class PoseDetector:
         self.interpreter.set_tensor(self._input, tensor)
         self.interpreter.invoke()
         raw = self.interpreter.get_tensor(self._boxes)[0]  # (2254, 12)
-        logits = np.clip(self.interpreter.get_tensor(self._scores)[0, :, 0], -100.0, 100.0)
-        scores = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+        # score_clipping_thresh 100, as MediaPipe's graph
+        logits = np.clip(self.interpreter.get_tensor(self._scores)[0, :, 0].astype(np.float64), -100.0, 100.0)
+        scores = expit(logits)
         keep = np.flatnonzero(scores >= self.min_score)
         if len(keep) == 0:
             return []
@@ -219,9 +225,8 @@ class PoseLandmarker:
         score = float(self.interpreter.get_tensor(self._flag)[0, 0])
         world = self.interpreter.get_tensor(self._world)[0].reshape(-1, 3)[:NUM_LANDMARKS].astype(np.float64)
         pixels = raw[:, :2] @ M[:, :2].T + M[:, 2]
-        visibility = 1.0 / (1.0 + np.exp(-np.clip(raw[:, 3], -60, 60)))
-        c, s = np.cos(roi.rotation), np.sin(roi.rotation)
-        world[:, :2] = world[:, :2] @ np.array([[c, -s], [s, c]]).T  # undo the crop's rotation
+        visibility = expit(raw[:, 3].astype(np.float64))
+        world[:, :2] = world[:, :2] @ roi.rotation_matrix().T  # undo the crop's rotation
         landmarks = np.concatenate([pixels[:NUM_LANDMARKS], visibility[:NUM_LANDMARKS, None]], axis=1)
         return PoseLandmarks(score, landmarks.astype(np.float64), world, Roi.from_alignment(pixels[33], pixels[34]))
 
@@ -249,19 +254,27 @@ def detection_views(width: int, height: int) -> list[tuple[int, int, int]]:
 
 
 class PersonFinder:
-    """Finds people nobody follows yet, one detector call per frame.
+    """Finds people nobody follows yet, at most one detector call per frame.
 
     Each call runs the detector on the next view of :func:`detection_views` (the whole
     frame, then zoomed squares), so a newcomer is found within one cycle (9 frames at
-    640×480, 0.3 s)."""
+    640×480, 0.3 s). While ``max_people`` are followed it looks only every
+    ``detect_every`` frames."""
 
-    def __init__(self, min_score: float = 0.5, threads: int = 2):
+    def __init__(self, max_people: int = 4, detect_every: int = 10, min_score: float = 0.5, threads: int = 2):
         self.detector = PoseDetector(min_score=min_score, threads=threads)
+        self.max_people = max_people
+        self.detect_every = detect_every
         self._view = 0
+        self._frames_since_detect = 0
 
     def __call__(self, rgb: np.ndarray, followed: list[np.ndarray]) -> list[Roi]:
         """Regions of people found in this frame's view whose hips lie in none of the
-        ``followed`` boxes (x0 y0 x1 y1, pixels)."""
+        ``followed`` boxes (x0 y0 x1 y1, pixels); none on frames the schedule skips."""
+        self._frames_since_detect += 1
+        if len(followed) >= self.max_people and self._frames_since_detect < self.detect_every:
+            return []
+        self._frames_since_detect = 0
         h, w = rgb.shape[:2]
         views = detection_views(w, h)
         x0, y0, side = views[self._view % len(views)]
@@ -284,10 +297,8 @@ class PersonFinder:
 class MultiBlazePose:
     """Every person in view: BlazePose detection + landmarks per person + a tracker for ids.
 
-    While fewer than ``max_people`` are followed, a :class:`PersonFinder` looks for more
-    every frame (one detector call); once ``max_people`` are followed it looks every
-    ``detect_every`` frames. Followed people are cropped from the region their last
-    landmarks give, as MediaPipe's tracking mode does.
+    A :class:`PersonFinder` looks for people not followed yet; followed people are
+    cropped from the region their last landmarks give, as MediaPipe's tracking mode does.
 
     Args:
         max_people: at most this many people are followed (the best-scoring first).
@@ -298,23 +309,17 @@ class MultiBlazePose:
 
     def __init__(self, max_people: int = 4, detect_every: int = 10, min_score: float = 0.5, threads: int = 2,
                  tracker: TrackerConfig | None = None):  # fmt: skip
-        self.finder = PersonFinder(min_score=min_score, threads=threads)
+        self.finder = PersonFinder(max_people, detect_every, min_score=min_score, threads=threads)
         self.landmarker = PoseLandmarker(threads=threads)
         self.tracker = PersonTracker(tracker or TrackerConfig())
         self.max_people = max_people
-        self.detect_every = detect_every
         self.min_score = min_score
         self._rois: dict[int, Roi] = {}  # track id -> region for the next frame
         self._followed: list[np.ndarray] = []  # last frame's person boxes (tentative tracks too)
-        self._frames_since_detect = 0
 
     def detect(self, frame: Frame) -> list[PersonKeypoints]:
         rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)
-        rois = list(self._rois.values())
-        self._frames_since_detect += 1
-        if len(rois) < self.max_people or self._frames_since_detect >= self.detect_every:
-            self._frames_since_detect = 0
-            rois += self.finder(rgb, self._followed)
+        rois = list(self._rois.values()) + self.finder(rgb, self._followed)
         found: list[tuple[PersonKeypoints, Roi, float]] = []
         for roi in rois[: 2 * self.max_people]:
             result = self.landmarker(rgb, roi)
@@ -334,11 +339,8 @@ class MultiBlazePose:
 
 
 def _person(result: PoseLandmarks) -> PersonKeypoints:
-    keypoints = blazepose_to_keypoints(result.landmarks)
-    visible = result.landmarks[result.landmarks[:, 2] > 0.3, :2]
-    pts = visible if len(visible) >= 2 else result.landmarks[:, :2]
-    return PersonKeypoints(keypoints=keypoints, box=np.array([*pts.min(0), *pts.max(0)]), landmarks_3d=result.world,
-                           landmarks_3d_conf=result.landmarks[:, 2].copy())  # fmt: skip
+    return PersonKeypoints(keypoints=blazepose_to_keypoints(result.landmarks), box=visible_box(result.landmarks),
+                           landmarks_3d=result.world, landmarks_3d_conf=result.landmarks[:, 2].copy())  # fmt: skip
 
 
 def drop_duplicates(found: list, iou: float = 0.6) -> list:

@@ -38,6 +38,14 @@ def blazepose_to_keypoints(landmarks: np.ndarray) -> np.ndarray:
     return keypoints
 
 
+def visible_box(points: np.ndarray, min_conf: float = 0.3) -> np.ndarray:
+    """(4,) x0, y0, x1, y1 around the (N, 3) pixel points seen with confidence above
+    ``min_conf`` (all points when fewer than two are)."""
+    seen = points[points[:, 2] > min_conf, :2]
+    pts = seen if len(seen) >= 2 else points[:, :2]
+    return np.array([*pts.min(0), *pts.max(0)])
+
+
 def _quiet_mediapipe() -> None:
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -77,9 +85,7 @@ class BlazePoseDetector:
             return []
         lm = np.array([(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark])
         keypoints = blazepose_to_keypoints(lm)
-        visible = lm[lm[:, 2] > 0.3, :2]
-        pts = visible if len(visible) >= 2 else lm[:, :2]
-        box = np.array([*pts.min(0), *pts.max(0)])
+        box = visible_box(lm)
         world = None
         world_conf = None
         if result.pose_world_landmarks is not None:

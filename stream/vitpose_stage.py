@@ -18,6 +18,7 @@ from livehmr.models.heatmaps import box_to_crop, crop, decode_heatmaps, heatmap_
 from livehmr.models.vitpose import HEATMAP_SIZE, INPUT_SIZE, normalise
 from livehmr.models.vitpose_runtime import HeatmapRunner, open_runner
 from livehmr.stream.blazepose_multi import PersonFinder, drop_duplicates
+from livehmr.stream.keypoints import visible_box
 from livehmr.stream.tracker import PersonTracker, TrackerConfig
 from livehmr.stream.types import NUM_KEYPOINTS, Frame, PersonKeypoints
 
@@ -36,13 +37,11 @@ class ViTPoseKeypoints:
                  max_people: int = 4, detect_every: int = 10, min_score: float = 0.3,
                  trust_pickle: bool = False, tracker: TrackerConfig | None = None):  # fmt: skip
         self.runner = open_runner(model, device, variant, trust_pickle) if isinstance(model, str) else model
-        self.finder = PersonFinder()
+        self.finder = PersonFinder(max_people, detect_every)
         self.tracker = PersonTracker(tracker or TrackerConfig())
         self.max_people = max_people
-        self.detect_every = detect_every
         self.min_score = min_score
         self._boxes: dict[int, np.ndarray] = {}  # track id -> box for the next frame
-        self._frames_since_detect = 0
 
     def keypoints_in_regions(self, rgb: np.ndarray, regions: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, float]]:
         """(17, 3) pixel x, y, confidence and a score for each (centre, size) crop region, one batch."""
@@ -59,20 +58,16 @@ class ViTPoseKeypoints:
 
     def detect(self, frame: Frame) -> list[PersonKeypoints]:
         rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)
-        regions = [box_to_crop(b) for b in self._boxes.values()]
-        self._frames_since_detect += 1
-        if len(regions) < self.max_people or self._frames_since_detect >= self.detect_every:
-            self._frames_since_detect = 0
-            regions += [box_to_crop(roi.box(), padding=1.0) for roi in self.finder(rgb, list(self._boxes.values()))]
+        followed = list(self._boxes.values())
+        regions = [box_to_crop(b) for b in followed]
+        regions += [box_to_crop(roi.box(), padding=1.0) for roi in self.finder(rgb, followed)]
         found = []
         for kp17, score in self.keypoints_in_regions(rgb, regions[: 2 * self.max_people]):
             if score < self.min_score or not np.isfinite(kp17).all():
                 continue
             keypoints = np.zeros((NUM_KEYPOINTS, 3))
             keypoints[:17] = kp17
-            seen = kp17[kp17[:, 2] >= 0.3, :2]
-            pts = seen if len(seen) >= 2 else kp17[:, :2]
-            found.append((PersonKeypoints(keypoints, np.array([*pts.min(0), *pts.max(0)])), None, score))
+            found.append((PersonKeypoints(keypoints, visible_box(kp17)), None, score))
         found = drop_duplicates(found)[: self.max_people]
         persons = self.tracker.update([p for p, _, _ in found], frame.t, frame.image)
         self._boxes = {tid: p.box for tid, (p, _, _) in zip(self.tracker.assigned, found)}
