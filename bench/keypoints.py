@@ -10,6 +10,9 @@
    PyTorch fp16, PyTorch fp16 + CUDA graphs and ONNX Runtime (CUDA provider), and the
    share of a 33 ms frame that 4 people cost. On a CPU: ViTPose-S and -B in PyTorch and
    ONNX Runtime, with persons per second at a batch of 4.
+3. **Agreement** (``--agreement``): ViTPose-S and -B in ONNX Runtime vs PyTorch (max
+   |Δ| of the heatmaps, random weights), and livehmr's LiteRT BlazePose vs MediaPipe's
+   own Pose solution on the embedded scene (median pixel and world-landmark distance).
 """
 
 from __future__ import annotations
@@ -111,12 +114,51 @@ def bench_batches(device: str, repeats: int = 20) -> None:
                       + f" | {100 * four / 33.3:.0f} % | {4000 / four:.1f}")  # fmt: skip
 
 
+def bench_agreement(frames: int = 60) -> None:
+    import torch
+
+    from livehmr.models.vitpose import ViTPose, ViTPoseConfig
+    from livehmr.models.vitpose_runtime import OrtRunner
+    from livehmr.stream.blazepose_multi import MultiBlazePose
+    from livehmr.stream.keypoints import BlazePoseDetector
+    from livehmr.stream.sources.synthetic import SyntheticSource
+    from livehmr.stream.tracker import TrackerConfig
+
+    print("\nAgreement")
+    x = np.random.default_rng(0).normal(size=(4, 3, 256, 192)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        for variant in ("s", "b"):
+            torch.manual_seed(0)
+            model = ViTPose(ViTPoseConfig(variant)).eval()
+            with torch.no_grad():
+                expected = model(torch.from_numpy(x)).numpy()
+            got = OrtRunner(_onnx_vitpose(variant, Path(tmp)))(x)
+            print(f"ViTPose-{variant.upper()} ONNX Runtime vs PyTorch, batch 4: max |delta| {np.abs(got - expected).max():.2e}"
+                  f" (heatmaps up to {np.abs(expected).max():.2f})")  # fmt: skip
+    solution = BlazePoseDetector(static_image_mode=True)
+    ours = MultiBlazePose(max_people=1, tracker=TrackerConfig(confirm_hits=1))
+    pixel, world = [], []
+    for frame in SyntheticSource(max_frames=frames):
+        a, b = solution.detect(frame), ours.detect(frame)
+        if a and b:
+            both = (a[0].keypoints[:, 2] > 0.5) & (b[0].keypoints[:, 2] > 0.5)
+            pixel.append(np.median(np.linalg.norm(a[0].keypoints[both, :2] - b[0].keypoints[both, :2], axis=1)))
+            world.append(np.median(np.linalg.norm(a[0].landmarks_3d - b[0].landmarks_3d, axis=1)))
+    print(f"blazepose-multi vs MediaPipe's Pose solution, embedded scene, {len(pixel)} of {frames} frames: "
+          f"median {np.median(pixel):.1f} px (p90 {np.percentile(pixel, 90):.1f}), "
+          f"world landmarks median {100 * np.median(world):.1f} cm")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=60, help="timed frames per people count (blazepose-multi)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--skip-people", action="store_true", help="only the per-batch table")
+    parser.add_argument("--agreement", action="store_true", help="only the agreement figures")
     args = parser.parse_args()
+    if args.agreement:
+        bench_agreement()
+        return
     if not args.skip_people:
         bench_people(args.frames)
     bench_batches(args.device)
