@@ -355,11 +355,11 @@ def export_vitpose(
 @export_app.command("motion")
 def export_motion(
     recording: str = typer.Argument(..., help="A recording made by 'livehmr record'."),
-    to: str = typer.Option(..., "--to", help="bvh (SMPL-24 skeleton, Y up, cm) | npz (AMASS layout, Z up) | csv (joints per frame)."),
+    to: str = typer.Option(..., "--to", help="bvh (SMPL-24 skeleton, Y up, cm) | gltf (binary .glb: Anny mesh skinned and animated, Y up) | npz (AMASS layout, Z up) | csv (joints per frame)."),
     out: str = typer.Option(..., help="Output file; with several people, _person<ID> is added to its name."),
     person: Optional[int] = typer.Option(None, help="Only this person id (default: everyone with a body)."),
 ) -> None:  # fmt: skip
-    """Export the motion in a recording to BVH, AMASS-style npz or CSV."""
+    """Export the motion in a recording to BVH, glTF (GLB), AMASS-style npz or CSV."""
     from livehmr.export.motion import export_recording
 
     for path in export_recording(recording, to, out, person):

@@ -1,6 +1,6 @@
 """A recording's motion, per person, out to the files other tools read.
 
-``livehmr export motion REC --to bvh|npz|csv --out PATH``. One file per person
+``livehmr export motion REC --to bvh|gltf|npz|csv --out PATH``. One file per person
 (``PATH`` gets ``_person<ID>`` before its suffix when the recording has several).
 
 - **npz** (AMASS layout): ``poses`` (T, 72) SMPL axis-angle (global orient + 23 body
@@ -10,6 +10,8 @@
   world is already that frame, so nothing is rotated. Extra keys ``joints`` (T, 24, 3),
   ``rest_joints`` (24, 3), ``frame`` (T,) and ``t`` (T,) keep what the stream said.
 - **bvh**: :mod:`livehmr.export.bvh` (SMPL-24 hierarchy, Y up, centimetres).
+- **gltf** (written as binary ``.glb``): :mod:`livehmr.export.gltf`, the Anny mesh of the
+  stream's phenotype skinned to the SMPL-24 skeleton and animated (Y up, metres).
 - **csv**: one row per frame: frame, t, flags, then x, y, z of the 24 joints (metres,
   world), 4 contact probabilities, 24 joint confidences.
 
@@ -30,7 +32,7 @@ from livehmr.geometry import rotmat_to_rotvec, rotvec_to_rotmat
 from livehmr.models.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, forward_kinematics
 from livehmr.stream.errors import LivehmrError
 
-FORMATS = ("bvh", "npz", "csv")
+FORMATS = ("bvh", "gltf", "npz", "csv")
 
 
 @dataclass
@@ -137,6 +139,31 @@ def write_bvh_motion(motion: PersonMotion, path: str | Path) -> Path:
     return Path(path)
 
 
+def write_gltf_motion(motion: PersonMotion, path: str | Path) -> Path:
+    from livehmr.export.gltf import write_glb
+
+    body = skinned_body_for(motion)
+    return write_glb(path, body, motion.rotmats, motion.transl, motion.t, name=f"person{motion.person}")
+
+
+def skinned_body_for(motion: PersonMotion):
+    """The skinned Anny body of the phenotype a person's stream published."""
+    import logging
+
+    from livehmr.models.anny_body import AnnyBody
+    from livehmr.models.skinned import anny_phenotype_from_betas, skinned_anny
+
+    if motion.body_model != "anny":
+        raise LivehmrError(f"glTF export draws the Anny mesh, and person {motion.person}'s betas are "
+                           f"{motion.body_model!r} shape coefficients; export bvh or npz instead")  # fmt: skip
+    body = skinned_anny(AnnyBody(anny_phenotype_from_betas(motion.betas)))
+    gap = np.abs(body.rest_joints - rest_joints_from_motion(motion.rotmats, motion.transl, motion.joints)).max()
+    if gap > 0.01:
+        logging.getLogger(__name__).warning("person %d: the stream's skeleton differs from Anny's of its phenotype "
+                                            "by up to %.0f mm; the glTF uses Anny's", motion.person, gap * 1e3)  # fmt: skip
+    return body
+
+
 def export_recording(recording: str | Path, fmt: str, out: str | Path, person: int | None = None) -> list[Path]:
     """Write each person's motion (or only ``person``'s) in ``fmt``; returns the files written."""
     if fmt not in FORMATS:
@@ -150,7 +177,7 @@ def export_recording(recording: str | Path, fmt: str, out: str | Path, person: i
         raise LivehmrError(f"{recording} holds no person with a body")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    writer = {"npz": write_npz, "csv": write_csv, "bvh": write_bvh_motion}[fmt]
+    writer = {"npz": write_npz, "csv": write_csv, "bvh": write_bvh_motion, "gltf": write_gltf_motion}[fmt]
     written = []
     for pid, motion in sorted(motions.items()):
         path = out if len(motions) == 1 else out.with_name(f"{out.stem}_person{pid}{out.suffix}")
