@@ -395,6 +395,26 @@ def replay(
     typer.echo(f"replayed {n} messages on {publish}")
 
 
+@app.command()
+def web(
+    url: str = typer.Argument("tcp://127.0.0.1:5557", help="Publisher endpoint to show."),
+    port: int = typer.Option(8765, help="Port of the page (http://127.0.0.1:PORT/)."),
+    host: str = typer.Option("127.0.0.1", help="Address to serve on; beyond loopback needs --allow-remote."),
+    allow_remote: bool = _REMOTE,
+) -> None:  # fmt: skip
+    """Serve a browser viewer of a live stream: skinned bodies, floor, camera and trails (three.js)."""
+    from livehmr.clients.web_viewer import WebViewer
+
+    try:
+        viewer = WebViewer(url, host=host, port=port, allow_remote=allow_remote)
+        typer.echo(f"web viewer of {url} on http://{'localhost' if host == '127.0.0.1' else host}:{port}/  (Ctrl-C stops)")
+        viewer.run()
+    except LivehmrError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        pass
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="livehmr: %(levelname)s: %(message)s")
     try:

@@ -13,6 +13,7 @@ import logging
 import time
 import urllib.parse
 
+import numpy as np
 import zmq
 
 from livehmr.stream.errors import LivehmrError
@@ -34,6 +35,37 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # '*', interface names, hostnames
+
+
+def state_messages(result: FrameResult, stream_id: str, body_model: str) -> list[tuple[dict, dict[str, np.ndarray]]]:
+    """The (header, arrays) of every message a frame result publishes: one per person, or a
+    ``no_person`` heartbeat (docs/protocol.md)."""
+    T = result.T_world_cam
+
+    def header(person: PersonState | None, flags: set[str]) -> dict:
+        return {
+            "stream": stream_id,
+            "frame": result.frame_index,
+            "t_source": result.t_source,
+            "t_publish": time.time(),
+            "latency_ms": round((time.perf_counter() - result.t_captured) * 1e3, 3),
+            "person": person.person_id if person else -1,
+            "body_model": body_model,
+            "flags": sorted(flags),
+        }
+
+    if not result.persons:
+        return [(header(None, result.flags | {"no_person"}), {"T_world_cam": T})]
+    messages = []
+    for person in result.persons:
+        p = person.params
+        arrays = {
+            "global_orient": p.global_orient, "body_pose": p.body_pose, "betas": p.betas, "transl": p.transl,
+            "joints_world": person.joints_world, "T_world_cam": T, "contacts": person.contacts,
+            "joint_confidence": person.joint_confidence,
+        }  # fmt: skip
+        messages.append((header(person, result.flags | person.flags), arrays))
+    return messages
 
 
 class ZmqPublisher:
@@ -65,31 +97,9 @@ class ZmqPublisher:
         self.sent = 0
         self.withheld = 0
 
-    def _header(self, result: FrameResult, person: PersonState | None, flags: set[str]) -> dict:
-        return {
-            "stream": self.stream_id,
-            "frame": result.frame_index,
-            "t_source": result.t_source,
-            "t_publish": time.time(),
-            "latency_ms": round((time.perf_counter() - result.t_captured) * 1e3, 3),
-            "person": person.person_id if person else -1,
-            "body_model": self.body_model,
-            "flags": sorted(flags),
-        }
-
     def publish(self, result: FrameResult) -> None:
-        T = result.T_world_cam
-        if not result.persons:
-            self._send(self._header(result, None, result.flags | {"no_person"}), {"T_world_cam": T})
-            return
-        for person in result.persons:
-            p = person.params
-            arrays = {
-                "global_orient": p.global_orient, "body_pose": p.body_pose, "betas": p.betas, "transl": p.transl,
-                "joints_world": person.joints_world, "T_world_cam": T, "contacts": person.contacts,
-                "joint_confidence": person.joint_confidence,
-            }  # fmt: skip
-            self._send(self._header(result, person, result.flags | person.flags), arrays)
+        for header, arrays in state_messages(result, self.stream_id, self.body_model):
+            self._send(header, arrays)
 
     def _send(self, header: dict, arrays: dict) -> None:
         """Encode and send; anything non-finite goes out as an ``invalid`` heartbeat without arrays."""
