@@ -29,7 +29,7 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
                   gyro_offset: Optional[float], estimator: str, body: str, smpl_model: Optional[str], fov: float,
                   publish: str, allow_remote: bool, max_frames: Optional[int], realtime: bool, quiet: bool,
                   motion_model: Optional[str] = None, people: int = 4, vitpose: Optional[str] = None,
-                  device: str = "cpu", trust_checkpoint: bool = False) -> None:  # fmt: skip
+                  device: str = "cpu", trust_checkpoint: bool = False, publish_frames: bool = False) -> None:  # fmt: skip
     from rich.console import Console
 
     from livehmr.models.body import load_body_model
@@ -48,7 +48,8 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
                 keypoints=registry.make_keypoints(keypoints, people, vitpose, device, trust_checkpoint),
                 camera=registry.make_camera(camera, source, gyro, imu_to_cam, gyro_offset, fov),
                 estimator=registry.make_estimator(estimator, body_model, fov, motion_model),
-                publishers=[ZmqPublisher(publish, body_model=body_model.name, allow_remote=allow_remote)],
+                publishers=[ZmqPublisher(publish, body_model=body_model.name, allow_remote=allow_remote,
+                                         publish_frames=publish_frames)],  # fmt: skip
             )
     except (LivehmrError, ValueError) as exc:
         _fail(str(exc))
@@ -100,6 +101,7 @@ _PUBLISH = typer.Option("tcp://127.0.0.1:5557", help="ZeroMQ PUB endpoint to bin
 _REMOTE = typer.Option(False, help="Allow binding beyond loopback (anyone on the network can subscribe).")
 _MAX = typer.Option(None, help="Stop after this many frames.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="No per-frame progress lines.")
+_FRAMES = typer.Option(False, help="Also publish each frame's image (JPEG), intrinsics and 2D keypoints on topic 'frame' (for `livehmr view`).")
 
 
 @app.command()
@@ -111,14 +113,14 @@ def run(
     allow_remote: bool = _REMOTE, max_frames: Optional[int] = _MAX,
     realtime: bool = typer.Option(False, help="Pace the synthetic source at its frame rate, like a live camera."),
     quiet: bool = _QUIET, people: int = _PEOPLE, vitpose: Optional[str] = _VITPOSE, device: str = _DEVICE,
-    trust_checkpoint: bool = _TRUST,
+    trust_checkpoint: bool = _TRUST, publish_frames: bool = _FRAMES,
 ) -> None:  # fmt: skip
     """Run the pipeline on SOURCE and publish SMPL states over ZeroMQ."""
     _run_pipeline(source, keypoints=keypoints, camera=camera, gyro=gyro, imu_to_cam=imu_to_cam, gyro_offset=gyro_offset,
                   estimator=estimator, body=body, smpl_model=smpl_model, fov=fov, publish=publish,
                   allow_remote=allow_remote, max_frames=max_frames, realtime=realtime, quiet=quiet,
                   motion_model=motion_model, people=people, vitpose=vitpose, device=device,
-                  trust_checkpoint=trust_checkpoint)  # fmt: skip
+                  trust_checkpoint=trust_checkpoint, publish_frames=publish_frames)  # fmt: skip
 
 
 @app.command()
@@ -128,6 +130,7 @@ def demo(
     realtime: bool = typer.Option(True, help="Pace frames at 30 fps like a live camera (--no-realtime: as fast as possible)."),
     quiet: bool = _QUIET,
     people: int = typer.Option(1, help="People in the scene (1-4); more than one switches --keypoints blazepose to blazepose-multi."),
+    publish_frames: bool = _FRAMES,
 ) -> None:  # fmt: skip
     """Run the whole pipeline on the embedded synthetic scene (no files needed)."""
     max_frames = int(round(seconds * 30))
@@ -136,7 +139,7 @@ def demo(
         keypoints = "blazepose-multi"
     _run_pipeline(source, people=max(people, 1), keypoints=keypoints, camera=camera, gyro=None, imu_to_cam="identity", gyro_offset=None,
                   estimator=estimator, body="anny", smpl_model=None, fov=70.0, publish=publish, allow_remote=False,
-                  max_frames=max_frames, realtime=realtime, quiet=quiet)  # fmt: skip
+                  max_frames=max_frames, realtime=realtime, quiet=quiet, publish_frames=publish_frames)  # fmt: skip
 
 
 @app.command()
@@ -413,6 +416,26 @@ def web(
         _fail(str(exc))
     except KeyboardInterrupt:
         pass
+
+
+@app.command()
+def view(
+    source: str = typer.Argument("tcp://127.0.0.1:5557", help="A stream URL or a recording made by 'livehmr record'."),
+    save: Optional[str] = typer.Option(None, help="Write an .rrd file instead of opening a viewer (headless machines)."),
+    web: bool = typer.Option(False, help="Serve rerun's web viewer on http://localhost:9090 instead of the native one."),
+    idle: Optional[float] = typer.Option(None, help="Live streams: stop after this many seconds without a message."),
+    count: Optional[int] = typer.Option(None, help="Stop after this many messages."),
+    meshes: bool = typer.Option(True, help="Skinned meshes in 3D and over the image (--no-meshes: skeletons only)."),
+) -> None:  # fmt: skip
+    """Show a live stream or a recording in rerun: world, camera, meshes, trails, image overlay, plots.
+    Run the pipeline with --publish-frames to see the video frames."""
+    from livehmr.clients.rerun_viewer import view as rerun_view
+
+    try:
+        n = rerun_view(source, save=save, web=web, idle_s=idle, count=count, meshes=meshes, announce=typer.echo)
+    except LivehmrError as exc:
+        _fail(str(exc))
+    typer.echo(f"logged {n} frames")
 
 
 def main() -> None:

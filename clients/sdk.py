@@ -14,6 +14,8 @@
     handle.stop()
 
 ``conflate=True`` gives a "latest only" reader (older waiting messages are dropped).
+``frames=True`` also yields :class:`FrameImage` messages (the camera image, intrinsics and
+2D keypoints) from a publisher started with ``--publish-frames``.
 Subscribers reconnect by themselves: a publisher that restarts on the same endpoint is
 picked up again (retries every 0.1 s, backing off to 2 s). Messages that are malformed
 or of another protocol version are skipped and counted (``rejected``); the first reason
@@ -30,7 +32,7 @@ from typing import AsyncIterator, Callable, Iterator
 import numpy as np
 import zmq
 
-from livehmr.stream.wire import TOPIC_STATE, Message, WireError, decode
+from livehmr.stream.wire import TOPIC_FRAME, TOPIC_STATE, Message, WireError, decode
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +74,63 @@ class State:
         raise AttributeError(name)
 
 
+@dataclass
+class FrameImage:
+    """A ``frame`` message: the camera image of frame ``frame`` (docs/protocol.md)."""
+
+    message: Message
+
+    @property
+    def frame(self) -> int:
+        return int(self.message.header["frame"])
+
+    @property
+    def t_source(self) -> float:
+        return float(self.message.header["t_source"])
+
+    @property
+    def K(self) -> np.ndarray:
+        """(3, 3) intrinsics, pixels."""
+        return self.message.arrays["K"].astype(np.float64)
+
+    @property
+    def persons(self) -> list[int]:
+        """Track ids of the rows of ``keypoints``."""
+        return [int(p) for p in self.message.header.get("persons", [])]
+
+    @property
+    def keypoints(self) -> np.ndarray:
+        """(P, 23, 3) pixel x, y, confidence (``livehmr.stream.types.KEYPOINT_NAMES``)."""
+        return self.message.arrays["keypoints"]
+
+    @property
+    def jpeg(self) -> bytes:
+        return self.message.arrays["image"].tobytes()
+
+    def image(self) -> np.ndarray:
+        """(H, W, 3) uint8 BGR."""
+        import cv2
+
+        return cv2.imdecode(self.message.arrays["image"], cv2.IMREAD_COLOR)
+
+
+def parse(message: Message) -> State | FrameImage:
+    """A decoded message as what its topic says it is."""
+    if message.topic == TOPIC_FRAME.decode():
+        if "image" not in message.arrays or "K" not in message.arrays or "keypoints" not in message.arrays:
+            raise WireError("a frame message needs 'image', 'K' and 'keypoints'")
+        return FrameImage(message)
+    return State(message)
+
+
 class _Decoding:
     """Decodes messages into states, skipping (and counting in ``rejected``) malformed ones."""
 
     rejected: int = 0
 
-    def _decode(self, frames: list[bytes]) -> State | None:
+    def _decode(self, frames: list[bytes]) -> State | FrameImage | None:
         try:
-            return State(decode(frames))
+            return parse(decode(frames))
         except WireError as exc:
             if self.rejected == 0:
                 log.warning("skipping malformed message: %s", exc)
@@ -94,17 +145,20 @@ class Subscriber(_Decoding):
         url: the publisher's endpoint (``tcp://127.0.0.1:5557`` by default).
         timeout_s: ``recv`` gives None after this long without a message; iteration ends.
         conflate: keep only the newest message (a "latest only" reader).
+        frames: also receive :class:`FrameImage` messages.
     """
 
-    def __init__(self, url: str = "tcp://127.0.0.1:5557", timeout_s: float | None = None, conflate: bool = False):
+    def __init__(self, url: str = "tcp://127.0.0.1:5557", timeout_s: float | None = None, conflate: bool = False,
+                 frames: bool = False):  # fmt: skip
         self.context = zmq.Context.instance()
-        self.socket = _sub_socket(self.context, url)
+        self.socket = _sub_socket(self.context, url, frames)
         self.conflate = conflate
         self.timeout_s = timeout_s
         self.rejected = 0
 
-    def recv(self, timeout_s: float | None = None) -> State | None:
-        """The next valid state, or None on timeout (``timeout_s`` or the constructor's)."""
+    def recv(self, timeout_s: float | None = None) -> State | FrameImage | None:
+        """The next valid state (or frame image, with ``frames``), or None on timeout
+        (``timeout_s`` or the constructor's)."""
         timeout = self.timeout_s if timeout_s is None else timeout_s
         poll_ms = None if timeout is None else int(timeout * 1000)
         while True:
@@ -118,7 +172,7 @@ class Subscriber(_Decoding):
             if state is not None:
                 return state
 
-    def __iter__(self) -> Iterator[State]:
+    def __iter__(self) -> Iterator[State | FrameImage]:
         while True:
             state = self.recv()
             if state is None:
@@ -135,13 +189,15 @@ class Subscriber(_Decoding):
         self.close()
 
 
-def _sub_socket(context, url: str):
+def _sub_socket(context, url: str, frames: bool = False):
     socket = context.socket(zmq.SUB)
     socket.setsockopt(zmq.LINGER, 0)
     socket.setsockopt(zmq.RCVHWM, 1000)
     socket.setsockopt(zmq.RECONNECT_IVL, 100)  # ms; ZeroMQ reconnects by itself
     socket.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
     socket.setsockopt(zmq.SUBSCRIBE, TOPIC_STATE)
+    if frames:
+        socket.setsockopt(zmq.SUBSCRIBE, TOPIC_FRAME)
     socket.connect(url)
     return socket
 

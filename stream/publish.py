@@ -18,7 +18,7 @@ import zmq
 
 from livehmr.stream.errors import LivehmrError
 from livehmr.stream.types import FrameResult, PersonState
-from livehmr.stream.wire import TOPIC_STATE, WireError, encode
+from livehmr.stream.wire import TOPIC_FRAME, TOPIC_STATE, WireError, encode
 
 log = logging.getLogger(__name__)
 DEFAULT_URL = "tcp://127.0.0.1:5557"
@@ -68,18 +68,36 @@ def state_messages(result: FrameResult, stream_id: str, body_model: str) -> list
     return messages
 
 
+def frame_message(result: FrameResult, stream_id: str, jpeg_quality: int = 80) -> tuple[dict, dict[str, np.ndarray]]:
+    """The (header, arrays) of a ``frame`` message: the image as JPEG, ``K`` (3, 3) and
+    ``keypoints`` (P, 23, 3) pixel x, y, confidence of the persons in ``header["persons"]``."""
+    import cv2
+
+    ok, jpeg = cv2.imencode(".jpg", result.image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+    if not ok:
+        raise WireError("the frame's image could not be JPEG-encoded")
+    h, w = result.image.shape[:2]
+    header = {"stream": stream_id, "frame": result.frame_index, "t_source": result.t_source, "width": w, "height": h,
+              "encoding": "jpeg", "persons": [int(k.track_id) for k in result.keypoints], "flags": []}  # fmt: skip
+    keypoints = np.array([k.keypoints for k in result.keypoints], dtype=np.float64).reshape(-1, 23, 3)
+    K = result.K if result.K is not None else np.eye(3)
+    return header, {"image": jpeg.reshape(-1), "K": K, "keypoints": np.nan_to_num(keypoints)}
+
+
 class ZmqPublisher:
-    """Publishes one message per person per frame, or a ``no_person`` heartbeat.
+    """Publishes one message per person per frame, or a ``no_person`` heartbeat; with
+    ``publish_frames``, each frame's image first (topic ``frame``, JPEG).
 
     Args:
         url: where to bind. Anything but loopback needs ``allow_remote=True``.
         stream_id: names this stream in every header.
         body_model: name of the body model whose ``betas`` are published.
         hwm: per-subscriber queue bound, in messages.
+        publish_frames: also publish each frame's image (costs a JPEG encoding per frame).
     """
 
     def __init__(self, url: str = DEFAULT_URL, stream_id: str = "livehmr", body_model: str = "anny",
-                 allow_remote: bool = False, hwm: int = 200):  # fmt: skip
+                 allow_remote: bool = False, hwm: int = 200, publish_frames: bool = False):  # fmt: skip
         if not is_loopback(url) and not allow_remote:
             raise LivehmrError(f"refusing to bind {url} beyond loopback; pass --allow-remote to mean it")
         self.context = zmq.Context.instance()
@@ -94,21 +112,24 @@ class ZmqPublisher:
         self.url = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self.stream_id = stream_id
         self.body_model = body_model
+        self.publish_frames = publish_frames
         self.sent = 0
         self.withheld = 0
 
     def publish(self, result: FrameResult) -> None:
+        if self.publish_frames and result.image is not None:
+            self._send(*frame_message(result, self.stream_id), topic=TOPIC_FRAME)
         for header, arrays in state_messages(result, self.stream_id, self.body_model):
             self._send(header, arrays)
 
-    def _send(self, header: dict, arrays: dict) -> None:
+    def _send(self, header: dict, arrays: dict, topic: bytes = TOPIC_STATE) -> None:
         """Encode and send; anything non-finite goes out as an ``invalid`` heartbeat without arrays."""
         try:
-            frames = encode(TOPIC_STATE, header, arrays)
+            frames = encode(topic, header, arrays)
         except WireError as exc:  # never put NaN on the wire
             self.withheld += 1
-            log.warning("frame %s person %s: %s", header["frame"], header["person"], exc)
-            frames = encode(TOPIC_STATE, {**header, "flags": sorted({*header["flags"], "invalid"})}, {})
+            log.warning("frame %s person %s: %s", header["frame"], header.get("person"), exc)
+            frames = encode(topic, {**header, "flags": sorted({*header["flags"], "invalid"})}, {})
         try:
             self.socket.send_multipart(frames, flags=zmq.NOBLOCK)
             self.sent += 1

@@ -179,7 +179,9 @@ class Pipeline:
         offset = getattr(self.estimator, "camera_translation", None)
         if offset is not None:
             T_world_cam[:3, 3] += offset()
-        result = FrameResult(frame.index, frame.t, frame.t_captured, T_world_cam, states, flags, keypoints=persons)
+        K = frame.intrinsics(getattr(self.estimator, "default_hfov_deg", 60.0))  # what the estimator assumed
+        result = FrameResult(frame.index, frame.t, frame.t_captured, T_world_cam, states, flags, keypoints=persons,
+                             image=frame.image, K=K)  # fmt: skip
         result.latency_ms.update(camera=(t1 - t0) * 1e3, estimator=(t2 - t1) * 1e3)
         for publisher in self.publishers:
             publisher.publish(result)

@@ -149,3 +149,7 @@ class FrameResult:
     flags: set[str] = field(default_factory=set)
     latency_ms: dict[str, float] = field(default_factory=dict)
     keypoints: list[PersonKeypoints] = field(default_factory=list)
+    #: (H, W, 3) uint8 BGR: the frame's image (for publishers of frames and viewers)
+    image: np.ndarray | None = None
+    #: (3, 3) the intrinsics the estimator used
+    K: np.ndarray | None = None

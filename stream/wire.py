@@ -3,7 +3,9 @@ JSON header and one raw little-endian buffer of named arrays.
 
 A message is three ZeroMQ frames:
 
-1. topic, ASCII: ``state`` (one per person per frame, or a ``no_person`` heartbeat);
+1. topic, ASCII: ``state`` (one per person per frame, or a ``no_person`` heartbeat), or
+   ``frame`` (the camera image of a frame, JPEG, with its intrinsics and 2D keypoints; only
+   from a publisher started with ``--publish-frames``);
 2. header, JSON: ``schema``, ``version``, stream and frame metadata, ``flags``, and
    ``arrays``: a list of ``{"name", "dtype", "shape", "offset"}`` into frame 3;
 3. payload: the arrays' bytes, concatenated.
@@ -21,6 +23,7 @@ import numpy as np
 SCHEMA = "livehmr.state"
 VERSION = 1
 TOPIC_STATE = b"state"
+TOPIC_FRAME = b"frame"
 _DTYPES = {"<f4": np.dtype("<f4"), "<f8": np.dtype("<f8"), "<i4": np.dtype("<i4"), "|u1": np.dtype("|u1")}
 MAX_HEADER_BYTES = 64 * 1024
 MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
@@ -52,13 +55,15 @@ class Message:
 
 
 def encode(topic: bytes, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> list[bytes]:
-    """Encode a message; raises WireError if any array holds NaN or Inf."""
+    """Encode a message: uint8 arrays as bytes, everything else as float32. Raises WireError
+    if any float array holds NaN or Inf."""
     specs, chunks, offset = [], [], 0
     for name, value in arrays.items():
-        a = np.ascontiguousarray(value, dtype="<f4")
-        if not np.all(np.isfinite(a)):
+        raw = np.asarray(value)
+        a = np.ascontiguousarray(raw, dtype="|u1" if raw.dtype == np.uint8 else "<f4")
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
             raise WireError(f"array {name!r} holds non-finite values; refusing to publish it")
-        specs.append({"name": name, "dtype": "<f4", "shape": list(a.shape), "offset": offset})
+        specs.append({"name": name, "dtype": a.dtype.str, "shape": list(a.shape), "offset": offset})
         chunks.append(a.tobytes())
         offset += a.nbytes
     head = {"schema": SCHEMA, "version": VERSION, **header, "arrays": specs}

@@ -109,6 +109,34 @@ class Mesh:
     vertex_colors: np.ndarray
 
 
+def draw_meshes(img: np.ndarray, zbuf: np.ndarray, K: np.ndarray, T_world_cam: np.ndarray, meshes: list[Mesh],
+                light_dir: tuple[float, float, float] = (0.4, -0.3, 0.86)) -> None:  # fmt: skip
+    """Shade and z-buffer ``meshes`` into ``img`` (H, W, 3) BGR and ``zbuf`` (H, W) in place."""
+    T_cam_world = invert_T(T_world_cam)
+    light = np.asarray(light_dir, dtype=np.float64) / np.linalg.norm(light_dir)
+    for mesh in meshes:
+        v = mesh.vertices @ T_cam_world[:3, :3].T + T_cam_world[:3, 3]
+        depth = v[:, 2]
+        uv = (v[:, :2] / np.maximum(depth, 1e-6)[:, None]) * [K[0, 0], K[1, 1]] + [K[0, 2], K[1, 2]]
+        tri = mesh.vertices[mesh.faces]
+        n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
+        shade = 0.35 + 0.65 * np.abs(n @ light)  # two-sided Lambert + ambient
+        colors = mesh.vertex_colors[mesh.faces].mean(axis=1) * shade[:, None] * 255.0
+        _rasterize(uv, depth, mesh.faces, np.clip(colors, 0, 255).astype(np.uint8), img, zbuf)
+
+
+def overlay_meshes(image: np.ndarray, K: np.ndarray, T_world_cam: np.ndarray, meshes: list[Mesh],
+                   opacity: float = 0.6) -> np.ndarray:  # fmt: skip
+    """``image`` (H, W, 3) BGR with ``meshes`` drawn over it at ``opacity``; returns a new image."""
+    drawn = image.copy()
+    zbuf = np.full(image.shape[:2], np.inf)
+    draw_meshes(drawn, zbuf, K, T_world_cam, meshes)
+    covered = np.isfinite(zbuf)[..., None]
+    blended = (opacity * drawn + (1 - opacity) * image.astype(np.float64)).astype(np.uint8)
+    return np.where(covered, blended, image)
+
+
 def render(
     K: np.ndarray, T_world_cam: np.ndarray, size: tuple[int, int], meshes: list[Mesh], seed: int = 7,
     light_dir: tuple[float, float, float] = (0.4, -0.3, 0.86),
@@ -126,16 +154,5 @@ def render(
     img = np.empty((H, W, 3), np.uint8)
     zbuf = np.empty((H, W), np.float64)
     _render_ground(img, zbuf, np.linalg.inv(K), T_world_cam[:3, :3], T_world_cam[:3, 3].copy(), 0.8, seed)
-    T_cam_world = invert_T(T_world_cam)
-    light = np.asarray(light_dir, dtype=np.float64) / np.linalg.norm(light_dir)
-    for mesh in meshes:
-        v = mesh.vertices @ T_cam_world[:3, :3].T + T_cam_world[:3, 3]
-        depth = v[:, 2]
-        uv = (v[:, :2] / np.maximum(depth, 1e-6)[:, None]) * [K[0, 0], K[1, 1]] + [K[0, 2], K[1, 2]]
-        tri = mesh.vertices[mesh.faces]
-        n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-        n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
-        shade = 0.35 + 0.65 * np.abs(n @ light)  # two-sided Lambert + ambient
-        colors = mesh.vertex_colors[mesh.faces].mean(axis=1) * shade[:, None] * 255.0
-        _rasterize(uv, depth, mesh.faces, np.clip(colors, 0, 255).astype(np.uint8), img, zbuf)
+    draw_meshes(img, zbuf, K, T_world_cam, meshes, light_dir)
     return img, zbuf.astype(np.float32)

@@ -1,0 +1,285 @@
+"""``livehmr view``: a live stream or a recording in the rerun viewer.
+
+Entities (world: livehmr's, metres, Z up; timelines ``frame`` and ``source_time``):
+
+- ``world/ground``: the floor grid; ``world/camera``: the camera pose (``T_world_cam``)
+  with its pinhole (a frustum in 3D), ``world/camera_trail`` its trajectory;
+- ``world/camera/image``: the frame (needs a publisher with ``--publish-frames``) with
+  every person's mesh drawn over it, and ``world/camera/image/keypoints/<id>`` the 2D
+  keypoints and their skeleton;
+- ``world/people/<id>/mesh`` (the skinned Anny mesh of the stream's phenotype; SMPL
+  streams draw ``skeleton`` only), ``world/people/<id>/skeleton``, ``world/people/<id>/trail``
+  (the pelvis over the floor);
+- ``plots/contacts/<id>/<foot part>`` and ``plots/confidence/<id>``: time series.
+
+Messages are grouped by frame: a frame is logged when the next one starts (the publisher
+sends a frame's image before its states), so the overlay shows the bodies of that frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from livehmr.clients.sdk import FrameImage, State
+from livehmr.geometry import intrinsics_from_fov
+from livehmr.models.skeleton import PARENTS
+from livehmr.stream.errors import LivehmrError
+
+log = logging.getLogger(__name__)
+
+CONTACT_NAMES = ("left_ankle", "left_toes", "right_ankle", "right_toes")
+#: 2D skeleton drawn over the image (indices into KEYPOINT_NAMES).
+KEYPOINT_EDGES = ((5, 7), (7, 9), (6, 8), (8, 10), (5, 6), (5, 11), (6, 12), (11, 12), (11, 13), (13, 15),
+                  (12, 14), (14, 16), (15, 19), (15, 17), (17, 18), (16, 22), (16, 20), (20, 21), (0, 1), (0, 2),
+                  (1, 3), (2, 4))  # fmt: skip
+BODY_COLOUR_BGR = (0.2, 0.45, 0.85)
+DEFAULT_SIZE = (640, 480)
+
+
+def _colour(person: int) -> tuple[int, int, int]:
+    palette = ((230, 120, 50), (60, 160, 230), (120, 200, 90), (220, 80, 160), (240, 200, 60), (150, 110, 230))
+    return palette[person % len(palette)]
+
+
+@dataclass
+class _Frame:
+    """What arrived for one frame index."""
+
+    index: int
+    t: float
+    image: FrameImage | None = None
+    states: list[State] = field(default_factory=list)
+
+
+class RerunLogger:
+    """Logs livehmr messages into a rerun recording stream.
+
+    Args:
+        recording: the ``rerun.RecordingStream`` to log into (its sinks decide where it goes).
+        trail: frames of camera and pelvis trail kept.
+        meshes: draw skinned meshes (3D and over the image); off, skeletons only.
+    """
+
+    def __init__(self, recording, trail: int = 300, meshes: bool = True):
+        import rerun as rr
+
+        self.rr = rr
+        self.recording = recording
+        self.meshes = meshes
+        self._pending: _Frame | None = None
+        self._bodies: dict[tuple[float, ...], object] = {}
+        self._camera_trail: deque = deque(maxlen=trail)
+        self._trails: dict[int, deque] = {}
+        self._trail_len = trail
+        self._faces_logged: set[int] = set()
+        self.frames_logged = 0
+        self._log_static()
+
+    # -- input ---------------------------------------------------------------------------------
+    def log(self, item: State | FrameImage) -> None:
+        """Take one message; the frame before it is logged once this one starts a new frame."""
+        if self._pending is not None and item.frame != self._pending.index:
+            self.flush()
+        if self._pending is None:
+            self._pending = _Frame(item.frame, item.t_source)
+        if isinstance(item, FrameImage):
+            self._pending.image = item
+        else:
+            self._pending.states.append(item)
+
+    def flush(self) -> None:
+        """Log the frame being gathered."""
+        if self._pending is not None:
+            self._log_frame(self._pending)
+            self._pending = None
+
+    # -- logging -------------------------------------------------------------------------------
+    def _log_static(self) -> None:
+        rr, rec = self.rr, self.recording
+        rec.log("world", rr.ViewCoordinates.RIGHT_HAND_Z_UP, static=True)
+        lines = [[[a, -20, 0], [a, 20, 0]] for a in range(-20, 21)] + [[[-20, a, 0], [20, a, 0]] for a in range(-20, 21)]
+        rec.log("world/ground", rr.LineStrips3D(lines, colors=[(110, 116, 128)], radii=0.005), static=True)
+
+    def _body(self, phenotype: tuple[float, ...]):
+        if phenotype not in self._bodies:
+            from livehmr.models.anny_body import PHENOTYPES, AnnyBody
+            from livehmr.models.skinned import skinned_anny
+
+            self._bodies[phenotype] = skinned_anny(AnnyBody(dict(zip(PHENOTYPES, phenotype))))
+        return self._bodies[phenotype]
+
+    def _log_frame(self, frame: _Frame) -> None:
+        rr, rec = self.rr, self.recording
+        rec.set_time("frame", sequence=frame.index)
+        rec.set_time("source_time", duration=frame.t)
+
+        T = next((s.message.arrays["T_world_cam"] for s in frame.states if "T_world_cam" in s.message.arrays), None)
+        if T is not None:
+            T = T.astype(np.float64)
+            rec.log("world/camera", rr.Transform3D(translation=T[:3, 3], mat3x3=T[:3, :3]))
+            self._camera_trail.append(T[:3, 3].copy())
+            rec.log("world/camera_trail", rr.LineStrips3D([list(self._camera_trail)], colors=[(127, 200, 255)], radii=0.01))
+        if frame.image is not None:
+            K, size = frame.image.K, (int(frame.image.message.header["width"]), int(frame.image.message.header["height"]))
+        else:
+            K, size = intrinsics_from_fov(*DEFAULT_SIZE, 60.0), DEFAULT_SIZE
+        rec.log("world/camera", rr.Pinhole(image_from_camera=K, resolution=size, camera_xyz=rr.ViewCoordinates.RDF,
+                                           image_plane_distance=0.5))  # fmt: skip
+
+        meshes = []
+        for state in frame.states:
+            if not state.has_body:
+                continue
+            meshes.extend(self._log_person(state))
+        if frame.image is not None:
+            self._log_image(frame.image, meshes, T)
+        self.frames_logged += 1
+
+    def _log_person(self, state: State) -> list:
+        """Log one person's body, trail and plots; returns its mesh for the overlay (or [])."""
+        from livehmr.geometry import rotvec_to_rotmat
+        from livehmr.studio.render import Mesh
+
+        rr, rec = self.rr, self.recording
+        pid = state.person
+        base = f"world/people/{pid}"
+        joints = state.joints_world.astype(np.float64)
+        colour = _colour(pid)
+        rec.log(f"{base}/skeleton", rr.LineStrips3D([[joints[PARENTS[j]], joints[j]] for j in range(1, 24)],
+                                                    colors=[colour], radii=0.012))  # fmt: skip
+        trail = self._trails.setdefault(pid, deque(maxlen=self._trail_len))
+        trail.append([joints[0, 0], joints[0, 1], 0.01])
+        rec.log(f"{base}/trail", rr.LineStrips3D([list(trail)], colors=[colour], radii=0.015))
+        for name, value in zip(CONTACT_NAMES, state.contacts):
+            rec.log(f"plots/contacts/{pid}/{name}", rr.Scalars(float(value)))
+        rec.log(f"plots/confidence/{pid}", rr.Scalars(float(state.joint_confidence.mean())))
+
+        if not self.meshes or state.header.get("body_model") != "anny":
+            return []
+        body = self._body(tuple(round(float(v), 2) for v in state.betas[:6]))
+        rotvecs = np.concatenate([state.global_orient, state.body_pose]).reshape(24, 3)
+        vertices = body.skin(rotvec_to_rotmat(rotvecs)[None], state.transl[None].astype(np.float64))[0]
+        if pid not in self._faces_logged:  # the topology once; vertices every frame
+            rec.log(f"{base}/mesh", rr.Mesh3D.from_fields(triangle_indices=body.faces, albedo_factor=(*colour, 255)),
+                    static=True)  # fmt: skip
+            self._faces_logged.add(pid)
+        rec.log(f"{base}/mesh", rr.Mesh3D.from_fields(vertex_positions=vertices, vertex_normals=_normals(vertices, body.faces)))
+        colours = np.tile(np.array(colour[::-1], dtype=np.float64) / 255.0, (len(vertices), 1))
+        return [Mesh(vertices, body.faces, colours)]
+
+    def _log_image(self, image: FrameImage, meshes: list, T_world_cam: np.ndarray | None) -> None:
+        import cv2
+
+        from livehmr.studio.render import overlay_meshes
+
+        rr, rec = self.rr, self.recording
+        if meshes and T_world_cam is not None:
+            drawn = overlay_meshes(image.image(), image.K, T_world_cam, meshes)
+            contents = cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+        else:
+            contents = image.jpeg
+        rec.log("world/camera/image", rr.EncodedImage(contents=contents, media_type="image/jpeg"))
+        seen = set()
+        for pid, kp in zip(image.persons, image.keypoints):
+            seen.add(pid)
+            ok = kp[:, 2] > 0.3
+            path = f"world/camera/image/keypoints/{pid}"
+            rec.log(path, rr.Points2D(kp[ok, :2], colors=[_colour(pid)], radii=3.0))
+            edges = [[kp[a, :2], kp[b, :2]] for a, b in KEYPOINT_EDGES if ok[a] and ok[b]]
+            rec.log(f"{path}/skeleton", rr.LineStrips2D(edges, colors=[_colour(pid)], radii=1.5))
+
+
+def _normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals (V, 3)."""
+    tri = vertices[faces]
+    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    n = np.stack([np.bincount(faces.ravel(), weights=np.repeat(face_n[:, k], 3), minlength=len(vertices)) for k in range(3)], 1)
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+
+
+def blueprint():
+    """The layout: the world in 3D, the camera's image, and the plots."""
+    import rerun.blueprint as rrb
+
+    return rrb.Blueprint(
+        rrb.Horizontal(
+            rrb.Spatial3DView(origin="world", name="world"),
+            rrb.Vertical(
+                rrb.Spatial2DView(origin="world/camera", name="camera"),
+                rrb.TimeSeriesView(origin="plots/contacts", name="foot contacts"),
+                rrb.TimeSeriesView(origin="plots/confidence", name="confidence"),
+            ),
+            column_shares=[3, 2],
+        ),
+        collapse_panels=True,
+    )
+
+
+def messages_from(source: str, idle_s: float | None = None, count: int | None = None) -> Iterator[State | FrameImage]:
+    """The messages of a recording file (in order) or of a live stream URL (until ``idle_s``
+    without a message, or ``count`` messages)."""
+    from livehmr.clients.sdk import Subscriber, parse
+    from livehmr.stream.wire import WireError, decode
+
+    n = 0
+    if "://" not in source:
+        from livehmr.clients.recording import RecordingReader
+
+        if not Path(source).is_file():
+            raise LivehmrError(f"{source} is neither a recording file nor a stream URL (tcp://HOST:PORT)")
+        for record in RecordingReader(source):
+            try:
+                yield parse(decode(record.frames))
+            except WireError:
+                continue
+            n += 1
+            if count is not None and n >= count:
+                return
+        return
+    with Subscriber(source, timeout_s=idle_s, frames=True) as sub:
+        for item in sub:
+            yield item
+            n += 1
+            if count is not None and n >= count:
+                return
+
+
+def view(source: str, save: str | None = None, web: bool = False, idle_s: float | None = None,
+         count: int | None = None, meshes: bool = True, announce: Callable[[str], None] = print) -> int:  # fmt: skip
+    """Show ``source`` (a recording or a stream URL) in rerun: spawned native viewer by
+    default, ``web`` (rerun's web viewer, served locally), or ``save`` to an .rrd file.
+    ``announce`` is told where to look. Returns the frames logged."""
+    import rerun as rr
+
+    recording = rr.RecordingStream("livehmr")
+    if save:
+        recording.save(save, default_blueprint=blueprint())
+    elif web:
+        uri = recording.serve_grpc(default_blueprint=blueprint())
+        rr.serve_web_viewer(web_port=9090, connect_to=uri, open_browser=False)
+        announce(f"rerun web viewer: http://localhost:9090/?url={uri}")
+    else:
+        try:
+            recording.spawn(default_blueprint=blueprint())
+        except Exception as exc:  # no display, or the viewer binary cannot start
+            raise LivehmrError(f"cannot start the rerun viewer ({exc}); use --web or --save FILE.rrd") from None
+    if save:
+        announce(f"logging to {save} (open it with: rerun {save})")
+    logger = RerunLogger(recording, meshes=meshes)
+    try:
+        for item in messages_from(source, idle_s, count):
+            logger.log(item)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        logger.flush()
+        recording.flush()
+        if save:
+            recording.disconnect()
+    return logger.frames_logged
