@@ -169,7 +169,7 @@ class RerunLogger:
             rec.log(f"{base}/mesh", rr.Mesh3D.from_fields(triangle_indices=body.faces, albedo_factor=(*colour, 255)),
                     static=True)  # fmt: skip
             self._faces_logged.add(pid)
-        rec.log(f"{base}/mesh", rr.Mesh3D.from_fields(vertex_positions=vertices, vertex_normals=_normals(vertices, body.faces)))
+        rec.log(f"{base}/mesh", rr.Mesh3D.from_fields(vertex_positions=vertices, vertex_normals=body.vertex_normals(vertices)))
         colours = np.tile(np.array(colour[::-1], dtype=np.float64) / 255.0, (len(vertices), 1))
         return [Mesh(vertices, body.faces, colours)]
 
@@ -193,14 +193,6 @@ class RerunLogger:
             rec.log(path, rr.Points2D(kp[ok, :2], colors=[_colour(pid)], radii=3.0))
             edges = [[kp[a, :2], kp[b, :2]] for a, b in KEYPOINT_EDGES if ok[a] and ok[b]]
             rec.log(f"{path}/skeleton", rr.LineStrips2D(edges, colors=[_colour(pid)], radii=1.5))
-
-
-def _normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals (V, 3)."""
-    tri = vertices[faces]
-    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    n = np.stack([np.bincount(faces.ravel(), weights=np.repeat(face_n[:, k], 3), minlength=len(vertices)) for k in range(3)], 1)
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
 
 def blueprint():

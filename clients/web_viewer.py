@@ -44,8 +44,10 @@ CLIENT_QUEUE = 2
 STATIC_FILES = ("index.html", "viewer.js", "favicon.svg", "vendor/three.bundle.min.js", "vendor/LICENSE-three.txt")
 
 
-def frame_message(states: list[State]) -> dict:
-    """One frame's states (one per person, or a heartbeat) as the page's JSON object."""
+def page_message(states: list[State]) -> dict:
+    """One frame's states (one per person, or a heartbeat) as the page's JSON object. The
+    page draws Anny: of the stream's phenotype, or the default one for an ``smpl`` stream
+    (whose betas are not a phenotype)."""
     first = states[0]
     persons = []
     for s in states:
@@ -55,12 +57,11 @@ def frame_message(states: list[State]) -> dict:
         rotvecs = np.concatenate([a["global_orient"], a["body_pose"]]).reshape(24, 3).astype(np.float64)
         persons.append({
             "id": s.person,
-            "phenotype": [round(float(v), 3) for v in a["betas"][:6]],
+            "phenotype": [round(float(v), 3) for v in a["betas"][:6]] if s.header.get("body_model") == "anny" else [0.5] * 6,
             "quaternions": np.round(Rotation.from_rotvec(rotvecs).as_quat(), 5).tolist(),
             "pelvis": np.round(a["joints_world"][0].astype(np.float64), 4).tolist(),
             "contacts": np.round(a["contacts"].astype(np.float64), 3).tolist(),
             "confidence": round(float(a["joint_confidence"].mean()), 3),
-            "body_model": first.header.get("body_model", "anny"),
         })  # fmt: skip
     T = first.message.arrays.get("T_world_cam", np.eye(4)).astype(np.float64)
     flags = sorted({f for s in states for f in s.flags})
@@ -184,7 +185,7 @@ class WebViewer:
                     pending.append(state)
 
     def _broadcast(self, states: list[State]) -> None:
-        text = json.dumps(frame_message(states), separators=(",", ":"))
+        text = json.dumps(page_message(states), separators=(",", ":"))
         self.frames_sent += 1
         for client in list(self.clients):
             client.offer(text)

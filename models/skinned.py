@@ -79,10 +79,9 @@ class SkinnedBody:
         """Unit area-weighted vertex normals (V, 3) of ``vertices`` (default the bind mesh)."""
         v = self.bind_vertices if vertices is None else vertices
         tri = v[self.faces]
-        face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-        n = np.zeros_like(v)
-        for k in range(3):
-            np.add.at(n, self.faces[:, k], face_n)
+        face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # (F, 3), length = 2 x area
+        corners = self.faces.ravel()
+        n = np.stack([np.bincount(corners, np.repeat(face_n[:, k], 3), len(v)) for k in range(3)], axis=1)
         return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
 

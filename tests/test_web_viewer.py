@@ -85,9 +85,9 @@ def _get(url: str, host: str | None = None) -> tuple[int, bytes, str]:
         return exc.code, exc.read(), exc.headers["Content-Type"]
 
 
-def test_frame_message_carries_what_the_page_poses(anny_body):
+def test_page_message_carries_what_the_page_poses(anny_body):
     from livehmr.clients.sdk import State
-    from livehmr.clients.web_viewer import frame_message
+    from livehmr.clients.web_viewer import page_message
     from livehmr.stream.wire import decode
 
     from livehmr.stream.publish import state_messages
@@ -100,7 +100,7 @@ def test_frame_message_carries_what_the_page_poses(anny_body):
     stream.rotvecs, stream.body, stream.with_person = np.random.default_rng(2).normal(0, 0.4, (1, 24, 3)), anny_body, True
     result = stream.result(0)
     states_ = states(result)
-    msg = json.loads(json.dumps(frame_message(states_)))
+    msg = json.loads(json.dumps(page_message(states_)))
     (person,) = msg["persons"]
     q = np.array(person["quaternions"])
     np.testing.assert_allclose(Rotation.from_quat(q).as_rotvec(), stream.rotvecs[0], atol=1e-3)
@@ -109,7 +109,7 @@ def test_frame_message_carries_what_the_page_poses(anny_body):
     assert person["id"] == 3 and person["phenotype"] == [0.5] * 6
 
     stream.with_person = False
-    msg = frame_message(states(stream.result(1)))
+    msg = page_message(states(stream.result(1)))
     assert msg["persons"] == [] and "no_person" in msg["flags"]
 
 
