@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -27,9 +28,10 @@ def _fail(message: str, code: int = 2) -> None:
 
 def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Optional[str], imu_to_cam: str,
                   gyro_offset: Optional[float], estimator: str, body: str, smpl_model: Optional[str], fov: float,
-                  publish: str, allow_remote: bool, max_frames: Optional[int], realtime: bool, quiet: bool,
+                  publish: str, insecure: bool, max_frames: Optional[int], realtime: bool, quiet: bool,
                   motion_model: Optional[str] = None, people: int = 4, vitpose: Optional[str] = None,
-                  device: str = "cpu", trust_checkpoint: bool = False, publish_frames: bool = False) -> None:  # fmt: skip
+                  device: str = "cpu", trust_checkpoint: bool = False, publish_frames: bool = False,
+                  curve=None) -> None:  # fmt: skip
     from rich.console import Console
 
     from livehmr.models.body import load_body_model
@@ -48,8 +50,8 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
                 keypoints=registry.make_keypoints(keypoints, people, vitpose, device, trust_checkpoint),
                 camera=registry.make_camera(camera, source, gyro, imu_to_cam, gyro_offset, fov),
                 estimator=registry.make_estimator(estimator, body_model, fov, motion_model),
-                publishers=[ZmqPublisher(publish, body_model=body_model.name, allow_remote=allow_remote,
-                                         publish_frames=publish_frames)],  # fmt: skip
+                publishers=[ZmqPublisher(publish, body_model=body_model.name, insecure=insecure,
+                                         publish_frames=publish_frames, curve=curve)],  # fmt: skip
             )
     except (LivehmrError, ValueError) as exc:
         _fail(str(exc))
@@ -98,7 +100,27 @@ _BODY = typer.Option("anny", help="Body model: anny (bundled) | smpl (needs --sm
 _SMPL = typer.Option(None, help="Path to an SMPL model file or folder (licensed; only used with --body smpl).")
 _FOV = typer.Option(60.0, help="Horizontal field of view (degrees) assumed when the source gives no intrinsics.")
 _PUBLISH = typer.Option("tcp://127.0.0.1:5557", help="ZeroMQ PUB endpoint to bind.")
-_REMOTE = typer.Option(False, help="Allow binding beyond loopback (anyone on the network can subscribe).")
+_INSECURE = typer.Option(False, "--insecure", "--allow-remote", help="Bind beyond loopback without authentication (anyone who reaches the port reads the stream).")
+_CURVE_SECRET = typer.Option(None, help="CURVE: this publisher's secret key file (NAME.key_secret from 'livehmr keys'); subscribers must then authenticate.")
+_CURVE_CLIENTS = typer.Option(None, help="CURVE: directory of the public keys (*.key) of the subscribers let in (with --curve-secret).")
+_CURVE_KEY = typer.Option(None, help="CURVE: this subscriber's secret key file, for a publisher that authenticates.")
+_CURVE_SERVER = typer.Option(None, help="CURVE: the publisher's public key file (NAME.key), with --curve-key.")
+
+
+def _curve_server(secret: Optional[str], clients: Optional[str]):
+    from livehmr.stream.security import CurveServer
+
+    if (secret is None) != (clients is None):
+        _fail("--curve-secret and --curve-clients go together")
+    return CurveServer(Path(secret), Path(clients)) if secret else None
+
+
+def _curve_client(key: Optional[str], server: Optional[str]):
+    from livehmr.stream.security import CurveClient
+
+    if (key is None) != (server is None):
+        _fail("--curve-key and --curve-server go together")
+    return CurveClient(Path(key), Path(server)) if key else None
 _MAX = typer.Option(None, help="Stop after this many frames.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="No per-frame progress lines.")
 _FRAMES = typer.Option(False, help="Also publish each frame's image (JPEG), intrinsics and 2D keypoints on topic 'frame' (for `livehmr view`).")
@@ -110,7 +132,8 @@ def run(
     keypoints: str = _KEYPOINTS, camera: str = _CAMERA, gyro: Optional[str] = _GYRO, imu_to_cam: str = _IMU,
     gyro_offset: Optional[float] = _GYRO_OFFSET, estimator: str = _ESTIMATOR, motion_model: Optional[str] = _MOTION_MODEL,
     body: str = _BODY, smpl_model: Optional[str] = _SMPL, fov: float = _FOV, publish: str = _PUBLISH,
-    allow_remote: bool = _REMOTE, max_frames: Optional[int] = _MAX,
+    insecure: bool = _INSECURE, curve_secret: Optional[str] = _CURVE_SECRET, curve_clients: Optional[str] = _CURVE_CLIENTS,
+    max_frames: Optional[int] = _MAX,
     realtime: bool = typer.Option(False, help="Pace the synthetic source at its frame rate, like a live camera."),
     quiet: bool = _QUIET, people: int = _PEOPLE, vitpose: Optional[str] = _VITPOSE, device: str = _DEVICE,
     trust_checkpoint: bool = _TRUST, publish_frames: bool = _FRAMES,
@@ -118,7 +141,8 @@ def run(
     """Run the pipeline on SOURCE and publish SMPL states over ZeroMQ."""
     _run_pipeline(source, keypoints=keypoints, camera=camera, gyro=gyro, imu_to_cam=imu_to_cam, gyro_offset=gyro_offset,
                   estimator=estimator, body=body, smpl_model=smpl_model, fov=fov, publish=publish,
-                  allow_remote=allow_remote, max_frames=max_frames, realtime=realtime, quiet=quiet,
+                  insecure=insecure, curve=_curve_server(curve_secret, curve_clients), max_frames=max_frames,
+                  realtime=realtime, quiet=quiet,
                   motion_model=motion_model, people=people, vitpose=vitpose, device=device,
                   trust_checkpoint=trust_checkpoint, publish_frames=publish_frames)  # fmt: skip
 
@@ -138,7 +162,7 @@ def demo(
     if people > 1 and keypoints == "blazepose":
         keypoints = "blazepose-multi"
     _run_pipeline(source, people=max(people, 1), keypoints=keypoints, camera=camera, gyro=None, imu_to_cam="identity", gyro_offset=None,
-                  estimator=estimator, body="anny", smpl_model=None, fov=70.0, publish=publish, allow_remote=False,
+                  estimator=estimator, body="anny", smpl_model=None, fov=70.0, publish=publish, insecure=False,
                   max_frames=max_frames, realtime=realtime, quiet=quiet, publish_frames=publish_frames)  # fmt: skip
 
 
@@ -147,14 +171,15 @@ def echo(
     url: str = typer.Argument("tcp://127.0.0.1:5557", help="Publisher endpoint to subscribe to."),
     count: Optional[int] = typer.Option(None, help="Exit after this many states."),
     timeout: Optional[float] = typer.Option(None, help="Exit after this many seconds without a message."),
-) -> None:
+    curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
+) -> None:  # fmt: skip
     """Print a one-line summary of every published state."""
     from livehmr.clients.sdk import Subscriber
     from livehmr.models.skeleton import JOINT
 
     seen = 0
     try:
-        with Subscriber(url, timeout_s=timeout) as sub:
+        with Subscriber(url, timeout_s=timeout, curve=_curve_client(curve_key, curve_server)) as sub:
             for state in sub:
                 flags = ",".join(state.flags) or "-"
                 if state.has_body:
@@ -376,11 +401,15 @@ def record(
     count: Optional[int] = typer.Option(None, help="Stop after this many messages."),
     seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds."),
     idle: Optional[float] = typer.Option(None, help="Stop after this many seconds without a message (counted from the first one)."),
+    curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
 ) -> None:  # fmt: skip
     """Write every message of a stream to a file, with its arrival time (Ctrl-C stops; a cut file stays readable)."""
     from livehmr.clients.recording import record_stream
 
-    n = record_stream(url, out, count=count, seconds=seconds, idle_s=idle)
+    try:
+        n = record_stream(url, out, count=count, seconds=seconds, idle_s=idle, curve=_curve_client(curve_key, curve_server))
+    except LivehmrError as exc:
+        _fail(str(exc))
     typer.echo(f"recorded {n} messages to {out}")
 
 
@@ -389,27 +418,47 @@ def replay(
     recording: str = typer.Argument(..., help="A recording made by 'livehmr record'."),
     publish: str = _PUBLISH,
     speed: float = typer.Option(1.0, help="1: as recorded; 2: twice as fast; 0: as fast as possible."),
-    allow_remote: bool = _REMOTE,
+    insecure: bool = _INSECURE, curve_secret: Optional[str] = _CURVE_SECRET, curve_clients: Optional[str] = _CURVE_CLIENTS,
 ) -> None:  # fmt: skip
     """Republish a recording, message for message, at its recorded pace or any speed."""
     from livehmr.clients.recording import replay as replay_recording
 
-    n = replay_recording(recording, publish, speed=speed, allow_remote=allow_remote)
+    n = replay_recording(recording, publish, speed=speed, insecure=insecure,
+                         curve=_curve_server(curve_secret, curve_clients))  # fmt: skip
     typer.echo(f"replayed {n} messages on {publish}")
+
+
+@app.command()
+def keys(
+    name: str = typer.Argument(..., help="Name of the key pair: NAME.key (public, give it to the other side) and NAME.key_secret (keep it)."),
+    out: str = typer.Option("keys", help="Directory to write them to."),
+) -> None:  # fmt: skip
+    """Make a CURVE key pair for authenticated streams beyond loopback.
+
+    Publisher: livehmr run ... --publish tcp://0.0.0.0:5557 --curve-secret keys/server.key_secret --curve-clients keys/clients/
+    Subscriber: livehmr echo tcp://HOST:5557 --curve-key keys/me.key_secret --curve-server keys/server.key
+    (copy each subscriber's me.key into the publisher's clients/ directory)."""
+    from livehmr.stream.security import generate_keys
+
+    try:
+        public, secret = generate_keys(out, name)
+    except (LivehmrError, OSError) as exc:
+        _fail(str(exc))
+    typer.echo(f"wrote {public} (public) and {secret} (secret, mode 600)")
 
 
 @app.command()
 def web(
     url: str = typer.Argument("tcp://127.0.0.1:5557", help="Publisher endpoint to show."),
     port: int = typer.Option(8765, help="Port of the page (http://127.0.0.1:PORT/)."),
-    host: str = typer.Option("127.0.0.1", help="Address to serve on; beyond loopback needs --allow-remote."),
-    allow_remote: bool = _REMOTE,
+    host: str = typer.Option("127.0.0.1", help="Address to serve on; beyond loopback needs --insecure (the page has no login)."),
+    insecure: bool = _INSECURE, curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
 ) -> None:  # fmt: skip
     """Serve a browser viewer of a live stream: skinned bodies, floor, camera and trails (three.js)."""
     from livehmr.clients.web_viewer import WebViewer
 
     try:
-        viewer = WebViewer(url, host=host, port=port, allow_remote=allow_remote)
+        viewer = WebViewer(url, host=host, port=port, insecure=insecure, curve=_curve_client(curve_key, curve_server))
         typer.echo(f"web viewer of {url} on http://{'localhost' if host == '127.0.0.1' else host}:{port}/  (Ctrl-C stops)")
         viewer.run()
     except LivehmrError as exc:
@@ -426,13 +475,15 @@ def view(
     idle: Optional[float] = typer.Option(None, help="Live streams: stop after this many seconds without a message."),
     count: Optional[int] = typer.Option(None, help="Stop after this many messages."),
     meshes: bool = typer.Option(True, help="Skinned meshes in 3D and over the image (--no-meshes: skeletons only)."),
+    curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
 ) -> None:  # fmt: skip
     """Show a live stream or a recording in rerun: world, camera, meshes, trails, image overlay, plots.
     Run the pipeline with --publish-frames to see the video frames."""
     from livehmr.clients.rerun_viewer import view as rerun_view
 
     try:
-        n = rerun_view(source, save=save, web=web, idle_s=idle, count=count, meshes=meshes, announce=typer.echo)
+        n = rerun_view(source, save=save, web=web, idle_s=idle, count=count, meshes=meshes, announce=typer.echo,
+                       curve=_curve_client(curve_key, curve_server))  # fmt: skip
     except LivehmrError as exc:
         _fail(str(exc))
     typer.echo(f"logged {n} frames")

@@ -140,18 +140,17 @@ def read_recording(path: str | Path) -> list[Record]:
 
 
 def record_stream(url: str, out: str | Path, count: int | None = None, seconds: float | None = None,
-                  idle_s: float | None = None) -> int:  # fmt: skip
-    """Subscribe to ``url`` and write every message to ``out`` until ``count`` messages,
-    ``seconds`` of recording, ``idle_s`` without a message once messages have come (a
-    recorder started before its publisher waits for it), or Ctrl-C. Returns the count."""
+                  idle_s: float | None = None, curve=None) -> int:  # fmt: skip
+    """Subscribe to ``url`` (with ``curve`` keys if it authenticates) and write every message
+    to ``out`` until ``count`` messages, ``seconds`` of recording, ``idle_s`` without a
+    message once messages have come (a recorder started before its publisher waits for
+    it), or Ctrl-C. Returns the count."""
     import zmq
 
-    context = zmq.Context.instance()
-    socket = context.socket(zmq.SUB)
-    socket.setsockopt(zmq.LINGER, 0)
-    socket.setsockopt(zmq.RCVHWM, 100_000)  # a recorder keeps everything it can
-    socket.setsockopt(zmq.SUBSCRIBE, b"")
-    socket.connect(url)
+    from livehmr.clients.sdk import sub_socket
+
+    # every topic; a recorder keeps everything it can
+    socket = sub_socket(zmq.Context.instance(), url, topics=(b"",), hwm=100_000, curve=curve)
     start = time.time()
     last: float | None = None  # no idle timeout before the first message
     with RecordingWriter(out) as writer:
@@ -173,27 +172,19 @@ def record_stream(url: str, out: str | Path, count: int | None = None, seconds: 
         return writer.count
 
 
-def replay(path: str | Path, url: str, speed: float = 1.0, allow_remote: bool = False, wait_s: float = 0.5) -> int:
-    """Republish a recording on ``url`` (a PUB bind), paced by its receive times divided
-    by ``speed`` (0: as fast as possible). Waits ``wait_s`` first so subscribers can join.
-    Returns the number of messages sent; says if the file ended in a cut record."""
-    import zmq
+def replay(path: str | Path, url: str, speed: float = 1.0, insecure: bool = False, wait_s: float = 0.5,
+           curve=None) -> int:  # fmt: skip
+    """Republish a recording on ``url`` (a PUB bind, under the same rules as the pipeline's:
+    beyond loopback only with ``curve`` keys or ``insecure``), paced by its receive times
+    divided by ``speed`` (0: as fast as possible). Waits ``wait_s`` first so subscribers can
+    join. Returns the number of messages sent; says if the file ended in a cut record."""
+    from livehmr.stream.publish import PubSocket
 
-    from livehmr.stream.publish import is_loopback
-
-    if not is_loopback(url) and not allow_remote:
-        raise LivehmrError(f"refusing to bind {url} beyond loopback; pass --allow-remote to mean it")
     if speed < 0:
         raise LivehmrError("--speed must be >= 0 (0: as fast as possible)")
     reader = RecordingReader(path)
-    socket = zmq.Context.instance().socket(zmq.PUB)
-    socket.setsockopt(zmq.LINGER, 1000)
-    socket.setsockopt(zmq.SNDHWM, 100_000)
-    try:
-        socket.bind(url)
-    except zmq.ZMQError as exc:
-        socket.close()
-        raise LivehmrError(f"cannot bind {url}: {exc}") from None
+    pub = PubSocket(url, hwm=100_000, insecure=insecure, curve=curve, linger_ms=1000)
+    socket = pub.socket
     time.sleep(wait_s)
     sent, t0_file, t0_wall = 0, None, time.perf_counter()
     try:
@@ -206,7 +197,7 @@ def replay(path: str | Path, url: str, speed: float = 1.0, allow_remote: bool = 
             socket.send_multipart(record.frames)
             sent += 1
     finally:
-        socket.close()
+        pub.close()
     if reader.truncated:
         log.warning("%s: %s", path, reader.problem)
     return sent

@@ -213,7 +213,8 @@ def blueprint():
     )
 
 
-def messages_from(source: str, idle_s: float | None = None, count: int | None = None) -> Iterator[State | FrameImage]:
+def messages_from(source: str, idle_s: float | None = None, count: int | None = None,
+                  curve=None) -> Iterator[State | FrameImage]:  # fmt: skip
     """The messages of a recording file (in order) or of a live stream URL (until ``idle_s``
     without a message, or ``count`` messages)."""
     from livehmr.clients.sdk import Subscriber, parse
@@ -234,7 +235,7 @@ def messages_from(source: str, idle_s: float | None = None, count: int | None = 
             if count is not None and n >= count:
                 return
         return
-    with Subscriber(source, timeout_s=idle_s, frames=True) as sub:
+    with Subscriber(source, timeout_s=idle_s, frames=True, curve=curve) as sub:
         for item in sub:
             yield item
             n += 1
@@ -243,7 +244,8 @@ def messages_from(source: str, idle_s: float | None = None, count: int | None = 
 
 
 def view(source: str, save: str | None = None, web: bool = False, idle_s: float | None = None,
-         count: int | None = None, meshes: bool = True, announce: Callable[[str], None] = print) -> int:  # fmt: skip
+         count: int | None = None, meshes: bool = True, announce: Callable[[str], None] = print,
+         curve=None) -> int:  # fmt: skip
     """Show ``source`` (a recording or a stream URL) in rerun: spawned native viewer by
     default, ``web`` (rerun's web viewer, served locally), or ``save`` to an .rrd file.
     ``announce`` is told where to look. Returns the frames logged."""
@@ -265,7 +267,7 @@ def view(source: str, save: str | None = None, web: bool = False, idle_s: float 
         announce(f"logging to {save} (open it with: rerun {save})")
     logger = RerunLogger(recording, meshes=meshes)
     try:
-        for item in messages_from(source, idle_s, count):
+        for item in messages_from(source, idle_s, count, curve):
             logger.log(item)
     except KeyboardInterrupt:
         pass

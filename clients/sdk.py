@@ -32,6 +32,7 @@ from typing import AsyncIterator, Callable, Iterator
 import numpy as np
 import zmq
 
+from livehmr.stream.security import CurveClient
 from livehmr.stream.wire import TOPIC_FRAME, TOPIC_STATE, Message, WireError, decode
 
 log = logging.getLogger(__name__)
@@ -146,12 +147,13 @@ class Subscriber(_Decoding):
         timeout_s: ``recv`` gives None after this long without a message; iteration ends.
         conflate: keep only the newest message (a "latest only" reader).
         frames: also receive :class:`FrameImage` messages.
+        curve: CURVE keys, for a publisher that authenticates its subscribers.
     """
 
     def __init__(self, url: str = "tcp://127.0.0.1:5557", timeout_s: float | None = None, conflate: bool = False,
-                 frames: bool = False):  # fmt: skip
+                 frames: bool = False, curve: CurveClient | None = None):  # fmt: skip
         self.context = zmq.Context.instance()
-        self.socket = _sub_socket(self.context, url, frames)
+        self.socket = sub_socket(self.context, url, _topics(frames), curve=curve)
         self.conflate = conflate
         self.timeout_s = timeout_s
         self.rejected = 0
@@ -189,28 +191,39 @@ class Subscriber(_Decoding):
         self.close()
 
 
-def _sub_socket(context, url: str, frames: bool = False):
+def sub_socket(context, url: str, topics: tuple[bytes, ...] = (TOPIC_STATE,), hwm: int = 1000,
+               curve: CurveClient | None = None):  # fmt: skip
+    """A connected SUB socket on ``topics`` (prefixes; ``b""``: everything) that reconnects by
+    itself; with ``curve``, it authenticates to a CURVE publisher."""
     socket = context.socket(zmq.SUB)
     socket.setsockopt(zmq.LINGER, 0)
-    socket.setsockopt(zmq.RCVHWM, 1000)
+    socket.setsockopt(zmq.RCVHWM, hwm)
     socket.setsockopt(zmq.RECONNECT_IVL, 100)  # ms; ZeroMQ reconnects by itself
     socket.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
-    socket.setsockopt(zmq.SUBSCRIBE, TOPIC_STATE)
-    if frames:
-        socket.setsockopt(zmq.SUBSCRIBE, TOPIC_FRAME)
+    for topic in topics:
+        socket.setsockopt(zmq.SUBSCRIBE, topic)
+    if curve is not None:
+        from livehmr.stream.security import make_curve_client
+
+        make_curve_client(socket, curve)
     socket.connect(url)
     return socket
+
+
+def _topics(frames: bool) -> tuple[bytes, ...]:
+    return (TOPIC_STATE, TOPIC_FRAME) if frames else (TOPIC_STATE,)
 
 
 class AsyncSubscriber(_Decoding):
     """``async for state in AsyncSubscriber(url)``: the asyncio form of :class:`Subscriber`
     (same arguments; ``timeout_s`` ends the iteration after that long without a message)."""
 
-    def __init__(self, url: str = "tcp://127.0.0.1:5557", timeout_s: float | None = None, conflate: bool = False):
+    def __init__(self, url: str = "tcp://127.0.0.1:5557", timeout_s: float | None = None, conflate: bool = False,
+                 frames: bool = False, curve: CurveClient | None = None):  # fmt: skip
         import zmq.asyncio
 
         self.context = zmq.asyncio.Context.instance()
-        self.socket = _sub_socket(self.context, url)
+        self.socket = sub_socket(self.context, url, _topics(frames), curve=curve)
         self.timeout_s = timeout_s
         self.conflate = conflate
         self.rejected = 0

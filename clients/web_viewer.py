@@ -12,7 +12,7 @@ frame by frame as JSON::
 ``quaternions`` are each joint's local rotation (``[0]``: canon -> world), ``pelvis`` the
 pelvis joint in the world (metres, Z up) -- what the page sets on the GLB's joints.
 
-Safety: it binds loopback unless ``allow_remote``; requests must name this host (a
+Safety: it binds loopback unless ``insecure``; requests must name this host (a
 defence against DNS rebinding) and WebSocket handshakes must come from this page's
 origin (or from no browser at all). A browser that reads slowly gets the latest frame
 only: each has a queue of :data:`CLIENT_QUEUE` frames, the oldest dropped first, so no
@@ -88,14 +88,16 @@ class WebViewer:
     Args:
         stream_url: the ZeroMQ stream to show.
         host, port: where to serve the page (``port=0``: any free port, see ``self.port``).
-        allow_remote: allow binding beyond loopback.
+        insecure: allow serving beyond loopback (the page has no login: anyone who reaches it sees the stream).
+        curve: CURVE keys for a stream that authenticates its subscribers.
     """
 
     def __init__(self, stream_url: str = "tcp://127.0.0.1:5557", host: str = "127.0.0.1", port: int = 8765,
-                 allow_remote: bool = False):  # fmt: skip
-        if not is_loopback(f"tcp://{host}:{port}") and not allow_remote:
-            raise LivehmrError(f"refusing to serve the viewer on {host} beyond loopback; pass --allow-remote to mean it")
-        self.stream_url, self.host, self.port, self.allow_remote = stream_url, host, port, allow_remote
+                 insecure: bool = False, curve=None):  # fmt: skip
+        if not is_loopback(f"tcp://{host}:{port}") and not insecure:
+            raise LivehmrError(f"refusing to serve the viewer on {host} beyond loopback; pass --insecure to mean it")
+        self.stream_url, self.host, self.port, self.insecure = stream_url, host, port, insecure
+        self.curve = curve
         self.clients: set[_Client] = set()
         self.frames_sent = 0
         self._bodies: dict[tuple[float, ...], bytes] = {}
@@ -134,12 +136,12 @@ class WebViewer:
                                ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")])  # fmt: skip
             return Response(status.value, status.phrase, headers, body)
 
-        if not self.allow_remote and request.headers.get("Host") not in self._allowed_hosts():
+        if not self.insecure and request.headers.get("Host") not in self._allowed_hosts():
             return reply(HTTPStatus.FORBIDDEN, b"this viewer answers requests for localhost only\n")
         url = urllib.parse.urlsplit(request.path)
         if url.path == "/ws":
             origin = request.headers.get("Origin")  # None: not a browser
-            if not self.allow_remote and origin is not None and origin.removeprefix("http://") not in self._allowed_hosts():
+            if not self.insecure and origin is not None and origin.removeprefix("http://") not in self._allowed_hosts():
                 return reply(HTTPStatus.FORBIDDEN, b"WebSocket connections are taken from this viewer's own page only\n")
             return None  # the WebSocket handshake goes on
         if url.path == "/body.glb":
@@ -174,7 +176,7 @@ class WebViewer:
     async def _bridge(self) -> None:
         """Group the stream's states by frame; hand each finished frame to every client."""
         pending: list[State] = []
-        async with AsyncSubscriber(self.stream_url, timeout_s=0.2) as sub:
+        async with AsyncSubscriber(self.stream_url, timeout_s=0.2, curve=self.curve) as sub:
             while not self._stop.is_set():
                 state = await sub.recv()
                 if state is None or (pending and state.frame != pending[0].frame):

@@ -17,6 +17,7 @@ import numpy as np
 import zmq
 
 from livehmr.stream.errors import LivehmrError
+from livehmr.stream.security import CurveAuthenticator, CurveServer, check_bind, make_curve_server
 from livehmr.stream.types import FrameResult, PersonState
 from livehmr.stream.wire import TOPIC_FRAME, TOPIC_STATE, WireError, encode
 
@@ -35,6 +36,39 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # '*', interface names, hostnames
+
+
+class PubSocket:
+    """A bound ZeroMQ PUB socket that never blocks, behind the bind rules of
+    :mod:`livehmr.stream.security` (loopback, CURVE, or ``insecure``)."""
+
+    def __init__(self, url: str, hwm: int, insecure: bool = False, curve: CurveServer | None = None,
+                 linger_ms: int = 0):  # fmt: skip
+        check_bind(url, curve, insecure)
+        # A CURVE socket gets a context of its own: ZeroMQ's authenticator serves a whole context.
+        self.context = zmq.Context() if curve else zmq.Context.instance()
+        try:
+            self.authenticator = CurveAuthenticator(self.context, curve) if curve else None
+        except LivehmrError:
+            self.context.term()
+            raise
+        self.socket = self.context.socket(zmq.PUB)
+        self.socket.setsockopt(zmq.SNDHWM, hwm)
+        self.socket.setsockopt(zmq.LINGER, linger_ms)
+        try:
+            if curve:
+                make_curve_server(self.socket, curve)
+            self.socket.bind(url)
+        except (zmq.ZMQError, LivehmrError) as exc:
+            self.close()
+            raise LivehmrError(f"cannot bind {url}: {exc}") from None
+        self.url = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def close(self) -> None:
+        self.socket.close()
+        if self.authenticator:
+            self.authenticator.stop()
+            self.context.term()
 
 
 def state_messages(result: FrameResult, stream_id: str, body_model: str) -> list[tuple[dict, dict[str, np.ndarray]]]:
@@ -89,27 +123,20 @@ class ZmqPublisher:
     ``publish_frames``, each frame's image first (topic ``frame``, JPEG).
 
     Args:
-        url: where to bind. Anything but loopback needs ``allow_remote=True``.
+        url: where to bind. Anything but loopback needs ``curve`` keys, or ``insecure=True``.
         stream_id: names this stream in every header.
         body_model: name of the body model whose ``betas`` are published.
         hwm: per-subscriber queue bound, in messages.
         publish_frames: also publish each frame's image (costs a JPEG encoding per frame).
+        curve: CURVE keys: only subscribers whose public key is allowed receive anything.
     """
 
     def __init__(self, url: str = DEFAULT_URL, stream_id: str = "livehmr", body_model: str = "anny",
-                 allow_remote: bool = False, hwm: int = 200, publish_frames: bool = False):  # fmt: skip
-        if not is_loopback(url) and not allow_remote:
-            raise LivehmrError(f"refusing to bind {url} beyond loopback; pass --allow-remote to mean it")
-        self.context = zmq.Context.instance()
-        self.socket = self.context.socket(zmq.PUB)
-        self.socket.setsockopt(zmq.SNDHWM, hwm)
-        self.socket.setsockopt(zmq.LINGER, 0)
-        try:
-            self.socket.bind(url)
-        except zmq.ZMQError as exc:
-            self.socket.close()
-            raise LivehmrError(f"cannot bind {url}: {exc}") from None
-        self.url = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+                 insecure: bool = False, hwm: int = 200, publish_frames: bool = False,
+                 curve: CurveServer | None = None):  # fmt: skip
+        self._pub = PubSocket(url, hwm, insecure, curve)
+        self.socket = self._pub.socket
+        self.url = self._pub.url
         self.stream_id = stream_id
         self.body_model = body_model
         self.publish_frames = publish_frames
@@ -137,4 +164,4 @@ class ZmqPublisher:
             pass  # no subscriber can take it now; PUB never waits
 
     def close(self) -> None:
-        self.socket.close(linger=0)
+        self._pub.close()

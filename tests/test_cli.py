@@ -23,7 +23,7 @@ def test_help_explains_every_command_and_option():
         assert command in out
     run_help = _run("run", "--help").stdout
     for option in ("--keypoints", "--camera", "--gyro", "--imu-to-cam", "--estimator", "--body", "--smpl-model",
-                   "--fov", "--publish", "--allow-remote", "--max-frames"):  # fmt: skip
+                   "--fov", "--publish", "--insecure", "--max-frames"):  # fmt: skip
         assert option in run_help
 
 
@@ -46,7 +46,7 @@ def test_missing_source_and_bad_gyro_are_clear_errors(tmp_path):
 
 def test_remote_bind_needs_the_flag():
     proc = _run("run", "synthetic", "--publish", "tcp://0.0.0.0:5591", "--max-frames", "1")
-    assert proc.returncode == 2 and "--allow-remote" in proc.stderr
+    assert proc.returncode == 2 and "--insecure" in proc.stderr
 
 
 def test_echo_prints_live_states():

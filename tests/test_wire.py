@@ -86,7 +86,7 @@ def test_decoder_rejects_malformed_messages():
 def test_binding_beyond_loopback_must_be_explicit():
     assert is_loopback("tcp://127.0.0.1:5557") and is_loopback("tcp://localhost:1") and is_loopback("ipc:///tmp/x")
     assert not is_loopback("tcp://*:5557") and not is_loopback("tcp://0.0.0.0:5557")
-    with pytest.raises(LivehmrError, match="--allow-remote"):
+    with pytest.raises(LivehmrError, match="--insecure"):
         ZmqPublisher("tcp://0.0.0.0:5599")
 
 
