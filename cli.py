@@ -172,15 +172,23 @@ def echo(
     count: Optional[int] = typer.Option(None, help="Exit after this many states."),
     timeout: Optional[float] = typer.Option(None, help="Exit after this many seconds without a message."),
     curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
+    status: bool = typer.Option(False, "--status", help="Show the pipeline's health (topic 'status', once a second) instead of the states."),
 ) -> None:  # fmt: skip
-    """Print a one-line summary of every published state."""
+    """Print a one-line summary of every published state (or, with --status, of the pipeline's health)."""
     from livehmr.clients.sdk import Subscriber
     from livehmr.models.skeleton import JOINT
 
     seen = 0
     try:
-        with Subscriber(url, timeout_s=timeout, curve=_curve_client(curve_key, curve_server)) as sub:
+        with Subscriber(url, timeout_s=timeout, curve=_curve_client(curve_key, curve_server), status=status,
+                        states=not status) as sub:  # fmt: skip
             for state in sub:
+                if status:
+                    typer.echo(_status_line(state.status))
+                    seen += 1
+                    if count is not None and seen >= count:
+                        break
+                    continue
                 flags = ",".join(state.flags) or "-"
                 if state.has_body:
                     pelvis = state.joints_world[JOINT["pelvis"]]
@@ -199,6 +207,15 @@ def echo(
         pass
     if timeout is not None and seen == 0:
         _fail(f"no state arrived from {url} within {timeout:g} s", code=1)
+
+
+def _status_line(s: dict) -> str:
+    latency = "  ".join(f"{k} {v[0]:.1f}/{v[1]:.1f}" for k, v in s["latency_ms"].items() if k in ("keypoints", "overhead", "glass_to_publish"))
+    flags = ",".join(f"{k}:{v}" for k, v in sorted(s["flags"].items())) or "-"
+    stalled = "  STALLED" if s["stalled"] else ""
+    return (f"up {s['uptime_s']:7.1f} s  {s['fps']:5.1f} fps  frames {s['frames']}  persons {s['persons']}  "
+            f"dropped {s['dropped']}  errors {s['stage_errors']}  resets {s['estimator_resets']}  camera {s['camera']}  "
+            f"ms p50/p99: {latency or '-'}  flags {flags}{stalled}")  # fmt: skip
 
 
 @app.command()

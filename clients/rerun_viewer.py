@@ -26,7 +26,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from livehmr.clients.sdk import FrameImage, State
+from livehmr.clients.sdk import FrameImage, State, Status
 from livehmr.geometry import intrinsics_from_fov
 from livehmr.models.skeleton import PARENTS
 from livehmr.stream.errors import LivehmrError
@@ -82,8 +82,10 @@ class RerunLogger:
         self._log_static()
 
     # -- input ---------------------------------------------------------------------------------
-    def log(self, item: State | FrameImage) -> None:
+    def log(self, item: State | FrameImage | Status) -> None:
         """Take one message; the frame before it is logged once this one starts a new frame."""
+        if isinstance(item, Status):
+            return  # health messages belong to no frame (see `livehmr echo --status`)
         if self._pending is not None and item.frame != self._pending.index:
             self.flush()
         if self._pending is None:

@@ -15,7 +15,8 @@
 
 ``conflate=True`` gives a "latest only" reader (older waiting messages are dropped).
 ``frames=True`` also yields :class:`FrameImage` messages (the camera image, intrinsics and
-2D keypoints) from a publisher started with ``--publish-frames``.
+2D keypoints) from a publisher started with ``--publish-frames``; ``status=True`` the
+pipeline's :class:`Status` once a second.
 Subscribers reconnect by themselves: a publisher that restarts on the same endpoint is
 picked up again (retries every 0.1 s, backing off to 2 s). Messages that are malformed
 or of another protocol version are skipped and counted (``rejected``); the first reason
@@ -33,7 +34,7 @@ import numpy as np
 import zmq
 
 from livehmr.stream.security import CurveClient
-from livehmr.stream.wire import TOPIC_FRAME, TOPIC_STATE, Message, WireError, decode
+from livehmr.stream.wire import TOPIC_FRAME, TOPIC_STATE, TOPIC_STATUS, Message, WireError, decode
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +116,28 @@ class FrameImage:
         return cv2.imdecode(self.message.arrays["image"], cv2.IMREAD_COLOR)
 
 
-def parse(message: Message) -> State | FrameImage:
+@dataclass
+class Status:
+    """A ``status`` message: the pipeline's health over the last second
+    (fields in :mod:`livehmr.stream.health`)."""
+
+    message: Message
+
+    @property
+    def status(self) -> dict:
+        return self.message.header["status"]
+
+    @property
+    def t_publish(self) -> float:
+        return float(self.message.header["t_publish"])
+
+
+def parse(message: Message) -> State | FrameImage | Status:
     """A decoded message as what its topic says it is."""
+    if message.topic == TOPIC_STATUS.decode():
+        if not isinstance(message.header.get("status"), dict):
+            raise WireError("a status message needs a 'status' object")
+        return Status(message)
     if message.topic == TOPIC_FRAME.decode():
         if "image" not in message.arrays or "K" not in message.arrays or "keypoints" not in message.arrays:
             raise WireError("a frame message needs 'image', 'K' and 'keypoints'")
@@ -129,7 +150,7 @@ class _Decoding:
 
     rejected: int = 0
 
-    def _decode(self, frames: list[bytes]) -> State | FrameImage | None:
+    def _decode(self, frames: list[bytes]) -> State | FrameImage | Status | None:
         try:
             return parse(decode(frames))
         except WireError as exc:
@@ -147,18 +168,21 @@ class Subscriber(_Decoding):
         timeout_s: ``recv`` gives None after this long without a message; iteration ends.
         conflate: keep only the newest message (a "latest only" reader).
         frames: also receive :class:`FrameImage` messages.
+        status: also receive :class:`Status` messages (the pipeline's health, 1 Hz).
+        states: receive :class:`State` messages (default; off for a health monitor).
         curve: CURVE keys, for a publisher that authenticates its subscribers.
     """
 
     def __init__(self, url: str = "tcp://127.0.0.1:5557", timeout_s: float | None = None, conflate: bool = False,
-                 frames: bool = False, curve: CurveClient | None = None):  # fmt: skip
+                 frames: bool = False, curve: CurveClient | None = None, status: bool = False,
+                 states: bool = True):  # fmt: skip
         self.context = zmq.Context.instance()
-        self.socket = sub_socket(self.context, url, _topics(frames), curve=curve)
+        self.socket = sub_socket(self.context, url, _topics(states, frames, status), curve=curve)
         self.conflate = conflate
         self.timeout_s = timeout_s
         self.rejected = 0
 
-    def recv(self, timeout_s: float | None = None) -> State | FrameImage | None:
+    def recv(self, timeout_s: float | None = None) -> State | FrameImage | Status | None:
         """The next valid state (or frame image, with ``frames``), or None on timeout
         (``timeout_s`` or the constructor's)."""
         timeout = self.timeout_s if timeout_s is None else timeout_s
@@ -174,7 +198,7 @@ class Subscriber(_Decoding):
             if state is not None:
                 return state
 
-    def __iter__(self) -> Iterator[State | FrameImage]:
+    def __iter__(self) -> Iterator[State | FrameImage | Status]:
         while True:
             state = self.recv()
             if state is None:
@@ -210,8 +234,11 @@ def sub_socket(context, url: str, topics: tuple[bytes, ...] = (TOPIC_STATE,), hw
     return socket
 
 
-def _topics(frames: bool) -> tuple[bytes, ...]:
-    return (TOPIC_STATE, TOPIC_FRAME) if frames else (TOPIC_STATE,)
+def _topics(states: bool, frames: bool, status: bool) -> tuple[bytes, ...]:
+    chosen = tuple(t for t, on in ((TOPIC_STATE, states), (TOPIC_FRAME, frames), (TOPIC_STATUS, status)) if on)
+    if not chosen:
+        raise ValueError("subscribe to at least one of states, frames, status")
+    return chosen
 
 
 class AsyncSubscriber(_Decoding):
@@ -219,11 +246,12 @@ class AsyncSubscriber(_Decoding):
     (same arguments; ``timeout_s`` ends the iteration after that long without a message)."""
 
     def __init__(self, url: str = "tcp://127.0.0.1:5557", timeout_s: float | None = None, conflate: bool = False,
-                 frames: bool = False, curve: CurveClient | None = None):  # fmt: skip
+                 frames: bool = False, curve: CurveClient | None = None, status: bool = False,
+                 states: bool = True):  # fmt: skip
         import zmq.asyncio
 
         self.context = zmq.asyncio.Context.instance()
-        self.socket = sub_socket(self.context, url, _topics(frames), curve=curve)
+        self.socket = sub_socket(self.context, url, _topics(states, frames, status), curve=curve)
         self.timeout_s = timeout_s
         self.conflate = conflate
         self.rejected = 0

@@ -19,7 +19,7 @@ import zmq
 from livehmr.stream.errors import LivehmrError
 from livehmr.stream.security import CurveAuthenticator, CurveServer, check_bind, make_curve_server
 from livehmr.stream.types import FrameResult, PersonState
-from livehmr.stream.wire import TOPIC_FRAME, TOPIC_STATE, WireError, encode
+from livehmr.stream.wire import TOPIC_FRAME, TOPIC_STATE, TOPIC_STATUS, WireError, encode
 
 log = logging.getLogger(__name__)
 DEFAULT_URL = "tcp://127.0.0.1:5557"
@@ -148,6 +148,11 @@ class ZmqPublisher:
             self._send(*frame_message(result, self.stream_id), topic=TOPIC_FRAME)
         for header, arrays in state_messages(result, self.stream_id, self.body_model):
             self._send(header, arrays)
+
+    def publish_status(self, status: dict) -> None:
+        """Publish the pipeline's health (:mod:`livehmr.stream.health`) on topic ``status``."""
+        header = {"stream": self.stream_id, "t_publish": time.time(), "status": status, "flags": []}
+        self._send(header, {}, topic=TOPIC_STATUS)
 
     def _send(self, header: dict, arrays: dict, topic: bytes = TOPIC_STATE) -> None:
         """Encode and send; anything non-finite goes out as an ``invalid`` heartbeat without arrays."""

@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from livehmr.geometry import R_WORLD_CAM_LEVEL
+from livehmr.stream.health import HealthMonitor
 from livehmr.stream.stages import CameraMotion, Estimator, KeypointDetector, Publisher, Source
 from livehmr.stream.types import CameraState, Frame, FrameResult, PersonKeypoints
 
@@ -59,6 +60,7 @@ class RunSummary:
     published_states: int = 0
     dropped: int = 0
     stage_errors: int = 0
+    estimator_resets: int = 0
     wall_s: float = 0.0
     latency: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
@@ -89,6 +91,7 @@ class Pipeline:
         self._front_error: BaseException | None = None
         self._last_camera: CameraState | None = None
         self.summary = RunSummary()
+        self.health = HealthMonitor()
 
     # -- reader thread: frames -------------------------------------------------------------
     def _reader(self) -> None:
@@ -172,6 +175,7 @@ class Pipeline:
         except Exception as exc:
             log.warning("estimator failed on frame %d: %s; resetting it", frame.index, exc)
             self.estimator.reset()
+            self.summary.estimator_resets += 1
             flags.add("stage_error")
             states = []
         t2 = time.perf_counter()
@@ -204,6 +208,7 @@ class Pipeline:
             while True:
                 if max_seconds is not None and time.perf_counter() - start > max_seconds:
                     break
+                self._publish_status_when_due()  # also while no frame comes: a liveliness signal
                 try:
                     item = self._queue.get(timeout=0.2)
                 except queue.Empty:
@@ -214,6 +219,7 @@ class Pipeline:
                     break
                 frame, persons = item
                 result = self.process(frame, persons)
+                self.health.observe(result)
                 self.summary.frames += 1
                 self.summary.published_states += max(len(result.persons), 1)
                 self.summary.stage_errors += "stage_error" in result.flags
@@ -228,6 +234,19 @@ class Pipeline:
         if self._front_error is not None:
             raise self._front_error
         return self.summary
+
+    def _publish_status_when_due(self) -> None:
+        if not self.health.due():
+            return
+        withheld = sum(getattr(p, "withheld", 0) for p in self.publishers)
+        status = self.health.status(self.summary.dropped, withheld, self.summary.estimator_resets)
+        for publisher in self.publishers:
+            publish_status = getattr(publisher, "publish_status", None)
+            if publish_status is not None:
+                try:
+                    publish_status(status)
+                except Exception as exc:  # health reporting must never stop the stream
+                    log.warning("status not published: %s", exc)
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -42,6 +42,9 @@ class Estimator(Protocol):
 
 
 class Publisher(Protocol):
+    """Takes every frame result (and, if it has ``publish_status(status: dict)``, the
+    pipeline's health once a second)."""
+
     def publish(self, result: FrameResult) -> None: ...
 
     def close(self) -> None: ...
