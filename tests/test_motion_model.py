@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from livehmr.geometry import intrinsics_from_fov, rotation_angle, rotvec_to_rotmat
+from livehmr.geometry import intrinsics_from_fov, rotvec_to_rotmat
 from livehmr.models.motion.features import NUM_FEATURES, camera_features, keypoint_features
 from livehmr.models.motion.network import MotionNet, NetConfig, decode, rotmat_to_sixd, sixd_to_rotmat
 
