@@ -30,6 +30,7 @@ from livehmr.clients.sdk import FrameImage, State, Status
 from livehmr.geometry import intrinsics_from_fov
 from livehmr.models.skeleton import PARENTS
 from livehmr.stream.errors import LivehmrError
+from livehmr.stream.wire import WireError
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,10 @@ class RerunLogger:
                 continue
             meshes.extend(self._log_person(state))
         if frame.image is not None:
-            self._log_image(frame.image, meshes, T)
+            try:
+                self._log_image(frame.image, meshes, T)
+            except WireError as exc:  # a bad image loses that image, not the viewer
+                log.warning("%s", exc)
         self.frames_logged += 1
 
     def _log_person(self, state: State) -> list:
@@ -220,7 +224,7 @@ def messages_from(source: str, idle_s: float | None = None, count: int | None = 
     """The messages of a recording file (in order) or of a live stream URL (until ``idle_s``
     without a message, or ``count`` messages)."""
     from livehmr.clients.sdk import Subscriber, parse
-    from livehmr.stream.wire import WireError, decode
+    from livehmr.stream.wire import decode
 
     n = 0
     if "://" not in source:

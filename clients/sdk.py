@@ -110,10 +110,13 @@ class FrameImage:
         return self.message.arrays["image"].tobytes()
 
     def image(self) -> np.ndarray:
-        """(H, W, 3) uint8 BGR."""
+        """(H, W, 3) uint8 BGR; WireError if the bytes are not a JPEG image."""
         import cv2
 
-        return cv2.imdecode(self.message.arrays["image"], cv2.IMREAD_COLOR)
+        image = cv2.imdecode(self.message.arrays["image"], cv2.IMREAD_COLOR)
+        if image is None:
+            raise WireError(f"frame {self.frame}: the image is not a decodable JPEG")
+        return image
 
 
 @dataclass
@@ -132,6 +135,19 @@ class Status:
         return float(self.message.header["t_publish"])
 
 
+def _check_frame_message(message: Message) -> None:
+    a, h = message.arrays, message.header
+    if not {"image", "K", "keypoints"} <= set(a):
+        raise WireError("a frame message needs 'image', 'K' and 'keypoints'")
+    persons = h.get("persons")
+    ok = (isinstance(h.get("frame"), int) and isinstance(h.get("width"), int) and isinstance(h.get("height"), int)
+          and isinstance(h.get("t_source"), (int, float)) and isinstance(persons, list)
+          and all(isinstance(p, int) for p in persons) and a["image"].dtype == np.uint8 and a["image"].ndim == 1
+          and a["K"].shape == (3, 3) and a["keypoints"].shape == (len(persons), 23, 3))  # fmt: skip
+    if not ok:
+        raise WireError("malformed frame message (see docs/protocol.md, 'Frame images')")
+
+
 def parse(message: Message) -> State | FrameImage | Status:
     """A decoded message as what its topic says it is."""
     if message.topic == TOPIC_STATUS.decode():
@@ -139,8 +155,7 @@ def parse(message: Message) -> State | FrameImage | Status:
             raise WireError("a status message needs a 'status' object")
         return Status(message)
     if message.topic == TOPIC_FRAME.decode():
-        if "image" not in message.arrays or "K" not in message.arrays or "keypoints" not in message.arrays:
-            raise WireError("a frame message needs 'image', 'K' and 'keypoints'")
+        _check_frame_message(message)
         return FrameImage(message)
     return State(message)
 

@@ -145,7 +145,10 @@ class ZmqPublisher:
 
     def publish(self, result: FrameResult) -> None:
         if self.publish_frames and result.image is not None:
-            self._send(*frame_message(result, self.stream_id), topic=TOPIC_FRAME)
+            try:
+                self._send(*frame_message(result, self.stream_id), topic=TOPIC_FRAME)
+            except WireError as exc:  # an image that cannot be sent never holds back the states
+                log.warning("frame %d: image not published: %s", result.frame_index, exc)
         for header, arrays in state_messages(result, self.stream_id, self.body_model):
             self._send(header, arrays)
 

@@ -129,3 +129,24 @@ def test_a_recording_in_rerun_through_the_cli(tmp_path, anny_body):
 
     out = CliRunner().invoke(app, ["view", str(tmp_path / "missing.lhmr"), "--save", str(tmp_path / "x.rrd")])
     assert out.exit_code == 2 and "neither a recording file nor a stream URL" in out.output
+
+
+def test_malformed_frame_messages_are_clear_errors(anny_body):
+    from livehmr.clients.sdk import parse
+    from livehmr.stream.publish import frame_message
+    from livehmr.stream.wire import TOPIC_FRAME, WireError, decode, encode
+
+    header, arrays = frame_message(next(_results(anny_body)), "s")
+    assert parse(decode(encode(TOPIC_FRAME, header, arrays))).image().shape == (480, 640, 3)
+    for bad_header, bad_arrays in (
+        ({**header, "persons": [4, 5]}, arrays),  # two ids, one row of keypoints
+        ({**header, "persons": ["4"]}, arrays),
+        ({**header, "frame": "7"}, arrays),
+        (header, {k: v for k, v in arrays.items() if k != "K"}),
+        (header, {**arrays, "image": np.zeros((2, 2), np.uint8)}),
+    ):
+        with pytest.raises(WireError):
+            parse(decode(encode(TOPIC_FRAME, bad_header, bad_arrays)))
+    not_jpeg = parse(decode(encode(TOPIC_FRAME, header, {**arrays, "image": np.arange(100, dtype=np.uint8)})))
+    with pytest.raises(WireError, match="not a decodable JPEG"):
+        not_jpeg.image()
