@@ -41,19 +41,25 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
     from livehmr.stream.sources import open_source
 
     console = Console(stderr=True)
+    publisher = None
     try:
+        # Bind first: subscribers that are already waiting connect while the models load,
+        # instead of missing the first seconds of a file that then runs flat out.
+        publisher = ZmqPublisher(publish, body_model=body, insecure=insecure, publish_frames=publish_frames, curve=curve)
         with console.status("loading body model, keypoint model and source..."):
             source = open_source(source_spec, realtime=realtime, max_frames=max_frames)
             body_model = load_body_model(body, smpl_model)
+            publisher.body_model = body_model.name
             pipeline = Pipeline(
                 source=source,
                 keypoints=registry.make_keypoints(keypoints, people, vitpose, device, trust_checkpoint),
                 camera=registry.make_camera(camera, source, gyro, imu_to_cam, gyro_offset, fov),
                 estimator=registry.make_estimator(estimator, body_model, fov, motion_model),
-                publishers=[ZmqPublisher(publish, body_model=body_model.name, insecure=insecure,
-                                         publish_frames=publish_frames, curve=curve)],  # fmt: skip
+                publishers=[publisher],
             )
     except (LivehmrError, ValueError) as exc:
+        if publisher is not None:
+            publisher.close()
         _fail(str(exc))
     console.print(f"[green]publishing[/] on {pipeline.publishers[0].url}  (watch with: livehmr echo {publish})")
 

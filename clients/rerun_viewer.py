@@ -19,6 +19,7 @@ sends a frame's image before its states), so the overlay shows the bodies of tha
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,21 +266,36 @@ def view(source: str, save: str | None = None, web: bool = False, idle_s: float 
         rr.serve_web_viewer(web_port=9090, connect_to=uri, open_browser=False)
         announce(f"rerun web viewer: http://localhost:9090/?url={uri}")
     else:
+        import os
+        import shutil
+        import sys
+
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise LivehmrError("no display to open the rerun viewer on (DISPLAY is not set); use --web or --save FILE.rrd")
+        # The viewer binary comes with rerun-sdk, next to this Python (found without an activated venv).
+        beside = Path(sys.executable).with_name("rerun")
+        executable = str(beside) if beside.exists() else shutil.which("rerun")
         try:
-            recording.spawn(default_blueprint=blueprint())
-        except Exception as exc:  # no display, or the viewer binary cannot start
-            raise LivehmrError(f"cannot start the rerun viewer ({exc}); use --web or --save FILE.rrd") from None
+            rr.spawn(recording=recording, default_blueprint=blueprint(), executable_path=executable)
+        except Exception as exc:  # the viewer binary cannot start
+            raise LivehmrError(f"cannot start the rerun viewer ({str(exc).splitlines()[0]}); use --web or --save FILE.rrd") from None
     if save:
         announce(f"logging to {save} (open it with: rerun {save})")
     logger = RerunLogger(recording, meshes=meshes)
     try:
         for item in messages_from(source, idle_s, count, curve):
             logger.log(item)
-    except KeyboardInterrupt:
-        pass
-    finally:
         logger.flush()
         recording.flush()
+        if web:  # the page keeps reading from this process: serve until Ctrl-C
+            announce("all messages logged; still serving the web viewer (Ctrl-C stops)")
+            threading.Event().wait()
+    except KeyboardInterrupt:
+        logger.flush()
+    except RuntimeError as exc:  # the viewer went away (e.g. it could not open a window)
+        raise LivehmrError(f"the rerun viewer stopped taking data ({str(exc).splitlines()[0]}); "
+                           "on a machine without a display use --web or --save FILE.rrd") from None  # fmt: skip
+    finally:
         if save:
             recording.disconnect()
     return logger.frames_logged

@@ -150,3 +150,14 @@ def test_malformed_frame_messages_are_clear_errors(anny_body):
     not_jpeg = parse(decode(encode(TOPIC_FRAME, header, {**arrays, "image": np.arange(100, dtype=np.uint8)})))
     with pytest.raises(WireError, match="not a decodable JPEG"):
         not_jpeg.image()
+
+
+def test_without_a_display_view_says_what_to_use_instead(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from livehmr.cli import app
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    out = CliRunner().invoke(app, ["view", "tcp://127.0.0.1:5662", "--count", "1"])
+    assert out.exit_code == 2 and "use --web or --save FILE.rrd" in out.output
