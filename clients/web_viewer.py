@@ -41,6 +41,7 @@ from livehmr.stream.publish import is_loopback
 
 log = logging.getLogger(__name__)
 CLIENT_QUEUE = 2
+BODY_CACHE = 8
 STATIC_FILES = ("index.html", "viewer.js", "favicon.svg", "vendor/three.bundle.min.js", "vendor/LICENSE-three.txt")
 
 
@@ -111,9 +112,8 @@ class WebViewer:
     def _allowed_hosts(self) -> set[str]:
         return {f"{h}:{self.port}" for h in ("127.0.0.1", "localhost", "[::1]")}
 
-
     def body_glb(self, phenotype: tuple[float, ...]) -> bytes:
-        """The rigged Anny body of ``phenotype`` as GLB bytes (built once per phenotype)."""
+        """The rigged Anny body of ``phenotype`` as GLB bytes (the last BODY_CACHE kept)."""
         import tempfile
 
         from livehmr.export.gltf import write_glb
@@ -125,9 +125,11 @@ class WebViewer:
                 body = skinned_anny(AnnyBody(dict(zip(PHENOTYPES, phenotype))))
                 with tempfile.TemporaryDirectory() as tmp:
                     self._bodies[phenotype] = write_glb(Path(tmp) / "body.glb", body).read_bytes()
+                while len(self._bodies) > BODY_CACHE:  # bounded: the query string is the visitor's to choose
+                    self._bodies.pop(next(iter(self._bodies)))
             return self._bodies[phenotype]
 
-    def _process_request(self, connection, request):
+    async def _process_request(self, connection, request):
         from websockets.datastructures import Headers
         from websockets.http11 import Response
 
@@ -152,7 +154,8 @@ class WebViewer:
                     raise ValueError
             except ValueError:
                 return reply(HTTPStatus.BAD_REQUEST, b"phenotype: six comma-separated numbers in [0, 1]\n")
-            return reply(HTTPStatus.OK, self.body_glb(phenotype), "model/gltf-binary")
+            # Building a body takes seconds: off the event loop, so frames keep flowing to the browsers.
+            return reply(HTTPStatus.OK, await asyncio.to_thread(self.body_glb, phenotype), "model/gltf-binary")
         name = "index.html" if url.path == "/" else url.path.lstrip("/")
         if name not in STATIC_FILES:
             return reply(HTTPStatus.NOT_FOUND, b"not found\n")
