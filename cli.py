@@ -182,30 +182,13 @@ def echo(
 ) -> None:  # fmt: skip
     """Print a one-line summary of every published state (or, with --status, of the pipeline's health)."""
     from livehmr.clients.sdk import Subscriber
-    from livehmr.models.skeleton import JOINT
 
     seen = 0
     try:
         with Subscriber(url, timeout_s=timeout, curve=_curve_client(curve_key, curve_server), status=status,
                         states=not status) as sub:  # fmt: skip
-            for state in sub:
-                if status:
-                    typer.echo(_status_line(state.status))
-                    seen += 1
-                    if count is not None and seen >= count:
-                        break
-                    continue
-                flags = ",".join(state.flags) or "-"
-                if state.has_body:
-                    pelvis = state.joints_world[JOINT["pelvis"]]
-                    head = state.joints_world[JOINT["head"]]
-                    contacts = "".join("x" if c > 0.5 else "." for c in state.contacts)
-                    line = (f"frame {state.frame:6d} person {state.person:2d} pelvis [{pelvis[0]:6.2f} {pelvis[1]:6.2f} "
-                            f"{pelvis[2]:5.2f}] m  head z {head[2]:4.2f} m  contacts {contacts}  "
-                            f"conf {state.joint_confidence.mean():.2f}  {state.header['latency_ms']:5.1f} ms  flags {flags}")  # fmt: skip
-                else:
-                    line = f"frame {state.frame:6d} (no body)  flags {flags}"
-                typer.echo(line)
+            for message in sub:
+                typer.echo(_status_line(message.status) if status else _state_line(message))
                 seen += 1
                 if count is not None and seen >= count:
                     break
@@ -213,6 +196,20 @@ def echo(
         pass
     if timeout is not None and seen == 0:
         _fail(f"no state arrived from {url} within {timeout:g} s", code=1)
+
+
+def _state_line(state) -> str:
+    from livehmr.models.skeleton import JOINT
+
+    flags = ",".join(state.flags) or "-"
+    if not state.has_body:
+        return f"frame {state.frame:6d} (no body)  flags {flags}"
+    pelvis = state.joints_world[JOINT["pelvis"]]
+    head = state.joints_world[JOINT["head"]]
+    contacts = "".join("x" if c > 0.5 else "." for c in state.contacts)
+    return (f"frame {state.frame:6d} person {state.person:2d} pelvis [{pelvis[0]:6.2f} {pelvis[1]:6.2f} "
+            f"{pelvis[2]:5.2f}] m  head z {head[2]:4.2f} m  contacts {contacts}  "
+            f"conf {state.joint_confidence.mean():.2f}  {state.header['latency_ms']:5.1f} ms  flags {flags}")  # fmt: skip
 
 
 def _status_line(s: dict) -> str:

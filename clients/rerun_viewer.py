@@ -21,13 +21,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
-from livehmr.clients.sdk import FrameImage, State, Status
+from livehmr.clients.sdk import FrameGrouper, FrameImage, State, Status
 from livehmr.geometry import intrinsics_from_fov
 from livehmr.models.skeleton import PARENTS
 from livehmr.stream.errors import LivehmrError
@@ -49,16 +48,6 @@ def _colour(person: int) -> tuple[int, int, int]:
     return palette[person % len(palette)]
 
 
-@dataclass
-class _Frame:
-    """What arrived for one frame index."""
-
-    index: int
-    t: float
-    image: FrameImage | None = None
-    states: list[State] = field(default_factory=list)
-
-
 class RerunLogger:
     """Logs livehmr messages into a rerun recording stream.
 
@@ -74,8 +63,7 @@ class RerunLogger:
         self.rr = rr
         self.recording = recording
         self.meshes = meshes
-        self._pending: _Frame | None = None
-        self._bodies: dict[tuple[float, ...], object] = {}
+        self._frames = FrameGrouper()
         self._camera_trail: deque = deque(maxlen=trail)
         self._trails: dict[int, deque] = {}
         self._trail_len = trail
@@ -88,20 +76,15 @@ class RerunLogger:
         """Take one message; the frame before it is logged once this one starts a new frame."""
         if isinstance(item, Status):
             return  # health messages belong to no frame (see `livehmr echo --status`)
-        if self._pending is not None and item.frame != self._pending.index:
-            self.flush()
-        if self._pending is None:
-            self._pending = _Frame(item.frame, item.t_source)
-        if isinstance(item, FrameImage):
-            self._pending.image = item
-        else:
-            self._pending.states.append(item)
+        done = self._frames.add(item)
+        if done:
+            self._log_frame(done)
 
     def flush(self) -> None:
         """Log the frame being gathered."""
-        if self._pending is not None:
-            self._log_frame(self._pending)
-            self._pending = None
+        done = self._frames.flush()
+        if done:
+            self._log_frame(done)
 
     # -- logging -------------------------------------------------------------------------------
     def _log_static(self) -> None:
@@ -110,40 +93,31 @@ class RerunLogger:
         lines = [[[a, -20, 0], [a, 20, 0]] for a in range(-20, 21)] + [[[-20, a, 0], [20, a, 0]] for a in range(-20, 21)]
         rec.log("world/ground", rr.LineStrips3D(lines, colors=[(110, 116, 128)], radii=0.005), static=True)
 
-    def _body(self, phenotype: tuple[float, ...]):
-        if phenotype not in self._bodies:
-            from livehmr.models.anny_body import PHENOTYPES, AnnyBody
-            from livehmr.models.skinned import skinned_anny
-
-            self._bodies[phenotype] = skinned_anny(AnnyBody(dict(zip(PHENOTYPES, phenotype))))
-        return self._bodies[phenotype]
-
-    def _log_frame(self, frame: _Frame) -> None:
+    def _log_frame(self, messages: list[State | FrameImage]) -> None:
+        """Log one frame's messages: its image (if sent) and its states."""
         rr, rec = self.rr, self.recording
-        rec.set_time("frame", sequence=frame.index)
-        rec.set_time("source_time", duration=frame.t)
+        image = next((m for m in messages if isinstance(m, FrameImage)), None)
+        states = [m for m in messages if isinstance(m, State)]
+        rec.set_time("frame", sequence=messages[0].frame)
+        rec.set_time("source_time", duration=messages[0].t_source)
 
-        T = next((s.message.arrays["T_world_cam"] for s in frame.states if "T_world_cam" in s.message.arrays), None)
+        T = next((s.message.arrays["T_world_cam"] for s in states if "T_world_cam" in s.message.arrays), None)
         if T is not None:
             T = T.astype(np.float64)
             rec.log("world/camera", rr.Transform3D(translation=T[:3, 3], mat3x3=T[:3, :3]))
             self._camera_trail.append(T[:3, 3].copy())
             rec.log("world/camera_trail", rr.LineStrips3D([list(self._camera_trail)], colors=[(127, 200, 255)], radii=0.01))
-        if frame.image is not None:
-            K, size = frame.image.K, (int(frame.image.message.header["width"]), int(frame.image.message.header["height"]))
+        if image is not None:
+            K, size = image.K, (int(image.message.header["width"]), int(image.message.header["height"]))
         else:
             K, size = intrinsics_from_fov(*DEFAULT_SIZE, 60.0), DEFAULT_SIZE
         rec.log("world/camera", rr.Pinhole(image_from_camera=K, resolution=size, camera_xyz=rr.ViewCoordinates.RDF,
                                            image_plane_distance=0.5))  # fmt: skip
 
-        meshes = []
-        for state in frame.states:
-            if not state.has_body:
-                continue
-            meshes.extend(self._log_person(state))
-        if frame.image is not None:
+        meshes = [mesh for state in states if state.has_body for mesh in self._log_person(state)]
+        if image is not None:
             try:
-                self._log_image(frame.image, meshes, T)
+                self._log_image(image, meshes, T)
             except WireError as exc:  # a bad image loses that image, not the viewer
                 log.warning("%s", exc)
         self.frames_logged += 1
@@ -151,6 +125,7 @@ class RerunLogger:
     def _log_person(self, state: State) -> list:
         """Log one person's body, trail and plots; returns its mesh for the overlay (or [])."""
         from livehmr.geometry import rotvec_to_rotmat
+        from livehmr.models.skinned import skinned_anny_of
         from livehmr.studio.render import Mesh
 
         rr, rec = self.rr, self.recording
@@ -169,7 +144,7 @@ class RerunLogger:
 
         if not self.meshes or state.header.get("body_model") != "anny":
             return []
-        body = self._body(tuple(round(float(v), 2) for v in state.betas[:6]))
+        body = skinned_anny_of(tuple(round(float(v), 2) for v in state.betas[:6]))
         rotvecs = np.concatenate([state.global_orient, state.body_pose]).reshape(24, 3)
         vertices = body.skin(rotvec_to_rotmat(rotvecs)[None], state.transl[None].astype(np.float64))[0]
         if pid not in self._faces_logged:  # the topology once; vertices every frame
@@ -192,9 +167,7 @@ class RerunLogger:
         else:
             contents = image.jpeg
         rec.log("world/camera/image", rr.EncodedImage(contents=contents, media_type="image/jpeg"))
-        seen = set()
         for pid, kp in zip(image.persons, image.keypoints):
-            seen.add(pid)
             ok = kp[:, 2] > 0.3
             path = f"world/camera/image/keypoints/{pid}"
             rec.log(path, rr.Points2D(kp[ok, :2], colors=[_colour(pid)], radii=3.0))

@@ -160,6 +160,28 @@ def parse(message: Message) -> State | FrameImage | Status:
     return State(message)
 
 
+class FrameGrouper:
+    """Gathers messages into frames. A publisher sends all of a frame's messages (its image,
+    then one state per person) before the next frame's, so a frame is complete once a
+    message of another frame arrives, or the stream pauses (``flush``)."""
+
+    def __init__(self):
+        self._pending: list = []
+
+    def add(self, message: State | FrameImage) -> list | None:
+        """Take a message; returns the frame it completes (its messages), if any."""
+        done = None
+        if self._pending and message.frame != self._pending[0].frame:
+            done, self._pending = self._pending, []
+        self._pending.append(message)
+        return done
+
+    def flush(self) -> list | None:
+        """The frame being gathered (None if there is none)."""
+        done, self._pending = self._pending or None, []
+        return done
+
+
 class _Decoding:
     """Decodes messages into states, skipping (and counting in ``rejected``) malformed ones."""
 

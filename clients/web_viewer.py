@@ -22,6 +22,7 @@ client can stall the bridge or another client.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import mimetypes
@@ -35,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from livehmr.clients.sdk import AsyncSubscriber, State
+from livehmr.clients.sdk import AsyncSubscriber, FrameGrouper, State
 from livehmr.stream.errors import LivehmrError
 from livehmr.stream.publish import is_loopback
 
@@ -70,6 +71,18 @@ def page_message(states: list[State]) -> dict:
             "T_world_cam": np.round(T, 5).ravel().tolist(), "persons": persons}  # fmt: skip
 
 
+@functools.lru_cache(maxsize=BODY_CACHE)  # bounded: the query string is the visitor's to choose
+def rigged_body_glb(phenotype: tuple[float, ...]) -> bytes:
+    """The rigged Anny body of ``phenotype`` as GLB bytes, without animation."""
+    import tempfile
+
+    from livehmr.export.gltf import write_glb
+    from livehmr.models.skinned import skinned_anny_of
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return write_glb(Path(tmp) / "body.glb", skinned_anny_of(phenotype)).read_bytes()
+
+
 @dataclass(eq=False)  # clients are told apart by identity (kept in a set)
 class _Client:
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
@@ -101,8 +114,6 @@ class WebViewer:
         self.curve = curve
         self.clients: set[_Client] = set()
         self.frames_sent = 0
-        self._bodies: dict[tuple[float, ...], bytes] = {}
-        self._body_lock = threading.Lock()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -111,23 +122,6 @@ class WebViewer:
     # -- HTTP ---------------------------------------------------------------------------
     def _allowed_hosts(self) -> set[str]:
         return {f"{h}:{self.port}" for h in ("127.0.0.1", "localhost", "[::1]")}
-
-    def body_glb(self, phenotype: tuple[float, ...]) -> bytes:
-        """The rigged Anny body of ``phenotype`` as GLB bytes (the last BODY_CACHE kept)."""
-        import tempfile
-
-        from livehmr.export.gltf import write_glb
-        from livehmr.models.anny_body import PHENOTYPES, AnnyBody
-        from livehmr.models.skinned import skinned_anny
-
-        with self._body_lock:
-            if phenotype not in self._bodies:
-                body = skinned_anny(AnnyBody(dict(zip(PHENOTYPES, phenotype))))
-                with tempfile.TemporaryDirectory() as tmp:
-                    self._bodies[phenotype] = write_glb(Path(tmp) / "body.glb", body).read_bytes()
-                while len(self._bodies) > BODY_CACHE:  # bounded: the query string is the visitor's to choose
-                    self._bodies.pop(next(iter(self._bodies)))
-            return self._bodies[phenotype]
 
     async def _process_request(self, connection, request):
         from websockets.datastructures import Headers
@@ -155,7 +149,7 @@ class WebViewer:
             except ValueError:
                 return reply(HTTPStatus.BAD_REQUEST, b"phenotype: six comma-separated numbers in [0, 1]\n")
             # Building a body takes seconds: off the event loop, so frames keep flowing to the browsers.
-            return reply(HTTPStatus.OK, await asyncio.to_thread(self.body_glb, phenotype), "model/gltf-binary")
+            return reply(HTTPStatus.OK, await asyncio.to_thread(rigged_body_glb, phenotype), "model/gltf-binary")
         name = "index.html" if url.path == "/" else url.path.lstrip("/")
         if name not in STATIC_FILES:
             return reply(HTTPStatus.NOT_FOUND, b"not found\n")
@@ -178,16 +172,13 @@ class WebViewer:
 
     async def _bridge(self) -> None:
         """Group the stream's states by frame; hand each finished frame to every client."""
-        pending: list[State] = []
+        frames = FrameGrouper()
         async with AsyncSubscriber(self.stream_url, timeout_s=0.2, curve=self.curve) as sub:
             while not self._stop.is_set():
                 state = await sub.recv()
-                if state is None or (pending and state.frame != pending[0].frame):
-                    if pending:
-                        self._broadcast(pending)
-                    pending = []
-                if state is not None:
-                    pending.append(state)
+                done = frames.flush() if state is None else frames.add(state)
+                if done:
+                    self._broadcast(done)
 
     def _broadcast(self, states: list[State]) -> None:
         text = json.dumps(page_message(states), separators=(",", ":"))

@@ -164,14 +164,19 @@ def _node_globals(gltf, overrides: dict[tuple[int, str], np.ndarray]) -> dict[in
     return out
 
 
+def _tracks(gltf) -> dict[tuple[int, str], np.ndarray]:
+    """The first animation's keyed values (K, n) per (node, "rotation" | "translation")."""
+    animation = gltf.animations[0]
+    return {(c.target.node, c.target.path): _accessor(gltf, animation.samplers[c.sampler].output) for c in animation.channels}
+
+
 def read_glb_joints(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Key times (T,) and the skin's joint positions (T, 24, 3) in glTF space (Y up) at each key."""
     import pygltflib as g
 
     gltf = g.GLTF2().load_binary(str(path))
-    animation = gltf.animations[0]
-    times = _accessor(gltf, animation.samplers[0].input)[:, 0]
-    tracks = {(c.target.node, c.target.path): _accessor(gltf, animation.samplers[c.sampler].output) for c in animation.channels}
+    times = _accessor(gltf, gltf.animations[0].samplers[0].input)[:, 0]
+    tracks = _tracks(gltf)
     skin_joints = gltf.skins[0].joints
     positions = np.zeros((len(times), len(skin_joints), 3))
     for k in range(len(times)):
@@ -186,11 +191,7 @@ def read_glb_skin(path: str | Path, key: int | None = None) -> tuple[np.ndarray,
     import pygltflib as g
 
     gltf = g.GLTF2().load_binary(str(path))
-    overrides = {}
-    if key is not None:
-        animation = gltf.animations[0]
-        overrides = {(c.target.node, c.target.path): _accessor(gltf, animation.samplers[c.sampler].output)[key]
-                     for c in animation.channels}  # fmt: skip
+    overrides = {} if key is None else {track: values[key] for track, values in _tracks(gltf).items()}
     globals_ = _node_globals(gltf, overrides)
     skin = gltf.skins[0]
     ibm = _accessor(gltf, skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)

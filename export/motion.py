@@ -150,13 +150,12 @@ def skinned_body_for(motion: PersonMotion):
     """The skinned Anny body of the phenotype a person's stream published."""
     import logging
 
-    from livehmr.models.anny_body import AnnyBody
-    from livehmr.models.skinned import anny_phenotype_from_betas, skinned_anny
+    from livehmr.models.skinned import skinned_anny_of
 
     if motion.body_model != "anny":
         raise LivehmrError(f"glTF export draws the Anny mesh, and person {motion.person}'s betas are "
                            f"{motion.body_model!r} shape coefficients; export bvh or npz instead")  # fmt: skip
-    body = skinned_anny(AnnyBody(anny_phenotype_from_betas(motion.betas)))
+    body = skinned_anny_of(tuple(float(v) for v in motion.betas[:6]))
     gap = np.abs(body.rest_joints - rest_joints_from_motion(motion.rotmats, motion.transl, motion.joints)).max()
     if gap > 0.01:
         logging.getLogger(__name__).warning("person %d: the stream's skeleton differs from Anny's of its phenotype "

@@ -23,6 +23,7 @@ bind mesh is Anny's rest (A-pose) mesh in canon; the skeleton's rest is SMPL's T
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,8 +121,12 @@ def skinned_anny(body) -> SkinnedBody:
                        inverse_bind, indices, weights)  # fmt: skip
 
 
-def anny_phenotype_from_betas(betas: np.ndarray) -> dict[str, float]:
-    """The Anny phenotype published in ``betas[:6]`` (see docs/protocol.md)."""
-    from livehmr.models.anny_body import PHENOTYPES
+@functools.lru_cache(maxsize=8)
+def skinned_anny_of(phenotype: tuple[float, ...]) -> SkinnedBody:
+    """The skinned Anny body of a published phenotype (``betas[:6]``: gender, age, muscle,
+    weight, height, proportions, clipped to [0, 1]; see docs/protocol.md). The last 8
+    phenotypes asked for are kept: viewers ask once per frame and person."""
+    from livehmr.models.anny_body import PHENOTYPES, AnnyBody
 
-    return {k: float(np.clip(v, 0.0, 1.0)) for k, v in zip(PHENOTYPES, betas[: len(PHENOTYPES)])}
+    values = (float(np.clip(v, 0.0, 1.0)) for v in phenotype[: len(PHENOTYPES)])
+    return skinned_anny(AnnyBody(dict(zip(PHENOTYPES, values))))

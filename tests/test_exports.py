@@ -70,6 +70,7 @@ def _anny_motion(body, T: int, rng):
 
 def _record(path, body, motion, body_model: str = "anny"):
     """Write a recording of one person's motion, as `livehmr record` would have."""
+    from livehmr.stream.publish import state_messages
     from livehmr.stream.wire import TOPIC_STATE, encode
 
     rotmats, transl, joints = motion
@@ -79,13 +80,8 @@ def _record(path, body, motion, body_model: str = "anny"):
             params = SmplParams(rv[0], rv[1:].ravel(), transl[i], body.betas)
             result = FrameResult(i, 10.0 + i / 30, time.perf_counter(), np.eye(4),
                                  [PersonState(0, params, joints[i], np.zeros(4), np.ones(24))])  # fmt: skip
-            p = result.persons[0]
-            header = {"stream": "t", "frame": i, "t_source": result.t_source, "t_publish": 0.0, "latency_ms": 0.0,
-                      "person": 0, "body_model": body_model, "flags": []}  # fmt: skip
-            arrays = {"global_orient": rv[0], "body_pose": rv[1:].ravel(), "betas": body.betas, "transl": transl[i],
-                      "joints_world": p.joints_world, "T_world_cam": np.eye(4), "contacts": p.contacts,
-                      "joint_confidence": p.joint_confidence}  # fmt: skip
-            writer.write(encode(TOPIC_STATE, header, arrays))
+            for header, arrays in state_messages(result, "t", body_model):
+                writer.write(encode(TOPIC_STATE, header, arrays))
 
 
 def test_glb_export_reads_back_to_the_published_joints_and_mesh(tmp_path, anny_body):
