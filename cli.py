@@ -21,6 +21,10 @@ app = typer.Typer(
 log = logging.getLogger("livehmr")
 
 
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
 def _fail(message: str, code: int = 2) -> None:
     typer.secho(f"livehmr: error: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code)
@@ -86,7 +90,8 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
     lat = summary.latency
     console.print(
         f"done: {summary.frames} frames in {summary.wall_s:.1f} s ({summary.fps:.1f} fps), "
-        f"{summary.dropped} dropped, {summary.stage_errors} stage errors; "
+        f"{summary.dropped} dropped, {summary.skipped} unusable, {summary.stage_errors} stage errors, "
+        f"{sum(summary.restarts.values())} stage restarts; "
         f"p50 keypoints {lat.get('keypoints', (0,))[0]:.1f} ms, overhead {lat.get('overhead', (0,))[0]:.1f} ms"
     )
 
@@ -217,7 +222,7 @@ def _status_line(s: dict) -> str:
     flags = ",".join(f"{k}:{v}" for k, v in sorted(s["flags"].items())) or "-"
     stalled = "  STALLED" if s["stalled"] else ""
     return (f"up {s['uptime_s']:7.1f} s  {s['fps']:5.1f} fps  frames {s['frames']}  persons {s['persons']}  "
-            f"dropped {s['dropped']}  errors {s['stage_errors']}  resets {s['estimator_resets']}  camera {s['camera']}  "
+            f"dropped {s['dropped']}  errors {s['stage_errors']}  restarts {sum(s['restarts'].values())}  camera {s['camera']}  "
             f"ms p50/p99: {latency or '-'}  flags {flags}{stalled}")  # fmt: skip
 
 
@@ -426,6 +431,7 @@ def record(
     """Write every message of a stream to a file, with its arrival time (Ctrl-C stops; a cut file stays readable)."""
     from livehmr.clients.recording import record_stream
 
+    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop closes the file like Ctrl-C
     try:
         n = record_stream(url, out, count=count, seconds=seconds, idle_s=idle, curve=_curve_client(curve_key, curve_server))
     except LivehmrError as exc:

@@ -34,7 +34,7 @@ import numpy as np
 import zmq
 
 from livehmr.stream.security import CurveClient
-from livehmr.stream.wire import TOPIC_FRAME, TOPIC_STATE, TOPIC_STATUS, Message, WireError, decode
+from livehmr.stream.wire import STATE_ARRAYS, TOPIC_FRAME, TOPIC_STATE, TOPIC_STATUS, Message, WireError, decode
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +110,14 @@ class FrameImage:
         return self.message.arrays["image"].tobytes()
 
     def image(self) -> np.ndarray:
-        """(H, W, 3) uint8 BGR; WireError if the bytes are not a JPEG image."""
+        """(H, W, 3) uint8 BGR; WireError if the bytes are not a JPEG image of the header's size."""
         import cv2
 
+        # the size a JPEG claims is checked before decoding: a forged one must not make us allocate gigabytes
+        size = jpeg_size(self.jpeg)
+        header = (self.message.header["width"], self.message.header["height"])
+        if size != header:
+            raise WireError(f"frame {self.frame}: the image is not a JPEG of the header's {header[0]}x{header[1]} pixels")
         image = cv2.imdecode(self.message.arrays["image"], cv2.IMREAD_COLOR)
         if image is None:
             raise WireError(f"frame {self.frame}: the image is not a decodable JPEG")
@@ -135,12 +140,78 @@ class Status:
         return float(self.message.header["t_publish"])
 
 
+def jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's start-of-frame marker, or None if it has none
+    (hand-written: OpenCV and Pillow read a header only by starting a decode)."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 9 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            i += 2
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # SOF0..SOF15
+            height, width = int.from_bytes(data[i + 5 : i + 7], "big"), int.from_bytes(data[i + 7 : i + 9], "big")
+            return width, height
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    return None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_state_message(message: Message) -> None:
+    """Every header field a State reads, of its type; body arrays all there, of their shapes."""
+    h, a = message.header, message.arrays
+    flags = h.get("flags")
+    ok = (isinstance(h.get("frame"), int) and isinstance(h.get("person"), int) and _is_number(h.get("t_source"))
+          and isinstance(flags, list) and all(isinstance(f, str) for f in flags))  # fmt: skip
+    if not ok:
+        raise WireError("malformed state header: needs int 'frame' and 'person', number 't_source', 'flags' strings")
+    for name, shape in STATE_ARRAYS.items():
+        if name in a and a[name].shape != shape:
+            raise WireError(f"state array {name!r} has shape {a[name].shape}, not {shape}")
+    if "joints_world" in a and not set(STATE_ARRAYS) <= set(a):
+        raise WireError(f"a state with a body needs every array: {', '.join(sorted(set(STATE_ARRAYS) - set(a)))} missing")
+
+
+#: status fields and their types (:mod:`livehmr.stream.health`)
+_STATUS_FIELDS = {"uptime_s": _is_number, "frames": lambda v: isinstance(v, int), "fps": _is_number,
+                  "persons": lambda v: isinstance(v, int), "dropped": lambda v: isinstance(v, int),
+                  "stage_errors": lambda v: isinstance(v, int), "latency_ms": lambda v: isinstance(v, dict),
+                  "flags": lambda v: isinstance(v, dict), "camera": lambda v: isinstance(v, str),
+                  "stalled": lambda v: isinstance(v, bool), "restarts": lambda v: isinstance(v, dict)}  # fmt: skip
+
+
+def _check_status_message(message: Message) -> None:
+    status = message.header.get("status")
+    if not isinstance(status, dict) or not _is_number(message.header.get("t_publish")):
+        raise WireError("a status message needs a 'status' object and a number 't_publish'")
+    bad = [k for k, ok in _STATUS_FIELDS.items() if not ok(status.get(k))]
+    latency = status.get("latency_ms", {})
+    if not bad and not all(isinstance(v, list) and len(v) == 2 and all(map(_is_number, v)) for v in latency.values()):
+        bad = ["latency_ms"]
+    if bad:
+        raise WireError(f"malformed status: {', '.join(bad)}")
+
+
+MAX_IMAGE_SIDE = 8192  # pixels: a frame image larger than this is refused
+
+
 def _check_frame_message(message: Message) -> None:
     a, h = message.arrays, message.header
     if not {"image", "K", "keypoints"} <= set(a):
         raise WireError("a frame message needs 'image', 'K' and 'keypoints'")
     persons = h.get("persons")
     ok = (isinstance(h.get("frame"), int) and isinstance(h.get("width"), int) and isinstance(h.get("height"), int)
+          and 0 < h["width"] <= MAX_IMAGE_SIDE and 0 < h["height"] <= MAX_IMAGE_SIDE
           and isinstance(h.get("t_source"), (int, float)) and isinstance(persons, list)
           and all(isinstance(p, int) for p in persons) and a["image"].dtype == np.uint8 and a["image"].ndim == 1
           and a["K"].shape == (3, 3) and a["keypoints"].shape == (len(persons), 23, 3))  # fmt: skip
@@ -151,13 +222,15 @@ def _check_frame_message(message: Message) -> None:
 def parse(message: Message) -> State | FrameImage | Status:
     """A decoded message as what its topic says it is."""
     if message.topic == TOPIC_STATUS.decode():
-        if not isinstance(message.header.get("status"), dict):
-            raise WireError("a status message needs a 'status' object")
+        _check_status_message(message)
         return Status(message)
     if message.topic == TOPIC_FRAME.decode():
         _check_frame_message(message)
         return FrameImage(message)
-    return State(message)
+    if message.topic == TOPIC_STATE.decode():
+        _check_state_message(message)
+        return State(message)
+    raise WireError(f"unknown topic {message.topic!r}")
 
 
 class FrameGrouper:

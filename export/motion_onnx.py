@@ -64,9 +64,13 @@ class OnnxStep:
         opts.intra_op_num_threads = 1
         available = ort.get_available_providers()
         providers = providers or [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-        self.session = ort.InferenceSession(str(path), opts, providers=providers)
-        shape = self.session.get_inputs()[1].shape  # (3, layers, batch, hidden)
-        self.layers, self.hidden = int(shape[1]), int(shape[3])
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=providers)
+            inputs = self.session.get_inputs()
+            shape = inputs[1].shape  # (3, layers, batch, hidden)
+            self.layers, self.hidden = int(shape[1]), int(shape[3])
+        except Exception as exc:  # ONNX Runtime's own errors (and a graph of another shape)
+            raise LivehmrError(f"{path} is not an exported livehmr motion model ({type(exc).__name__}: {str(exc)[:200]})") from None
 
     def initial_state(self) -> np.ndarray:
         return np.zeros((3, self.layers, 1, self.hidden), np.float32)

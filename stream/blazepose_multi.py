@@ -317,6 +317,11 @@ class MultiBlazePose:
         self._rois: dict[int, Roi] = {}  # track id -> region for the next frame
         self._followed: list[np.ndarray] = []  # last frame's person boxes (tentative tracks too)
 
+    def reset(self) -> None:
+        """Forget everyone followed: the next frame looks for people afresh, with new ids."""
+        self.tracker.reset()
+        self._rois, self._followed = {}, []
+
     def detect(self, frame: Frame) -> list[PersonKeypoints]:
         rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)
         rois = list(self._rois.values()) + self.finder(rgb, self._followed)

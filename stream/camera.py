@@ -89,6 +89,9 @@ class StaticCamera:
             self.R_world_cam = initial_orientation(frame)
         return CameraState(self.R_world_cam.copy(), flags={"camera_static"})
 
+    def reset(self, R_world_cam: np.ndarray | None = None) -> None:
+        self.R_world_cam = None if R_world_cam is None else R_world_cam.copy()
+
 
 class GyroCamera:
     """Integrates a gyro feed between frame timestamps.
@@ -98,6 +101,14 @@ class GyroCamera:
         clock_offset: seconds to subtract from gyro timestamps to put them on the frame clock.
         max_gap: longest spacing of samples (s) not flagged as a ``gyro_gap``.
         wait_s: how long to wait for a live feed to cover a frame before extrapolating.
+        repair_s: samples that arrive late (a burst after a Wi-Fi hiccup) still count: an
+            interval that was extrapolated is redone once samples cover it, up to this many
+            seconds later (the frames published meanwhile keep their ``gyro_gap`` flag).
+
+    A live feed's clock may jump (a phone's clock reset, the sending app restarted): the
+    feed's :class:`~livehmr.stream.gyro.ClockJumpDetector` notices, the clock offset moves
+    by the jump, the old clock's samples are dropped and the frame is flagged
+    ``gyro_clock_jump``.
 
     The bias is re-estimated whenever the last second of gyro looks still (see
     ``still_std``, ``still_rate``): a slow steady pan under 1.7 deg/s would be mistaken for
@@ -107,8 +118,11 @@ class GyroCamera:
     """
 
     def __init__(self, feed: GyroFeed, R_cam_imu: np.ndarray | None = None, clock_offset: float = 0.0,
-                 max_gap: float = 0.03, wait_s: float = 0.02):  # fmt: skip
+                 max_gap: float = 0.03, wait_s: float = 0.02, repair_s: float = 2.0):  # fmt: skip
         self.feed = feed
+        self.repair_s = repair_s
+        self._extrapolated: list = []  # (t0, t1, R_world_cam at t0, rotation applied) of gap intervals
+        self.repaired = 0
         self.R_cam_imu = np.eye(3) if R_cam_imu is None else np.asarray(R_cam_imu, dtype=np.float64)
         self.clock_offset = clock_offset
         self.max_gap = max_gap
@@ -148,25 +162,63 @@ class GyroCamera:
             self.R_world_cam = initial_orientation(frame)
             self.t_prev = frame.t
             return CameraState(self.R_world_cam.copy())
+        jump = self.feed.buffer.take_clock_jump() if self.feed.live else 0.0
+        if jump:
+            log.warning("the gyro's clock jumped by %+.3f s before frame %d; offset moved with it", jump, frame.index)
+            self.clock_offset += jump
         t_gyro = frame.t + self.clock_offset
         if self.estimate_bias_when_still:
             self._bias_while_still(t_gyro)
         if self.feed.live:
             self.feed.buffer.wait_until(t_gyro, self.wait_s)
-        samples = self.feed.buffer.window(self.t_prev + self.clock_offset - self.max_gap, t_gyro)
-        if len(samples):
-            samples = samples.copy()
-            samples[:, 0] -= self.clock_offset
-        R_delta, w, gap = integrate_gyro(samples, self.t_prev, frame.t, self.R_cam_imu, self.max_gap, self.w_last,
-                                         self.bias_cam)  # fmt: skip
+        R_delta, w, gap = self._integrate(self.t_prev, frame.t)
+        if gap and self.repair_s > 0:
+            self._extrapolated.append((self.t_prev, frame.t, self.R_world_cam.copy(), R_delta))
         self.R_world_cam = self.R_world_cam @ R_delta
         self.t_prev = frame.t
+        self._repair(frame.t)
         flags = {"gyro_gap"} if gap else set()
+        if jump:
+            flags.add("gyro_clock_jump")
         if gap:
             log.debug("gyro gap before frame %d: rotation extrapolated at constant rate", frame.index)
         else:
             self.w_last = w
         return CameraState(self.R_world_cam.copy(), angular_velocity=w, flags=flags)
+
+    def _integrate(self, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray, bool]:
+        """``integrate_gyro`` over frame times [t0, t1] with the buffered samples."""
+        samples = self.feed.buffer.window(t0 + self.clock_offset - self.max_gap, t1 + self.clock_offset)
+        if len(samples):
+            samples = samples.copy()
+            samples[:, 0] -= self.clock_offset
+        return integrate_gyro(samples, t0, t1, self.R_cam_imu, self.max_gap, self.w_last, self.bias_cam)
+
+    def _repair(self, t_now: float) -> None:
+        """Redo extrapolated intervals that late samples now cover. With R_before the
+        orientation at an interval's start, D_used what was applied over it and D_true
+        what the samples say, the orientation now becomes
+        ``R_before D_true D_used^T R_before^T R_now``; later intervals' R_before move alike."""
+        pending = []
+        for t0, t1, R_before, D_used in self._extrapolated:
+            if t_now - t1 > self.repair_s:
+                continue  # too old: leave it
+            D_true, _, gap = self._integrate(t0, t1)
+            if gap:
+                pending.append((t0, t1, R_before, D_used))
+                continue
+            correction = R_before @ D_true @ D_used.T @ R_before.T
+            self.R_world_cam = correction @ self.R_world_cam
+            pending = [(a, b, correction @ R, D) for a, b, R, D in pending]
+            self.repaired += 1
+        self._extrapolated = [(a, b, R, D) for a, b, R, D in pending]
+
+    def reset(self, R_world_cam: np.ndarray | None = None) -> None:
+        """Go on from ``R_world_cam`` (the last good orientation; None: start over from gravity)
+        with no remembered rate; the bias and clock offset are kept."""
+        self.R_world_cam = None if R_world_cam is None else R_world_cam.copy()
+        self.w_last = np.zeros(3)
+        self._extrapolated = []
 
     def close(self) -> None:
         self.feed.close()
@@ -227,6 +279,14 @@ class VoCamera:
             self.R_world_kf = self.R_world_cam.copy()
         return CameraState(self.R_world_cam.copy(), angular_velocity=w, flags=flags)
 
+    def reset(self, R_world_cam: np.ndarray | None = None) -> None:
+        """Track afresh from ``R_world_cam`` (the last good orientation; None: from gravity)."""
+        self.vo.reset()
+        self.R_world_cam = None if R_world_cam is None else R_world_cam.copy()
+        self.R_world_kf = np.eye(3) if R_world_cam is None else R_world_cam.copy()
+        self.w_last = np.zeros(3)
+        self.lost_since = None
+
 
 class FusedCamera:
     """``--camera gyro+vo``: the gyro turns the camera every frame; vision keeps it honest.
@@ -252,7 +312,8 @@ class FusedCamera:
                  hfov_deg: float = 60.0, gain: float = 0.05, window_s: float = 8.0, refit_s: float = 2.0):  # fmt: skip
         from collections import deque
 
-        self.gyro = GyroCamera(feed, R_cam_imu, clock_offset or 0.0)
+        # vision carries gyro gaps here: repairing them from late samples would count a turn twice
+        self.gyro = GyroCamera(feed, R_cam_imu, clock_offset or 0.0, repair_s=0.0)
         self.vo = VoCamera(hfov_deg)
         self.estimate_offset = clock_offset is None
         self.gain = gain
@@ -355,6 +416,16 @@ class FusedCamera:
             self.bias_bound = 0.004
         elif np.linalg.norm(est.bias_cam) > self.fooled_bias:  # off by more than any gyro bias
             self.distrust_until = t + self.window_s
+
+    def reset(self, R_world_cam: np.ndarray | None = None) -> None:
+        """Go on from ``R_world_cam`` (None: from gravity), both halves afresh; the bias and
+        clock offset estimates are kept."""
+        self.gyro.reset(R_world_cam)
+        self.vo.reset(R_world_cam)
+        self.R_world_cam = None if R_world_cam is None else R_world_cam.copy()
+        self.history.clear()
+        if R_world_cam is not None:
+            self._new_keyframe(self.gyro.t_prev, np.zeros(3))
 
     def close(self) -> None:
         self.gyro.close()

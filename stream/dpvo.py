@@ -68,6 +68,7 @@ class DpvoCamera:
         self.slam = None
         self.R_world_cam: np.ndarray | None = None
         self.R_world_cam0: np.ndarray | None = None
+        self._restart_at: np.ndarray | None = None  # where a restarted graph begins
 
     def _intrinsics(self, frame: Frame, h: int, w: int) -> np.ndarray:
         from livehmr.geometry import intrinsics_from_fov
@@ -81,7 +82,7 @@ class DpvoCamera:
         h, w = H - H % 16, W - W % 16  # DPVO's patch grid needs sides divisible by 16 (crop, not scale)
         if self.slam is None:
             self.slam = self._DPVO(self._cfg, self._weights, ht=h, wd=w, viz=False)
-            self.R_world_cam0 = initial_orientation(frame)
+            self.R_world_cam0 = self._restart_at if self._restart_at is not None else initial_orientation(frame)
             self.R_world_cam = self.R_world_cam0.copy()
         rgb = np.ascontiguousarray(frame.image[:h, :w, ::-1])  # BGR -> RGB, as DPVO's streams give it
         image = torch.from_numpy(rgb).permute(2, 0, 1).to(self.device)
@@ -100,6 +101,11 @@ class DpvoCamera:
         self.R_world_cam = self.R_world_cam0 @ R_dpvo_cam
         t_up_to_scale = self.R_world_cam0 @ (-R_dpvo_cam @ t_cam_dpvo)
         return CameraState(self.R_world_cam.copy(), t_up_to_scale=t_up_to_scale)
+
+    def reset(self, R_world_cam: np.ndarray | None = None) -> None:
+        """A new DPVO graph whose first frame sits at ``R_world_cam`` (None: from gravity)."""
+        self.close()
+        self._restart_at = None if R_world_cam is None else R_world_cam.copy()
 
     def close(self) -> None:
         if self.slam is not None and getattr(self.slam, "is_initialized", False):

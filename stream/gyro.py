@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,7 @@ def parse_sensorstream_line(text: str) -> tuple[float, np.ndarray | None, np.nda
             elif sensor == SENSORSTREAM_ACCEL:
                 accel = xyz
             i += 4
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, OverflowError):
         raise GyroFormatError(f"not a Sensor Stream IMU+GPS line: {text[:80]!r}") from None
     if not math.isfinite(t) or any(v is not None and not np.all(np.isfinite(v)) for v in (gyro, accel)):
         raise GyroFormatError(f"non-finite value in {text[:80]!r}")
@@ -101,6 +102,52 @@ def parse_sample_message(payload: bytes) -> tuple[float, float, float, float]:
     return sample
 
 
+class ClockJumpDetector:
+    """Tells a jump of a live feed's clock from late or bursty delivery.
+
+    It watches ``c = stamp - arrival`` (gyro clock minus this machine's clock, s) of each
+    sample as it arrives. A steady clock keeps ``c`` steady whatever the transport delay:
+    the freshest samples set the reference, and late ones only lower ``c`` (a burst of
+    held-back samples climbs back to it as it catches up). A jump moves ``c`` for good.
+    It is declared once arrivals spanning ``confirm_s`` of this machine's time all sit
+    over ``jump_s`` from the reference and within ``spread_s`` of one another; a burst
+    arrives within an instant, so it never spans ``confirm_s``. A move *back* counts only
+    when the new stamps are older than ones already received: a feed that merely falls
+    behind keeps stamping forwards, and its late samples stay late (``gyro_gap``) rather
+    than being taken for another clock.
+    """
+
+    def __init__(self, jump_s: float = 1.0, confirm_s: float = 0.3, spread_s: float = 0.1):
+        self.jump_s, self.confirm_s, self.spread_s = jump_s, confirm_s, spread_s
+        self.reference: float | None = None
+        self.newest_stamp = -math.inf
+        self._away: list[tuple[float, float]] = []  # (arrival, c) of candidate arrivals of a new clock
+
+    def add(self, stamp: float, arrival: float) -> float:
+        """Take one arrival; returns the clock's jump in seconds when one is confirmed, else 0."""
+        c = stamp - arrival
+        if self.reference is None or abs(c - self.reference) <= self.jump_s:
+            self._away.clear()
+            # the freshest samples set the reference; it follows slow drift of either clock
+            if self.reference is None or c > self.reference:
+                self.reference = c
+            else:
+                self.reference += 0.01 * (c - self.reference)
+            self.newest_stamp = max(self.newest_stamp, stamp)
+            return 0.0
+        if c < self.reference and stamp > self.newest_stamp:
+            return 0.0  # late, not another clock
+        if self._away and abs(c - self._away[-1][1]) > self.spread_s:
+            self._away.clear()  # not one steady new clock (yet)
+        self._away.append((arrival, c))
+        if self._away[-1][0] - self._away[0][0] < self.confirm_s:
+            return 0.0
+        new_reference = max(v for _, v in self._away)
+        jump = new_reference - self.reference
+        self.reference, self.newest_stamp, self._away = new_reference, stamp, []
+        return jump
+
+
 class GyroBuffer:
     """Thread-safe, time-sorted, de-duplicated store of samples (bounded: oldest dropped)."""
 
@@ -111,9 +158,15 @@ class GyroBuffer:
         self.max_samples = max_samples
         self.duplicates = 0
         self.rejected = 0
+        self.clock_watch = ClockJumpDetector()
+        self._clock_jump = 0.0  # jumps confirmed and not yet taken, s
+        self.last_arrival_t: float | None = None
 
-    def add(self, t: float, wx: float, wy: float, wz: float) -> None:
+    def add(self, t: float, wx: float, wy: float, wz: float, arrival: float | None = None) -> None:
+        """Take a sample; ``arrival``: when it arrived on this machine's clock (s; default now)."""
         with self._lock:
+            self._clock_jump += self.clock_watch.add(t, time.perf_counter() if arrival is None else arrival)
+            self.last_arrival_t = t
             i = bisect.bisect_left(self._t, t)
             if i < len(self._t) and self._t[i] == t:
                 self.duplicates += 1
@@ -129,6 +182,17 @@ class GyroBuffer:
         """Block up to ``timeout`` s until a sample at or after ``t`` exists."""
         with self._lock:
             return self._lock.wait_for(lambda: bool(self._t) and self._t[-1] >= t, timeout=timeout)
+
+    def take_clock_jump(self) -> float:
+        """The clock jumps (s) seen since the last call (0.0 if none). When there was one,
+        the samples of the old clock are dropped: they would mix with the new clock's."""
+        with self._lock:
+            jump, self._clock_jump = self._clock_jump, 0.0
+            if jump and self.last_arrival_t is not None:
+                keep = [i for i, ti in enumerate(self._t) if abs(ti - self.last_arrival_t) <= abs(jump) / 2]
+                self._t = [self._t[i] for i in keep]
+                self._w = [self._w[i] for i in keep]
+            return jump
 
     def window(self, t0: float, t1: float) -> np.ndarray:
         """Samples (N, 4) with t in [t0, t1], plus the last sample before t0 if any."""

@@ -3,7 +3,8 @@
 A status is a plain dict (it travels as the message header)::
 
     {"uptime_s": 12.0, "frames": 350, "fps": 29.8, "persons": 1,
-     "dropped": 3, "stage_errors": 0, "withheld": 0, "estimator_resets": 0,
+     "dropped": 3, "skipped": 0, "stage_errors": 0, "withheld": 0,
+     "restarts": {"camera": 1},                          # stage restarts since the start
      "latency_ms": {"keypoints": [41.2, 60.3], ...},   # p50, p99 over the last second
      "flags": {"gyro_gap": 2},                          # frames raising each flag, last second
      "camera": "ok" | "gyro_gap" | "vo_lost" | "static" | "failing",
@@ -50,7 +51,7 @@ class HealthMonitor:
     def due(self) -> bool:
         return self.clock() - self.last_status >= self.period_s
 
-    def status(self, dropped: int = 0, withheld: int = 0, estimator_resets: int = 0) -> dict:
+    def status(self, dropped: int = 0, withheld: int = 0, restarts: dict[str, int] | None = None, skipped: int = 0) -> dict:
         """The status of the last period (and the totals), and start a new period."""
         now = self.clock()
         while self._window and now - self._window[0][0] > self.period_s:
@@ -67,8 +68,9 @@ class HealthMonitor:
         stalled = (now - (self.last_frame_at if self.last_frame_at is not None else self.start)) > STALL_S
         return {
             "uptime_s": round(now - self.start, 2), "frames": self.frames, "fps": round(len(results) / span, 2),
-            "persons": self.persons if not stalled else 0, "dropped": dropped, "stage_errors": self.stage_errors,
-            "withheld": withheld, "estimator_resets": estimator_resets, "latency_ms": latency, "flags": dict(flags),
+            "persons": self.persons if not stalled else 0, "dropped": dropped, "skipped": skipped,
+            "stage_errors": self.stage_errors, "withheld": withheld, "restarts": dict(restarts or {}),
+            "latency_ms": latency, "flags": dict(flags),
             "camera": _camera_health(flags, len(results)), "stalled": stalled,
         }  # fmt: skip
 

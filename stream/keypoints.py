@@ -69,13 +69,16 @@ class BlazePoseDetector:
         with contextlib.redirect_stderr(io.StringIO()):
             import mediapipe as mp
 
-        self._pose = mp.solutions.pose.Pose(
-            static_image_mode=static_image_mode,
-            model_complexity=model_complexity,
-            smooth_landmarks=True,
-            min_detection_confidence=min_confidence,
-            min_tracking_confidence=min_confidence,
-        )
+        self._options = dict(static_image_mode=static_image_mode, model_complexity=model_complexity,
+                             smooth_landmarks=True, min_detection_confidence=min_confidence,
+                             min_tracking_confidence=min_confidence)  # fmt: skip
+        self._pose = mp.solutions.pose.Pose(**self._options)
+        self._mp_pose = mp.solutions.pose
+
+    def reset(self) -> None:
+        """A fresh MediaPipe graph: no track, no smoothing history."""
+        self._pose.close()
+        self._pose = self._mp_pose.Pose(**self._options)
 
     def detect(self, frame: Frame) -> list[PersonKeypoints]:
         image = frame.image

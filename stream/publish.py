@@ -118,6 +118,16 @@ def frame_message(result: FrameResult, stream_id: str, jpeg_quality: int = 80) -
     return header, {"image": jpeg.reshape(-1), "K": K, "keypoints": np.nan_to_num(keypoints)}
 
 
+def encode_or_withhold(topic: bytes, header: dict, arrays: dict[str, np.ndarray]) -> tuple[list[bytes], bool]:
+    """The wire frames of a message, and whether its arrays were withheld: anything the
+    wire refuses (non-finite values) goes out as an ``invalid`` heartbeat without arrays."""
+    try:
+        return encode(topic, header, arrays), False
+    except WireError as exc:  # never put NaN on the wire
+        log.warning("frame %s person %s: %s", header.get("frame"), header.get("person"), exc)
+        return encode(topic, {**header, "flags": sorted({*header["flags"], "invalid"})}, {}), True
+
+
 class ZmqPublisher:
     """Publishes one message per person per frame, or a ``no_person`` heartbeat; with
     ``publish_frames``, each frame's image first (topic ``frame``, JPEG).
@@ -158,13 +168,8 @@ class ZmqPublisher:
         self._send(header, {}, topic=TOPIC_STATUS)
 
     def _send(self, header: dict, arrays: dict, topic: bytes = TOPIC_STATE) -> None:
-        """Encode and send; anything non-finite goes out as an ``invalid`` heartbeat without arrays."""
-        try:
-            frames = encode(topic, header, arrays)
-        except WireError as exc:  # never put NaN on the wire
-            self.withheld += 1
-            log.warning("frame %s person %s: %s", header["frame"], header.get("person"), exc)
-            frames = encode(topic, {**header, "flags": sorted({*header["flags"], "invalid"})}, {})
+        frames, withheld = encode_or_withhold(topic, header, arrays)
+        self.withheld += withheld
         try:
             self.socket.send_multipart(frames, flags=zmq.NOBLOCK)
             self.sent += 1

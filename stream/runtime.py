@@ -9,8 +9,11 @@ a waiting one (flagged ``frame_dropped``), so latency never grows. The heavy
 stages (MediaPipe, OpenCV decoding, the numba renderer) release the GIL, which is
 what lets the threads overlap.
 
-A stage that raises on a frame does not stop the stream: the frame is published as
-a heartbeat flagged ``stage_error``, the stage is reset, and the error is logged.
+A stage that raises or returns non-finite values on a frame does not stop the
+stream: the :class:`~livehmr.stream.supervisor.Supervisor` restarts it, the frame is
+published flagged ``stage_error`` (a heartbeat when there is no body to publish), and
+the fault is logged and counted. A frame whose image is not an (H, W, 3) uint8 array
+is skipped, and the next one is flagged ``frame_missing``.
 """
 
 from __future__ import annotations
@@ -28,10 +31,23 @@ import numpy as np
 from livehmr.geometry import R_WORLD_CAM_LEVEL
 from livehmr.stream.health import HealthMonitor
 from livehmr.stream.stages import CameraMotion, Estimator, KeypointDetector, Publisher, Source
+from livehmr.stream.supervisor import Supervisor, camera_ok, keypoints_ok, restart_stage, states_ok
 from livehmr.stream.types import CameraState, Frame, FrameResult, PersonKeypoints
 
 log = logging.getLogger(__name__)
 _END = object()
+
+
+def image_problem(image) -> str:
+    """Why an image cannot be processed ("" when it can): livehmr takes (H, W, 3) uint8 BGR
+    of at least 16 x 16 pixels."""
+    if not isinstance(image, np.ndarray):
+        return f"image is {type(image).__name__}, not an array"
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        return f"image is {image.dtype} {image.shape}, not (H, W, 3) uint8"
+    if image.shape[0] < 16 or image.shape[1] < 16:
+        return f"image of {image.shape[1]}x{image.shape[0]} pixels is too small"
+    return ""
 
 
 class LatencyStats:
@@ -60,7 +76,8 @@ class RunSummary:
     published_states: int = 0
     dropped: int = 0
     stage_errors: int = 0
-    estimator_resets: int = 0
+    skipped: int = 0  # frames whose image was unusable
+    restarts: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
     latency: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
@@ -90,19 +107,31 @@ class Pipeline:
         self._queue: queue.Queue = queue.Queue(maxsize=1 if source.live else 2)
         self._front_error: BaseException | None = None
         self._last_camera: CameraState | None = None
+        self._camera_offset = np.zeros(3)
         self.summary = RunSummary()
         self.health = HealthMonitor()
+        self.supervisor = Supervisor()
 
     # -- reader thread: frames -------------------------------------------------------------
     def _reader(self) -> None:
         try:
             iterator = iter(self.source)
+            skipped = False
             while not self.stop_event.is_set():
                 t0 = time.perf_counter()
                 frame = next(iterator, None)
                 if frame is None:
                     break
-                self.stats.add("source", (time.perf_counter() - t0) * 1e3)
+                problem = image_problem(frame.image)
+                if problem:  # a corrupt frame from a camera or decoder: skip it, flag the gap
+                    log.warning("frame %d skipped: %s", frame.index, problem)
+                    self.summary.skipped += 1
+                    skipped = True
+                    continue
+                if skipped:
+                    frame.flags.add("frame_missing")
+                    skipped = False
+                frame.latency_ms["source"] = (time.perf_counter() - t0) * 1e3
                 self._hand_over(self._frames, frame, lambda f: f)
         except BaseException as exc:
             self._front_error = exc
@@ -116,15 +145,24 @@ class Pipeline:
             if frame is _END:
                 break
             t1 = time.perf_counter()
-            try:
-                persons = self.keypoints.detect(frame)
-            except Exception as exc:  # a bad frame must not end the stream
-                log.warning("keypoints failed on frame %d: %s", frame.index, exc)
+            persons, ok = self.supervisor.call(
+                "keypoints", frame.index, lambda: self.keypoints.detect(frame), keypoints_ok,
+                restart=lambda: restart_stage(self.keypoints), stand_in=list)  # fmt: skip
+            if not ok:
                 frame.flags.add("stage_error")
-                persons = []
-            self.stats.add("keypoints", (time.perf_counter() - t1) * 1e3)
+            frame.latency_ms["keypoints"] = (time.perf_counter() - t1) * 1e3
             self._hand_over(self._queue, (frame, persons), lambda item: item[0])
         self._put_end(self._queue)
+
+    def _estimate(self, frame: Frame, camera: CameraState, persons: list[PersonKeypoints]) -> tuple[list, np.ndarray]:
+        """The estimator's states and the camera position it estimated (rotation-only front
+        ends leave the position to it), (3,) metres."""
+        states = self.estimator.estimate(frame, camera, persons)
+        offset = getattr(self.estimator, "camera_translation", None)
+        return states, (np.asarray(offset(), dtype=np.float64) if offset is not None else np.zeros(3))
+
+    def _held_camera(self) -> CameraState:
+        return self._last_camera or CameraState(R_WORLD_CAM_LEVEL.copy())
 
     def _put_end(self, q: queue.Queue) -> None:
         while True:
@@ -162,31 +200,30 @@ class Pipeline:
     def process(self, frame: Frame, persons: list[PersonKeypoints]) -> FrameResult:
         flags = set(frame.flags)
         t0 = time.perf_counter()
-        try:
-            camera = self._last_camera = self.camera.update(frame, persons)
-        except Exception as exc:  # hold the last good pose rather than publish a made-up one
-            log.warning("camera stage failed on frame %d: %s", frame.index, exc)
-            held = self._last_camera or CameraState(R_WORLD_CAM_LEVEL.copy())
-            camera = CameraState(held.R_world_cam.copy(), held.t_world_cam.copy(), flags={"stage_error"})
+        camera, ok = self.supervisor.call(
+            "camera", frame.index, lambda: self.camera.update(frame, persons), camera_ok,
+            restart=lambda: restart_stage(self.camera, R_world_cam=self._held_camera().R_world_cam),
+            stand_in=lambda: CameraState(self._held_camera().R_world_cam.copy(), self._held_camera().t_world_cam.copy(),
+                                         flags={"stage_error"}))  # fmt: skip
+        if ok:  # hold the last good pose rather than publish a made-up one
+            self._last_camera = camera
         flags |= camera.flags
         t1 = time.perf_counter()
-        try:
-            states = self.estimator.estimate(frame, camera, persons)
-        except Exception as exc:
-            log.warning("estimator failed on frame %d: %s; resetting it", frame.index, exc)
-            self.estimator.reset()
-            self.summary.estimator_resets += 1
+        (states, camera_offset), ok = self.supervisor.call(
+            "estimator", frame.index, lambda: self._estimate(frame, camera, persons),
+            lambda out: states_ok(out[0]) and bool(np.isfinite(out[1]).all()),
+            restart=self.estimator.reset, stand_in=lambda: ([], self._camera_offset))  # fmt: skip
+        if ok:
+            self._camera_offset = camera_offset
+        else:
             flags.add("stage_error")
-            states = []
         t2 = time.perf_counter()
         T_world_cam = camera.T_world_cam
-        offset = getattr(self.estimator, "camera_translation", None)
-        if offset is not None:
-            T_world_cam[:3, 3] += offset()
+        T_world_cam[:3, 3] += camera_offset
         K = frame.intrinsics(getattr(self.estimator, "default_hfov_deg", 60.0))  # what the estimator assumed
         result = FrameResult(frame.index, frame.t, frame.t_captured, T_world_cam, states, flags, keypoints=persons,
                              image=frame.image, K=K)  # fmt: skip
-        result.latency_ms.update(camera=(t1 - t0) * 1e3, estimator=(t2 - t1) * 1e3)
+        result.latency_ms.update(frame.latency_ms, camera=(t1 - t0) * 1e3, estimator=(t2 - t1) * 1e3)
         for publisher in self.publishers:
             publisher.publish(result)
         t3 = time.perf_counter()
@@ -231,6 +268,7 @@ class Pipeline:
                 thread.join(timeout=5.0)
             self.summary.wall_s = time.perf_counter() - start
             self.summary.latency = self.stats.percentiles()
+            self.summary.restarts = dict(self.supervisor.restarts)
         if self._front_error is not None:
             raise self._front_error
         return self.summary
@@ -239,7 +277,7 @@ class Pipeline:
         if not self.health.due():
             return
         withheld = sum(getattr(p, "withheld", 0) for p in self.publishers)
-        status = self.health.status(self.summary.dropped, withheld, self.summary.estimator_resets)
+        status = self.health.status(self.summary.dropped, withheld, dict(self.supervisor.restarts), self.summary.skipped)
         for publisher in self.publishers:
             publish_status = getattr(publisher, "publish_status", None)
             if publish_status is not None:

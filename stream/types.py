@@ -32,6 +32,7 @@ NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 FLAGS = (
     "no_person",  # nobody in view: a heartbeat with no body arrays
     "gyro_gap",  # gyro samples missing around this frame; rotation from vision, else extrapolated
+    "gyro_clock_jump",  # the gyro's clock jumped; its offset was re-anchored at this frame
     "vo_lost",  # visual odometry lost its tracks this frame; rotation from the gyro, else held
     "predicted",  # body state predicted, not observed this frame
     "frame_missing",  # the source skipped frame indices before this one
@@ -55,6 +56,7 @@ class Frame:
         gravity_cam: (3,) unit gravity direction in **cam** (an accelerometer), if known.
         flags: flags the source raises for this frame.
         truth: ground truth of synthetic sources (never published).
+        latency_ms: what the stages before the back thread took on it (``source``, ``keypoints``).
     """
 
     index: int
@@ -65,6 +67,7 @@ class Frame:
     gravity_cam: np.ndarray | None = None
     flags: set[str] = field(default_factory=set)
     truth: Any = None
+    latency_ms: dict[str, float] = field(default_factory=dict)
 
     def intrinsics(self, default_hfov_deg: float) -> np.ndarray:
         """``K`` if the source knows it, else a centred pinhole of that horizontal field of view."""

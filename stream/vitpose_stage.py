@@ -56,6 +56,11 @@ class ViTPoseKeypoints:
             out.append((kp, float(np.clip(maxvals, 0, 1).mean())))
         return out
 
+    def reset(self) -> None:
+        """Forget everyone followed: the next frame looks for people afresh, with new ids."""
+        self.tracker.reset()
+        self._boxes = {}
+
     def detect(self, frame: Frame) -> list[PersonKeypoints]:
         rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)
         followed = list(self._boxes.values())

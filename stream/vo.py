@@ -17,12 +17,15 @@ keyframe's camera frame.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from livehmr.geometry import rotation_angle, rotmat_to_rotvec
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -124,6 +127,9 @@ class VisualOdometry:
         if self.scale < 1.0:
             gray = cv2.resize(gray, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_AREA)
         self.K_inv = np.linalg.inv(K)
+        if self.prev_gray is not None and self.prev_gray.shape != gray.shape:
+            log.info("frame size changed to %dx%d: visual odometry starts afresh", image.shape[1], image.shape[0])
+            self.reset()
         if self.prev_gray is None:
             self.prev_gray = gray
             self.points = self._detect(gray, person_boxes)

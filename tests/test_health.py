@@ -34,7 +34,8 @@ def test_status_summarises_the_last_second_and_flags_a_stall():
         health.observe(_result(i, ("gyro_gap",) if i % 10 == 0 else (), keypoints_ms=200.0 if i == 5 else 40.0))
     clock.t = 101.0 + 1e-9  # exactly one period after the start (30 additions of 1/30 fall short by an ulp)
     assert health.due()
-    status = health.status(dropped=2, withheld=0, estimator_resets=1)
+    status = health.status(dropped=2, withheld=0, restarts={"camera": 1}, skipped=4)
+    assert status["restarts"] == {"camera": 1} and status["skipped"] == 4
     assert status["fps"] == 30.0 and status["frames"] == 30 and status["dropped"] == 2
     assert status["flags"] == {"gyro_gap": 3} and status["camera"] == "gyro_gap"
     assert status["latency_ms"]["keypoints"][0] == 40.0 and status["latency_ms"]["keypoints"][1] > 100.0
@@ -61,7 +62,7 @@ def test_a_running_pipeline_publishes_its_status_and_echo_shows_it(tmp_path):
         def __iter__(self):
             for i in range(120):
                 time.sleep(1 / 30)
-                yield Frame(i, i / 30, np.zeros((8, 8, 3), np.uint8), t_captured=time.perf_counter())
+                yield Frame(i, i / 30, np.zeros((32, 32, 3), np.uint8), t_captured=time.perf_counter())
             time.sleep(4.0)
 
     class Still:

@@ -199,9 +199,14 @@ def test_a_recorder_started_before_its_publisher_waits_for_it(tmp_path):
     recorder.start()
     time.sleep(1.0)  # longer than the idle timeout, with no publisher yet
     publisher = ZmqPublisher(url)
-    time.sleep(0.5)
+    # the subscriber reconnects with back-off: announce until it is in (its first record)
+    deadline = time.monotonic() + 8.0
+    while time.monotonic() < deadline and not read_recording(out):
+        publisher.publish_status({"probe": True})
+        time.sleep(0.05)
     for result in _results(5, 1):
         publisher.publish(result)
     recorder.join(timeout=10)
     publisher.close()
-    assert len(read_recording(out)) == 5
+    topics = [record.frames[0] for record in read_recording(out)]
+    assert topics[-5:] == [b"state"] * 5 and set(topics[:-5]) == {b"status"}

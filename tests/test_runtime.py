@@ -11,7 +11,7 @@ class _Frames:
     live = False
 
     def __iter__(self):
-        return iter(Frame(i, i / 30, np.zeros((4, 4, 3), np.uint8)) for i in range(4))
+        return iter(Frame(i, i / 30, np.zeros((32, 32, 3), np.uint8)) for i in range(4))
 
     def close(self):
         pass

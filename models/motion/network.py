@@ -37,6 +37,22 @@ class NetConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, config: dict, where: str = "motion model") -> NetConfig:
+        """A config read from a file, checked: known keys, integers in sane ranges (a file
+        must not make livehmr allocate without bound)."""
+        from livehmr.stream.errors import LivehmrError
+
+        limits = {"hidden": (1, 4096), "layers": (1, 8)}
+        unknown = set(config) - set(limits)
+        if unknown:
+            raise LivehmrError(f"{where}: unknown network config keys {sorted(map(str, unknown))}")
+        for key, (lo, hi) in limits.items():
+            value = config.get(key, getattr(cls, key))
+            if type(value) is not int or not lo <= value <= hi:
+                raise LivehmrError(f"{where}: network config {key}={value!r} must be an integer in [{lo}, {hi}]")
+        return cls(**config)
+
 
 class MotionNet(nn.Module):
     """Input x (B, T, 52) (see :mod:`livehmr.models.motion.features`); output (B, T, 161)."""

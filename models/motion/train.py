@@ -202,14 +202,28 @@ def save_weights(model: MotionNet, cfg: TrainConfig, history: dict, path: Path) 
 
 
 def load_motion_net(path: str | Path) -> MotionNet:
-    """A shipped or trained ``motion.pt`` (or a ``checkpoint.pt``) as an eval-mode MotionNet."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if "net" in state:
-        net_cfg = NetConfig(**state["net"])
-    else:  # a training checkpoint
-        net_cfg = NetConfig(**state["config"]["net"])
-    model = MotionNet(net_cfg)
-    model.load_state_dict(state["model"])
+    """A shipped or trained ``motion.pt`` (or a ``checkpoint.pt``) as an eval-mode MotionNet.
+
+    The file is a user's path: it is read with ``weights_only`` (tensors and plain data,
+    never code from the file), and anything malformed is a LivehmrError saying what."""
+    from livehmr.stream.errors import LivehmrError
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds (zip, unpickling, EOF, runtime) on a bad file
+        raise LivehmrError(f"{path} is not a readable motion model file ({type(exc).__name__}: {str(exc)[:200]})") from None
+    config = None
+    if isinstance(state, dict):
+        config = state.get("net")
+        if config is None and isinstance(state.get("config"), dict):  # a training checkpoint
+            config = state["config"].get("net")
+    if not isinstance(config, dict) or not isinstance(state.get("model"), dict):
+        raise LivehmrError(f"{path} is not a livehmr motion model: it needs 'model' weights and a 'net' config")
+    model = MotionNet(NetConfig.from_dict(config, where=str(path)))
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, TypeError, AttributeError, KeyError) as exc:
+        raise LivehmrError(f"{path}: its weights do not fit its network config ({str(exc)[:200]})") from None
     return model.eval()
 
 

@@ -3,7 +3,8 @@
 The grabber keeps only the newest frame: when the pipeline is slower than the
 camera, stale frames are dropped (counted, and flagged ``frame_dropped`` on the
 next delivered frame) instead of queueing. A camera that stops delivering is
-reopened with back-off; after ``give_up_s`` without a frame the source ends with an error.
+reopened every ``retry_s``; the first frame after it comes back is flagged
+``frame_missing``. After ``give_up_s`` without a frame the source ends with an error.
 """
 
 from __future__ import annotations
@@ -24,11 +25,15 @@ log = logging.getLogger(__name__)
 class CameraSource:
     live = True
 
-    def __init__(self, target: int | str, max_frames: int | None = None, give_up_s: float = 5.0):
+    def __init__(self, target: int | str, max_frames: int | None = None, give_up_s: float = 5.0,
+                 retry_s: float = 0.5, open_capture=cv2.VideoCapture):  # fmt: skip
+        """``open_capture(target)`` opens the device (``cv2.VideoCapture``; fault tests pass a scripted one)."""
         self.target = target
         self.max_frames = max_frames
         self.give_up_s = give_up_s
-        self.capture = cv2.VideoCapture(target)
+        self.retry_s = retry_s
+        self._open = open_capture
+        self.capture = open_capture(target)
         if not self.capture.isOpened():
             raise SourceError(f"cannot open camera {target!r}: no such device or stream")
         self.dropped = 0
@@ -41,27 +46,40 @@ class CameraSource:
 
     def _grab(self) -> None:
         index, t0, last_ok = 0, time.perf_counter(), time.perf_counter()
+        stalled_since: float | None = None
+        t_prev, t_shift = -float("inf"), 0.0  # frame times never go back
         while not self._stop.is_set():
             ok, image = self.capture.read()
             now = time.perf_counter()
             if not ok or image is None:
                 if now - last_ok > self.give_up_s:
                     with self._cond:
-                        self._failed = f"camera {self.target!r} delivered no frame for {self.give_up_s:.0f} s"
+                        self._failed = f"camera {self.target!r} delivered no frame for {self.give_up_s:g} s"
                         self._cond.notify_all()
                     return
-                log.warning("camera %r stalled; reopening", self.target)
+                if stalled_since is None:
+                    log.warning("camera %r stalled; reopening it every %g s", self.target, self.retry_s)
+                    stalled_since = last_ok
                 self.capture.release()
-                time.sleep(0.5)
-                self.capture = cv2.VideoCapture(self.target)
+                self._stop.wait(self.retry_s)
+                self.capture = self._open(self.target)
                 continue
-            last_ok = now
             pos_ms = self.capture.get(cv2.CAP_PROP_POS_MSEC)
-            t = pos_ms / 1000.0 if pos_ms and pos_ms > 0 else now - t0
+            t = (pos_ms / 1000.0 if pos_ms and pos_ms > 0 else now - t0) + t_shift
+            if t <= t_prev:  # the stream's clock restarted (a reopened URL): go on in wall time
+                t_shift += t_prev + (now - last_ok) - t
+                t = t_prev + (now - last_ok)
+            t_prev = t
+            frame = Frame(index=index, t=t, image=image, t_captured=now,
+                          flags={"frame_missing"} if stalled_since is not None else set())  # fmt: skip
+            if stalled_since is not None:
+                log.warning("camera %r is back after %.1f s without frames", self.target, now - stalled_since)
+                stalled_since = None
+            last_ok = now
             with self._cond:
                 if self._latest is not None:
                     self.dropped += 1
-                self._latest = Frame(index=index, t=t, image=image, t_captured=now)
+                self._latest = frame
                 self._cond.notify_all()
             index += 1
 
