@@ -122,6 +122,7 @@ class GyroCamera:
         self.feed = feed
         self.repair_s = repair_s
         self._extrapolated: list = []  # (t0, t1, R_world_cam at t0, rotation applied) of gap intervals
+        self._repair_seen: float | None = None  # the feed's latest arrival at the last repair attempt
         self.repaired = 0
         self.R_cam_imu = np.eye(3) if R_cam_imu is None else np.asarray(R_cam_imu, dtype=np.float64)
         self.clock_offset = clock_offset
@@ -199,6 +200,10 @@ class GyroCamera:
         orientation at an interval's start, D_used what was applied over it and D_true
         what the samples say, the orientation now becomes
         ``R_before D_true D_used^T R_before^T R_now``; later intervals' R_before move alike."""
+        arrived = self.feed.buffer.last_arrival_t
+        if not self._extrapolated or arrived == self._repair_seen:
+            return  # nothing new could cover them
+        self._repair_seen = arrived
         pending = []
         for t0, t1, R_before, D_used in self._extrapolated:
             if t_now - t1 > self.repair_s:

@@ -110,7 +110,7 @@ class ClockJumpDetector:
     the freshest samples set the reference, and late ones only lower ``c`` (a burst of
     held-back samples climbs back to it as it catches up). A jump moves ``c`` for good.
     It is declared once arrivals spanning ``confirm_s`` of this machine's time all sit
-    over ``jump_s`` from the reference and within ``spread_s`` of one another; a burst
+    over ``jump_s`` from the reference, each within ``spread_s`` of the one before; a burst
     arrives within an instant, so it never spans ``confirm_s``. A move *back* counts only
     when the new stamps are older than ones already received: a feed that merely falls
     behind keeps stamping forwards, and its late samples stay late (``gyro_gap``) rather

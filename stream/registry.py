@@ -49,7 +49,7 @@ def parse_imu_rotation(spec: str) -> np.ndarray:
         values = [float(v) for v in spec.split(",")]
     except ValueError:
         values = []
-    if len(values) != 9:
+    if len(values) != 9 or not np.isfinite(values).all():
         raise LivehmrError(f"--imu-to-cam {spec!r}: use one of {', '.join(IMU_PRESETS)} or 9 numbers (row-major)")
     R = np.array(values).reshape(3, 3)
     if abs(np.linalg.det(R) - 1.0) > 1e-3 or np.abs(R @ R.T - np.eye(3)).max() > 1e-3:

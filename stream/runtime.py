@@ -268,7 +268,7 @@ class Pipeline:
                 thread.join(timeout=5.0)
             self.summary.wall_s = time.perf_counter() - start
             self.summary.latency = self.stats.percentiles()
-            self.summary.restarts = dict(self.supervisor.restarts)
+            self.summary.restarts = self.supervisor.restarts
         if self._front_error is not None:
             raise self._front_error
         return self.summary
@@ -277,7 +277,7 @@ class Pipeline:
         if not self.health.due():
             return
         withheld = sum(getattr(p, "withheld", 0) for p in self.publishers)
-        status = self.health.status(self.summary.dropped, withheld, dict(self.supervisor.restarts), self.summary.skipped)
+        status = self.health.status(self.summary.dropped, withheld, self.supervisor.restarts, self.summary.skipped)
         for publisher in self.publishers:
             publish_status = getattr(publisher, "publish_status", None)
             if publish_status is not None:

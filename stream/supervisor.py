@@ -15,6 +15,7 @@ integrated gyro does not raise, and it would poison every later frame of that st
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from typing import Callable, TypeVar
 
@@ -60,8 +61,14 @@ class Supervisor:
     """Runs stage calls; restarts a stage on a fault and stands in for its output."""
 
     def __init__(self):
-        #: restarts by stage name ("keypoints", "camera", "estimator")
-        self.restarts: Counter[str] = Counter()
+        self._restarts: Counter[str] = Counter()
+        self._lock = threading.Lock()  # the keypoint stage restarts on its own thread
+
+    @property
+    def restarts(self) -> dict[str, int]:
+        """Restarts so far by stage name ("keypoints", "camera", "estimator")."""
+        with self._lock:
+            return dict(self._restarts)
 
     def call(self, stage: str, frame_index: int, run: Callable[[], T], ok: Callable[[T], bool],
              restart: Callable[[], None], stand_in: Callable[[], T]) -> tuple[T, bool]:  # fmt: skip
@@ -75,7 +82,8 @@ class Supervisor:
         except Exception as exc:  # a stage failing on one frame must not end the stream
             problem = f"raised {type(exc).__name__}: {exc}"
         log.warning("%s stage %s on frame %d; restarting it", stage, problem, frame_index)
-        self.restarts[stage] += 1
+        with self._lock:
+            self._restarts[stage] += 1
         try:
             restart()
         except Exception as exc:  # keep streaming heartbeats; the next frame tries again

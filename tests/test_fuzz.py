@@ -50,3 +50,8 @@ def test_a_frame_whose_jpeg_claims_another_size_is_refused_before_decoding():
     forged = encode(TOPIC_FRAME, header, dict(image.message.arrays, image=np.frombuffer(bytes(jpeg), np.uint8)))
     with pytest.raises(WireError, match="not a JPEG of the header's 32x24"):
         parse(decode(forged)).image()
+
+
+def test_an_imu_rotation_of_infinities_is_rejected():
+    """Found by the fuzzer: a matrix of 1e999 passed the rotation check (NaN compares false)."""
+    assert fuzz.check(fuzz.TARGETS["imu_to_cam_spec"], ",".join(["1e999"] * 9)) == "rejected"

@@ -164,3 +164,39 @@ def test_bias_is_learned_while_still_and_removed():
     drift = np.degrees(rotation_angle(states[60].R_world_cam.T @ states[-1].R_world_cam))
     raw = np.degrees(np.linalg.norm(bias) * (169 - 60) / 30)
     assert drift < 0.1 * raw  # the learned bias stops the drift a raw integration would have
+
+
+def _jumps(events):
+    from livehmr.stream.gyro import ClockJumpDetector
+
+    detector = ClockJumpDetector()
+    return [(round(arrival, 3), round(jump, 3)) for stamp, arrival in events if (jump := detector.add(stamp, arrival))]
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("steady", []), ("forward", [(5.355, 100.0)]), ("back", [(5.355, -50.0)]),
+    ("burst", []), ("falls_behind", []), ("small", []),
+])  # fmt: skip
+def test_clock_jumps_are_told_from_bursts_and_delays(case, expected):
+    """200 Hz samples arriving 50 ms after their moment (plus jitter); at 5 s: the clock jumps
+    +100 s or -50 s, or 3 s of samples come at once, or the link falls 3 s behind for good,
+    or the clock steps back 0.5 s (under the 1 s threshold). Only the jumps count, 0.35 s later."""
+    rng = np.random.default_rng(0)
+    t = np.arange(0, 10, 1 / 200)
+    arrival = t + 0.05 + 0.005 * rng.random(len(t))
+    stamp = t.copy()
+    if case == "forward":
+        stamp[t >= 5] += 100
+    if case == "back":
+        stamp[t >= 5] -= 50
+    if case == "burst":
+        arrival[(t >= 4) & (t < 7)] = 7.05
+    if case == "falls_behind":
+        arrival[t >= 5] += 3
+    if case == "small":
+        stamp[t >= 5] -= 0.5
+    order = np.argsort(arrival, kind="stable")
+    found = _jumps(zip(stamp[order], arrival[order]))
+    assert len(found) == len(expected)
+    for (when, jump), (when_expected, jump_expected) in zip(found, expected):
+        assert when == pytest.approx(when_expected, abs=0.02) and jump == pytest.approx(jump_expected, abs=0.02)

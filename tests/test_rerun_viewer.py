@@ -14,6 +14,7 @@ from scipy.spatial.transform import Rotation
 from livehmr.geometry import R_WORLD_CAM_LEVEL, intrinsics_from_fov, project, transform_points, invert_T
 from livehmr.models.body import SmplParams, body_joints
 from livehmr.stream.types import FrameResult, PersonKeypoints, PersonState
+from livehmr.tests.conftest import wait_for_subscriber
 
 FRAMES = 6
 GREY = 90
@@ -95,7 +96,7 @@ def test_a_live_stream_with_frames_in_rerun(tmp_path, anny_body):
     publisher = ZmqPublisher(url, publish_frames=True)
 
     def publish():
-        time.sleep(1.0)  # the viewer's subscription reaches the publisher
+        wait_for_subscriber(publisher.socket)
         for result in _results(anny_body):
             publisher.publish(result)
             time.sleep(0.02)
@@ -148,7 +149,7 @@ def test_malformed_frame_messages_are_clear_errors(anny_body):
         with pytest.raises(WireError):
             parse(decode(encode(TOPIC_FRAME, bad_header, bad_arrays)))
     not_jpeg = parse(decode(encode(TOPIC_FRAME, header, {**arrays, "image": np.arange(100, dtype=np.uint8)})))
-    with pytest.raises(WireError, match="not a decodable JPEG"):
+    with pytest.raises(WireError, match="not a (decodable )?JPEG"):
         not_jpeg.image()
 
 

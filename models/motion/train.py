@@ -133,7 +133,7 @@ def train(out: str | Path, config: str | TrainConfig = "cpu", workers: int = 1, 
     ckpt = out / "checkpoint.pt"
     step = 0
     if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=True)
         if state["config"] != _cfg_dict(cfg):
             raise ValueError(f"{ckpt} was made with another config; use a new --out or the same config")
         model.load_state_dict(state["model"])
