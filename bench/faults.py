@@ -658,11 +658,12 @@ def _free_port() -> int:
 def signals(tmp: Path) -> list[Outcome]:
     """``livehmr run`` stopped by SIGINT and by SIGTERM while ``livehmr record`` records it;
     the recorder stopped by SIGTERM. Each must exit 0, promptly, with its summary; the
-    recording must read back whole (no cut record)."""
+    recording must read back whole (no cut record). Then ``kill -9`` of the recorder
+    mid-stream: its file must read back up to the last complete message."""
     from livehmr.clients.recording import RecordingReader
 
     outcomes = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
         url = f"tcp://127.0.0.1:{_free_port()}"
         out = tmp / f"{sig.name}.lhmr"
         recorder = _livehmr("record", url, "--out", str(out))
@@ -670,6 +671,20 @@ def signals(tmp: Path) -> list[Outcome]:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20_000):
             time.sleep(0.2)
+        if sig == signal.SIGKILL:  # the recorder dies mid-stream, the publisher goes on
+            recorder.kill()
+            recorder.communicate(timeout=30)
+            runner.send_signal(signal.SIGINT)
+            runner.communicate(timeout=30)
+            data = out.read_bytes()
+            reader = RecordingReader(out)
+            count = sum(1 for _ in reader)
+            ok = recorder.returncode == -signal.SIGKILL and count > 0
+            outcomes.append(Outcome("`kill -9` of `livehmr record` mid-stream",
+                                    f"the file reads back {count} complete messages"
+                                    + (f", then stops at a cut record ({reader.problem})" if reader.truncated else ", no cut record"),
+                                    "- (nothing lost before the kill)", ok, {"messages": count, "bytes": len(data)}))  # fmt: skip
+            continue
         t0 = time.perf_counter()
         runner.send_signal(sig)
         run_out, _ = runner.communicate(timeout=30)
