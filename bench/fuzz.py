@@ -23,7 +23,6 @@ import argparse
 import functools
 import io
 import json
-import os
 import signal
 import tempfile
 import time
@@ -35,6 +34,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from livehmr.bench.soak import rss_mb
 from livehmr.stream.errors import GyroFormatError, LivehmrError
 from livehmr.stream.wire import WireError
 
@@ -335,11 +335,6 @@ def fuzz(target: Target, examples: int, seed: int | None = None) -> None:
         check(target, value)
 
     run()
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def replay_growth_mb(target: Target) -> float:
