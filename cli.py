@@ -515,6 +515,33 @@ def view(
     typer.echo(f"logged {n} frames")
 
 
+bridge_app = typer.Typer(help="Bridges from the stream to other tools' protocols (each a client of the stream).",
+                         no_args_is_help=True)  # fmt: skip
+app.add_typer(bridge_app, name="bridge")
+
+
+@bridge_app.command("vmc")
+def bridge_vmc(
+    url: str = typer.Argument("tcp://127.0.0.1:5557", help="Publisher endpoint to bridge."),
+    host: str = typer.Option("127.0.0.1", help="Where the VMC receiver (Unity, VSeeFace, ...) listens."),
+    port: int = typer.Option(39539, help="Its UDP port (39539: the VMC protocol's default)."),
+    person: Optional[int] = typer.Option(None, help="Track id to send (VMC drives one avatar); default: the lowest in view."),
+    curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
+) -> None:  # fmt: skip
+    """Send one person's bones as a Unity humanoid over the VMC protocol (OSC/UDP); Ctrl-C stops."""
+    try:
+        from livehmr.clients.bridges.vmc import VmcBridge
+    except ImportError as exc:
+        _fail(f"the VMC bridge needs python-osc: pip install 'livehmr[bridges]' ({exc})")
+    from livehmr.clients.bridges.stream import run_bridge
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    typer.echo(f"bridging {url} to VMC on {host}:{port}  (Ctrl-C stops)")
+    stats = run_bridge(url, VmcBridge(host, port, person), curve=_curve_client(curve_key, curve_server))
+    p50, p99 = stats.percentiles()
+    typer.echo(f"sent {stats.frames} frames; added latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="livehmr: %(levelname)s: %(message)s")
     try:

@@ -14,7 +14,7 @@ from scipy.spatial.transform import Rotation
 from livehmr.geometry import R_WORLD_CAM_LEVEL, intrinsics_from_fov, project, transform_points, invert_T
 from livehmr.models.body import SmplParams, body_joints
 from livehmr.stream.types import FrameResult, PersonKeypoints, PersonState
-from livehmr.tests.conftest import wait_for_subscriber
+from livehmr.tests.conftest import watch_for_subscriber
 
 FRAMES = 6
 GREY = 90
@@ -94,9 +94,10 @@ def test_a_live_stream_with_frames_in_rerun(tmp_path, anny_body):
 
     url = "tcp://127.0.0.1:5661"
     publisher = ZmqPublisher(url, publish_frames=True)
+    subscribed = watch_for_subscriber(publisher.socket)
 
     def publish():
-        wait_for_subscriber(publisher.socket)
+        subscribed()
         for result in _results(anny_body):
             publisher.publish(result)
             time.sleep(0.02)

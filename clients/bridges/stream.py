@@ -1,0 +1,79 @@
+"""What every bridge shares: read the stream frame by frame, hand each frame to the
+bridge, measure the latency it adds.
+
+A bridge is anything with ``send(frame)`` (``frame``: the :class:`~livehmr.clients.sdk.State`
+messages of one frame, one per person or a single ``no_person`` heartbeat) and ``close()``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from livehmr.clients.sdk import FrameGrouper, State, Subscriber
+
+
+FRAME_QUIET_S = 0.002
+
+
+class Bridge(Protocol):
+    def send(self, frame: list[State]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class BridgeStats:
+    """Frames handed over, and the latency the bridge adds: from the publisher's
+    ``t_publish`` to the bridge's output being sent, ms (same-machine clocks)."""
+
+    frames: int = 0
+    latency_ms: list[float] = field(default_factory=list)
+
+    def percentiles(self) -> tuple[float, float]:
+        """p50, p99 of the added latency, ms."""
+        if not self.latency_ms:
+            return float("nan"), float("nan")
+        return float(np.percentile(self.latency_ms, 50)), float(np.percentile(self.latency_ms, 99))
+
+
+def run_bridge(url: str, bridge: Bridge, idle_s: float | None = None, count: int | None = None, curve=None,
+               ready=None) -> BridgeStats:  # fmt: skip
+    """Feed ``bridge`` every frame of the stream at ``url`` until ``count`` frames, ``idle_s``
+    seconds without a message (once messages have come), or Ctrl-C. ``ready()`` is called
+    once subscribed."""
+    stats = BridgeStats()
+    grouper = FrameGrouper()
+
+    def hand_over(frame: list[State] | None) -> None:
+        if not frame:
+            return
+        bridge.send(frame)
+        stats.frames += 1
+        stats.latency_ms.append((time.time() - float(frame[-1].header.get("t_publish", time.time()))) * 1e3)
+
+    with Subscriber(url, timeout_s=0.1, curve=curve) as sub:
+        if ready is not None:
+            ready()
+        last, gathering = None, False
+        try:
+            while count is None or stats.frames < count:
+                # A publisher sends a frame's messages back to back: 2 ms of quiet ends the
+                # frame (waiting for the next frame's first message would add a frame of latency).
+                state = sub.recv(timeout_s=FRAME_QUIET_S if gathering else 0.1)
+                gathering = state is not None
+                if state is None:  # a pause: the frame being gathered is complete
+                    hand_over(grouper.flush())
+                    if idle_s is not None and last is not None and time.monotonic() - last > idle_s:
+                        break
+                    continue
+                last = time.monotonic()
+                hand_over(grouper.add(state))
+        except KeyboardInterrupt:
+            pass
+        finally:
+            bridge.close()
+    return stats
