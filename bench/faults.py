@@ -32,7 +32,8 @@ import numpy as np
 from livehmr.clients.sdk import State, Status, parse
 from livehmr.geometry import rotation_angle
 from livehmr.models.skeleton import JOINT
-from livehmr.stream.gyro import GyroFeed
+from livehmr.stream.camera import StaticCamera
+from livehmr.stream.gyro import ArrayGyroFeed, GyroFeed
 from livehmr.stream.publish import encode_or_withhold, state_messages
 from livehmr.stream.runtime import Pipeline
 from livehmr.stream.types import KP, NUM_KEYPOINTS, CameraState, Frame, FrameResult, PersonKeypoints
@@ -266,7 +267,7 @@ def stage_faults(seconds: float = 8.0) -> list[Outcome]:
     n = int(seconds * FPS)
     schedule = [(i, i / FPS) for i in range(n)]
     keypoints = FaultyKeypoints(TruthKeypoints(), {160: "nan", 190: "raise"})
-    camera = FaultyCamera(GyroCamera(SceneGyro(sc)), {100: "nan", 130: "raise"})
+    camera = FaultyCamera(GyroCamera(ArrayGyroFeed(sc.gyro())), {100: "nan", 130: "raise"})
     estimator = FaultyEstimator(learned_estimator(), {40: "raise", 70: "nan"})
     tap, pipeline = run(SceneFrames(sc, schedule), keypoints, camera, estimator)
     frames = tap.by_frame()
@@ -296,15 +297,6 @@ def stage_faults(seconds: float = 8.0) -> list[Outcome]:
     return outcomes
 
 
-class SceneGyro(GyroFeed):
-    """The scene's simulated gyro as a file-like feed (every sample there from the start)."""
-
-    def __init__(self, sc):
-        super().__init__()
-        for row in sc.gyro():
-            self.buffer.add(*row)
-
-
 # -- no person for minutes ---------------------------------------------------------------------------
 def nobody_for(minutes: float = 3.0, before_s: float = 3.0, after_s: float = 5.0) -> Outcome:
     """A person for ``before_s``, nobody for ``minutes`` (frames keep coming), then the person again."""
@@ -315,7 +307,7 @@ def nobody_for(minutes: float = 3.0, before_s: float = 3.0, after_s: float = 5.0
     schedule += [(None, before_s + k / FPS) for k in range(int(gap * FPS))]
     schedule += [(n_before + k, before_s + gap + k / FPS) for k in range(n_after)]
     back_at = n_before + int(gap * FPS)
-    tap, pipeline = run(SceneFrames(sc, schedule), TruthKeypoints(), _static_camera(), learned_estimator())
+    tap, pipeline = run(SceneFrames(sc, schedule), TruthKeypoints(), StaticCamera(), learned_estimator())
     frames = tap.by_frame()
     bodies = body_frames(tap)
     empty = [frames[f] for f in range(n_before + 20, back_at)]  # after the 15 predicted frames end
@@ -336,12 +328,6 @@ def nobody_for(minutes: float = 3.0, before_s: float = 3.0, after_s: float = 5.0
                    f"a body {rec} frames after the person is back ({(rec or 0) / FPS:.2f} s); head height "
                    f"error {100 * head_err:.1f} cm (median, from 1 s on)", ok,
                    {"recovery_frames": rec, "head_height_error_m": head_err})  # fmt: skip
-
-
-def _static_camera():
-    from livehmr.stream.camera import StaticCamera
-
-    return StaticCamera()
 
 
 # -- gyro faults -------------------------------------------------------------------------------------
@@ -485,7 +471,7 @@ def camera_stall(stall_from: float = 2.0, stall_s: float = 3.0, total_s: float =
 
     script = ScriptedCamera(lambda t: not stall_from <= t < stall_from + stall_s)
     source = CameraSource(0, max_frames=int(FPS * (total_s - stall_s)), open_capture=script, retry_s=0.2)
-    tap, pipeline = run(source, NoKeypoints(), _static_camera(), Nobody())
+    tap, pipeline = run(source, NoKeypoints(), StaticCamera(), Nobody())
     source.close()
     back_wall = script.start + stall_from + stall_s
     after = [(w, s) for w, s in tap.states if w >= back_wall]
@@ -508,7 +494,7 @@ def camera_dies(dies_at: float = 1.0, give_up_s: float = 2.0) -> Outcome:
     script = ScriptedCamera(lambda t: t < dies_at)
     source = CameraSource(0, open_capture=script, give_up_s=give_up_s, retry_s=0.2)
     tap = WireTap()
-    pipeline = Pipeline(source, NoKeypoints(), _static_camera(), Nobody(), publishers=[tap])
+    pipeline = Pipeline(source, NoKeypoints(), StaticCamera(), Nobody(), publishers=[tap])
     error = ""
     try:
         pipeline.run()
@@ -547,7 +533,7 @@ def corrupt_frames() -> Outcome:
     bad = {10: None, 11: None, 20: np.zeros((120, 160), np.uint8), 30: np.zeros((120, 160, 3), np.float32),
            40: np.zeros((4, 4, 3), np.uint8), 50: np.zeros((120, 160, 4), np.uint8)}  # fmt: skip
     images = [bad.get(i, good) for i in range(60)]
-    tap, pipeline = run(ListSource(images), NoKeypoints(), _static_camera(), Nobody())
+    tap, pipeline = run(ListSource(images), NoKeypoints(), StaticCamera(), Nobody())
     frames = tap.by_frame()
     skipped = sorted(set(range(60)) - set(frames))
     flagged = sorted(f for f, m in frames.items() if "frame_missing" in m[0].flags)
@@ -581,7 +567,7 @@ def truncated_files(tmp: Path) -> list[Outcome]:
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 2])
         try:
-            tap, pipeline = run(open_source(str(path)), NoKeypoints(), _static_camera(), Nobody())
+            tap, pipeline = run(open_source(str(path)), NoKeypoints(), StaticCamera(), Nobody())
             n = pipeline.summary.frames
             outcomes.append(Outcome(f"video file ({suffix}) cut in half",
                                     f"the frames before the cut ({n} of 60), then the stream ends normally",
@@ -597,7 +583,7 @@ def truncated_files(tmp: Path) -> list[Outcome]:
     jpeg = (folder / "007.jpg").read_bytes()
     (folder / "007.jpg").write_bytes(jpeg[:200])
     (folder / "012.jpg").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
-    tap, pipeline = run(open_source(str(folder)), NoKeypoints(), _static_camera(), Nobody())
+    tap, pipeline = run(open_source(str(folder)), NoKeypoints(), StaticCamera(), Nobody())
     frames = tap.by_frame()
     flagged = sorted(f for f, m in frames.items() if "frame_missing" in m[0].flags)
     ok = sorted(set(range(20)) - set(frames)) == [7, 12] and flagged == [8, 13]

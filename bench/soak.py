@@ -179,20 +179,9 @@ class SoakRecorder:
         return window
 
 
-def make_video(path: Path, seconds: float) -> None:
-    import cv2
-
-    from livehmr.studio.scene import default_scene
-
-    scene = default_scene(duration=seconds)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), scene.fps, scene.size)
-    for i in tqdm(range(scene.num_frames), desc="encoding the scene to MP4", leave=False):
-        writer.write(scene.render(scene.truth(i)))
-    writer.release()
-
-
 def soak(minutes: float, out: Path, fps: float, sample_s: float, slow_sleep: float, slow_period_s: float,
          reconnect_s: float, scene_s: float) -> dict:  # fmt: skip
+    from livehmr.bench.latency import encode_scene
     from livehmr.models.body import load_body_model
     from livehmr.stream import registry
     from livehmr.stream.publish import ZmqPublisher
@@ -204,7 +193,7 @@ def soak(minutes: float, out: Path, fps: float, sample_s: float, slow_sleep: flo
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="livehmr-soak-"))
     video = tmp / "scene.mp4"
-    make_video(video, scene_s)
+    encode_scene(video, int(round(scene_s * 30)), keep_images=False)
     scene = default_scene(duration=scene_s)
     stop = threading.Event()
     source = PacedPlaylist([lambda: SyntheticSource(scene), lambda: VideoFileSource(video)], fps, stop)

@@ -35,7 +35,7 @@ from scipy.spatial.transform import Rotation
 
 from livehmr.clients.sdk import State
 from livehmr.geometry import rotvec_to_rotmat
-from livehmr.models.skeleton import JOINT, PARENTS
+from livehmr.models.skeleton import JOINT, PARENTS, forward_kinematics
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 39539
@@ -66,9 +66,7 @@ def unity_bones(global_orient: np.ndarray, body_pose: np.ndarray, joints_world: 
     """Unity bone name -> (local position (3,) m, local rotation (4,) x, y, z, w) of one
     person; the Hips' position and rotation are in Unity's world (see the module doc)."""
     rotmats = rotvec_to_rotmat(np.concatenate([global_orient, body_pose]).reshape(24, 3))
-    global_R = [rotmats[0]]
-    for j in range(1, 24):
-        global_R.append(global_R[PARENTS[j]] @ rotmats[j])
+    _, global_R = forward_kinematics(rotmats, np.zeros((24, 3)))  # only the joint frames' rotations
     M, A = M_CANON_AVATAR, A_UNITY_WORLD
     bones = {}
     for name, bone in UNITY_BONES.items():
