@@ -7,7 +7,11 @@ a constant-velocity prediction, PoseTrack's keypoint similarity, DeepSORT's appe
     similarity = w_overlap · max(IoU, proximity) + w_oks · OKS + w_appearance · colour
 
 ``proximity`` lets a track that lost its box overlap during an occlusion (its predicted
-box drifted) be re-identified when the person reappears near it. A track is
+box drifted) be re-identified when the person reappears near it. Clothes that clearly
+disagree (colour correlation under ``appearance_gate``) halve a pair's similarity, and a
+track's colour model only learns from matches whose clothes agree: when two people cross,
+a landmark region can slide onto the other person, and geometry alone then swaps their
+ids (DeepSORT gates on appearance for the same reason). A track is
 **tentative** until matched ``confirm_hits`` frames in a row (spurious detections never
 get an id), then **confirmed** (published), then **lost** when unmatched; a lost track
 keeps its id for ``max_lost_frames`` and takes it back when matched again.
@@ -66,6 +70,13 @@ def torso_histogram(image: np.ndarray, person: PersonKeypoints) -> np.ndarray | 
     return hist / max(hist.sum(), 1.0)
 
 
+def colour_agreement(a: np.ndarray | None, b: np.ndarray | None) -> float | None:
+    """Correlation in [-1, 1] of two :func:`torso_histogram` s, or None when either is missing."""
+    if a is None or b is None:
+        return None
+    return float(cv2.compareHist(a.astype(np.float32), b.astype(np.float32), cv2.HISTCMP_CORREL))
+
+
 class TrackState(Enum):
     TENTATIVE = "tentative"
     CONFIRMED = "confirmed"
@@ -80,6 +91,7 @@ class TrackerConfig:
     w_overlap: float = 0.45
     w_oks: float = 0.35
     w_appearance: float = 0.2
+    appearance_gate: float | None = 0.3  # colour correlation under which clothes disagree (None: never)
 
 
 @dataclass
@@ -128,11 +140,13 @@ class PersonTracker:
         moved[:, :2] += (pred[:2] + pred[2:] - track.box[:2] - track.box[2:]) / 2
         oks = keypoint_similarity(moved, person.keypoints, size**2)
         weights, terms = [c.w_overlap, c.w_oks], [overlap, oks]
-        if appearance is not None and track.appearance is not None:
+        colour = colour_agreement(track.appearance, appearance)
+        if colour is not None:
             weights.append(c.w_appearance)
-            terms.append(float(np.clip(cv2.compareHist(track.appearance.astype(np.float32),
-                                                       appearance.astype(np.float32), cv2.HISTCMP_CORREL), 0, 1)))  # fmt: skip
+            terms.append(max(colour, 0.0))
         score = float(np.dot(weights, terms) / sum(weights))
+        if colour is not None and c.appearance_gate is not None and colour < c.appearance_gate:
+            score *= 0.5
         return score * (0.9 if track.state is TrackState.LOST else 1.0)  # the seen win ties
 
     def update(self, persons: list[PersonKeypoints], t: float, image: np.ndarray | None = None) -> list[PersonKeypoints]:
@@ -154,7 +168,8 @@ class PersonTracker:
             v = (person.box - track.box) / dt
             track.velocity = v if track.hits == 1 else 0.7 * track.velocity + 0.3 * v
             track.box, track.keypoints, track.t = person.box.copy(), person.keypoints.copy(), t
-            if looks[k] is not None:
+            colour = colour_agreement(track.appearance, looks[k])
+            if looks[k] is not None and (colour is None or c.appearance_gate is None or colour >= c.appearance_gate):
                 track.appearance = looks[k] if track.appearance is None else 0.9 * track.appearance + 0.1 * looks[k]
             track.hits += 1
             track.misses = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 
 import numpy as np
 import pytest
@@ -11,9 +12,10 @@ from livehmr.stream.tracker import PersonTracker, TrackerConfig, box_iou, keypoi
 from livehmr.stream.types import NUM_KEYPOINTS, PersonKeypoints
 
 
-def _person(cx: float, cy: float, h: float = 200.0) -> PersonKeypoints:
-    """A stick person: keypoints spread over a box of height h centred at (cx, cy)."""
-    rng = np.random.default_rng(int(cx * 7 + cy))
+def _person(cx: float, cy: float, h: float = 200.0, pose: int | None = None) -> PersonKeypoints:
+    """A stick person: keypoints spread over a box of height h centred at (cx, cy), in a
+    random pose (one per position, or the given ``pose`` seed)."""
+    rng = np.random.default_rng(int(cx * 7 + cy) if pose is None else pose)
     offsets = rng.uniform(-0.5, 0.5, size=(NUM_KEYPOINTS, 2)) * [0.4 * h, h]
     kp = np.concatenate([offsets + [cx, cy], np.ones((NUM_KEYPOINTS, 1))], axis=1)
     return PersonKeypoints(kp, np.array([cx - 0.2 * h, cy - 0.5 * h, cx + 0.2 * h, cy + 0.5 * h]))
@@ -58,6 +60,43 @@ def test_crossing_people_keep_their_ids():
     assert ids_of == {"a": {0}, "b": {1}}
 
 
+def _dressed(image: np.ndarray, person: PersonKeypoints, bgr: tuple[int, int, int]) -> None:
+    """Paints the person's box in one colour (their clothes) on ``image``."""
+    x0, y0, x1, y1 = person.box.astype(int)
+    image[max(y0, 0) : y1, max(x0, 0) : x1] = bgr
+
+
+def test_clothes_that_disagree_stop_a_swap_when_one_region_slides_onto_the_other_person():
+    """The crowd failure seen on CI: red, walking faster, passes behind blue and is lost
+    for 3 frames; then red steps out in front of blue, who is hidden now, so the one
+    detection left is red's and lies nearer blue's box than red's lost one. Geometry alone
+    gives it blue's id; the red shirt gives it back to red's id, and blue's colour model
+    does not learn red."""
+    red, blue = (0, 0, 220), (220, 60, 0)
+    tracker = PersonTracker(TrackerConfig(confirm_hits=1))
+
+    def frame(*people: tuple[PersonKeypoints, tuple[int, int, int]]) -> np.ndarray:
+        image = np.zeros((480, 640, 3), np.uint8)
+        for person, colour in people:
+            _dressed(image, person, colour)
+        return image
+
+    for i in range(10):  # side by side
+        a, b = _person(200 + 8 * i, 240, pose=1), _person(300 + 2 * i, 240, pose=1)
+        assert [p.track_id for p in tracker.update([a, b], i / 30, frame((a, red), (b, blue)))] == [0, 1]
+    for i in range(10, 13):  # red behind blue
+        b = _person(300 + 2 * i, 240, pose=1)
+        assert [p.track_id for p in tracker.update([b], i / 30, frame((b, blue)))] == [1]
+    a = _person(318, 240, pose=1)  # red in front of blue (at 326), who is hidden
+    image = frame((a, red))
+    blue_colours = tracker.tracks[1].appearance.copy()
+    geometry_only = PersonTracker(TrackerConfig(confirm_hits=1, appearance_gate=None))
+    geometry_only.tracks = [dataclasses.replace(t) for t in tracker.tracks]
+    assert [p.track_id for p in geometry_only.update([a], 13 / 30, image)] == [1]  # the swap
+    assert [p.track_id for p in tracker.update([a], 13 / 30, image)] == [0]
+    np.testing.assert_array_equal(tracker.tracks[1].appearance, blue_colours)
+
+
 def test_a_person_occluded_for_two_seconds_gets_the_same_id_back():
     tracker = PersonTracker(TrackerConfig(confirm_hits=1, max_lost_frames=90))
     for i in range(10):
@@ -83,13 +122,15 @@ def test_blazepose_multi_gives_each_person_of_a_crowd_one_stable_id():
     source = SyntheticSource(crowd_scene(3, duration=8.0))
     detector = MultiBlazePose(max_people=4)
     person_of_id = collections.defaultdict(collections.Counter)
-    people_seen = []
+    published, in_view = 0, 0
     for frame in source:
         persons = detector.detect(frame)
-        people_seen.append(len(persons))
         T_cam_world = invert_T(frame.truth.T_world_cam)
         pelvises = [frame.truth.joints_world[0], *(j[0] for j in frame.truth.others_joints)]
         uv = project(np.array(pelvises) @ T_cam_world[:3, :3].T + T_cam_world[:3, 3], frame.truth.K)
+        height, width = frame.image.shape[:2]
+        in_view += int(np.sum((uv[:, 0] > 0) & (uv[:, 0] < width) & (uv[:, 1] > 0) & (uv[:, 1] < height)))
+        published += len(persons)
         for p in persons:
             hips = p.keypoints[[11, 12], :2].mean(0)
             person_of_id[p.track_id][int(np.argmin(np.linalg.norm(uv - hips, axis=1)))] += 1
@@ -98,7 +139,8 @@ def test_blazepose_multi_gives_each_person_of_a_crowd_one_stable_id():
     assert sorted(c.most_common(1)[0][0] for c in person_of_id.values()) == [0, 1, 2]  # one id per person
     for counts in person_of_id.values():
         assert counts.most_common(1)[0][1] >= 0.97 * sum(counts.values())
-    assert np.mean(np.array(people_seen) == 3) > 0.5  # three found most of the time (occlusions aside)
+    # people whose pelvis is in the image are published (0.89 measured; the 2 s occlusion is most of the rest)
+    assert published / in_view > 0.8
 
 
 @pytest.mark.timeout(300)
