@@ -422,18 +422,32 @@ def export_motion(
 @app.command()
 def record(
     url: str = typer.Argument("tcp://127.0.0.1:5557", help="Publisher endpoint to record."),
-    out: str = typer.Option(..., help="Recording file to write (.lhmr)."),
-    count: Optional[int] = typer.Option(None, help="Stop after this many messages."),
+    out: str = typer.Option(..., help="Recording file to write (.lhmr, or .mcap with --format mcap)."),
+    format: str = typer.Option("lhmr", help="lhmr: every message as received, for 'livehmr replay'; "
+                               "mcap: the Foxglove bridge's channels, for Foxglove and the mcap tools."),
+    count: Optional[int] = typer.Option(None, help="Stop after this many messages (mcap: frames)."),
     seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds."),
     idle: Optional[float] = typer.Option(None, help="Stop after this many seconds without a message (counted from the first one)."),
     curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
 ) -> None:  # fmt: skip
-    """Write every message of a stream to a file, with its arrival time (Ctrl-C stops; a cut file stays readable)."""
-    from livehmr.clients.recording import record_stream
-
+    """Write a stream to a file (Ctrl-C stops; a cut file stays readable). Run the pipeline
+    with --publish-frames to record the images too."""
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop closes the file like Ctrl-C
+    curve = _curve_client(curve_key, curve_server)
+    if format not in ("lhmr", "mcap"):
+        _fail(f"--format is lhmr or mcap, not {format!r}")
     try:
-        n = record_stream(url, out, count=count, seconds=seconds, idle_s=idle, curve=_curve_client(curve_key, curve_server))
+        if format == "mcap":
+            from livehmr.clients.bridges.foxglove import FoxgloveBridge
+            from livehmr.clients.bridges.stream import run_bridge
+
+            stats = run_bridge(url, FoxgloveBridge(port=None, mcap=out), count=count, idle_s=idle, seconds=seconds,
+                               curve=curve, images=True)  # fmt: skip
+            typer.echo(f"recorded {stats.frames} frames to {out}")
+            return
+        from livehmr.clients.recording import record_stream
+
+        n = record_stream(url, out, count=count, seconds=seconds, idle_s=idle, curve=curve)
     except LivehmrError as exc:
         _fail(str(exc))
     typer.echo(f"recorded {n} messages to {out}")
@@ -538,6 +552,32 @@ def bridge_vmc(
     signal.signal(signal.SIGTERM, _interrupt)
     typer.echo(f"bridging {url} to VMC on {host}:{port}  (Ctrl-C stops)")
     stats = run_bridge(url, VmcBridge(host, port, person), curve=_curve_client(curve_key, curve_server))
+    p50, p99 = stats.percentiles()
+    typer.echo(f"sent {stats.frames} frames; added latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+
+
+@bridge_app.command("foxglove")
+def bridge_foxglove(
+    url: str = typer.Argument("tcp://127.0.0.1:5557", help="Publisher endpoint to bridge."),
+    port: int = typer.Option(8765, help="WebSocket port Foxglove connects to (ws://HOST:PORT)."),
+    host: str = typer.Option("127.0.0.1", help="Address to serve on; beyond loopback needs --insecure (no login)."),
+    mcap: Optional[str] = typer.Option(None, help="Also write the channels to this MCAP file."),
+    insecure: bool = _INSECURE, curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
+) -> None:  # fmt: skip
+    """Serve the stream live to Foxglove: world scene, tf frames, camera image with keypoints, plots; Ctrl-C stops.
+    Run the pipeline with --publish-frames to see the camera image."""
+    from livehmr.clients.bridges.foxglove import FoxgloveBridge
+    from livehmr.clients.bridges.stream import run_bridge
+
+    if host not in ("127.0.0.1", "localhost", "::1") and not insecure:
+        _fail(f"serving on {host} shows the stream to anyone who can reach it; add --insecure to do so")
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        bridge = FoxgloveBridge(port=port, host=host, mcap=mcap)
+    except LivehmrError as exc:
+        _fail(str(exc))
+    typer.echo(f"bridging {url} to Foxglove on ws://{host}:{bridge.port}  (Ctrl-C stops)")
+    stats = run_bridge(url, bridge, curve=_curve_client(curve_key, curve_server), images=True)
     p50, p99 = stats.percentiles()
     typer.echo(f"sent {stats.frames} frames; added latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
 

@@ -26,6 +26,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from livehmr.clients.scene import CONTACT_NAMES, KEYPOINT_EDGES, person_colour
 from livehmr.clients.sdk import FrameGrouper, FrameImage, State, Status
 from livehmr.geometry import intrinsics_from_fov
 from livehmr.models.skeleton import PARENTS
@@ -34,18 +35,8 @@ from livehmr.stream.wire import WireError
 
 log = logging.getLogger(__name__)
 
-CONTACT_NAMES = ("left_ankle", "left_toes", "right_ankle", "right_toes")
-#: 2D skeleton drawn over the image (indices into KEYPOINT_NAMES).
-KEYPOINT_EDGES = ((5, 7), (7, 9), (6, 8), (8, 10), (5, 6), (5, 11), (6, 12), (11, 12), (11, 13), (13, 15),
-                  (12, 14), (14, 16), (15, 19), (15, 17), (17, 18), (16, 22), (16, 20), (20, 21), (0, 1), (0, 2),
-                  (1, 3), (2, 4))  # fmt: skip
 BODY_COLOUR_BGR = (0.2, 0.45, 0.85)
 DEFAULT_SIZE = (640, 480)
-
-
-def _colour(person: int) -> tuple[int, int, int]:
-    palette = ((230, 120, 50), (60, 160, 230), (120, 200, 90), (220, 80, 160), (240, 200, 60), (150, 110, 230))
-    return palette[person % len(palette)]
 
 
 class RerunLogger:
@@ -132,7 +123,7 @@ class RerunLogger:
         pid = state.person
         base = f"world/people/{pid}"
         joints = state.joints_world.astype(np.float64)
-        colour = _colour(pid)
+        colour = person_colour(pid)
         rec.log(f"{base}/skeleton", rr.LineStrips3D([[joints[PARENTS[j]], joints[j]] for j in range(1, 24)],
                                                     colors=[colour], radii=0.012))  # fmt: skip
         trail = self._trails.setdefault(pid, deque(maxlen=self._trail_len))
@@ -170,9 +161,9 @@ class RerunLogger:
         for pid, kp in zip(image.persons, image.keypoints):
             ok = kp[:, 2] > 0.3
             path = f"world/camera/image/keypoints/{pid}"
-            rec.log(path, rr.Points2D(kp[ok, :2], colors=[_colour(pid)], radii=3.0))
+            rec.log(path, rr.Points2D(kp[ok, :2], colors=[person_colour(pid)], radii=3.0))
             edges = [[kp[a, :2], kp[b, :2]] for a, b in KEYPOINT_EDGES if ok[a] and ok[b]]
-            rec.log(f"{path}/skeleton", rr.LineStrips2D(edges, colors=[_colour(pid)], radii=1.5))
+            rec.log(f"{path}/skeleton", rr.LineStrips2D(edges, colors=[person_colour(pid)], radii=1.5))
 
 
 def blueprint():

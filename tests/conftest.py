@@ -32,6 +32,33 @@ def watch_for_subscriber(socket):
         finally:
             socket.disable_monitor()
             monitor.close(linger=0)
-        time.sleep(0.2)
+        time.sleep(0.5)  # its subscriptions follow the handshake (0.2 s lost a first message under load)
 
     return wait
+
+
+def bridge_results(bridge, results: list, url: str, images: bool = False, period_s: float = 1 / 30):
+    """Publish ``results`` (FrameResults) on ``url`` to ``bridge`` run as a stream client
+    (run_bridge in a thread), at ``period_s``; returns the bridge's BridgeStats once every
+    frame went through (``bridge.close()`` has run)."""
+    import threading
+    import time
+
+    from livehmr.clients.bridges.stream import run_bridge
+    from livehmr.stream.publish import ZmqPublisher
+
+    publisher = ZmqPublisher(url, publish_frames=images)
+    subscribed = watch_for_subscriber(publisher.socket)
+    out = {}
+    thread = threading.Thread(target=lambda: out.update(stats=run_bridge(url, bridge, count=len(results), idle_s=5.0,
+                                                                         images=images)))  # fmt: skip
+    thread.start()
+    try:
+        subscribed()
+        for result in results:
+            publisher.publish(result)
+            time.sleep(period_s)
+        thread.join(30)
+    finally:
+        publisher.close()
+    return out["stats"]

@@ -70,37 +70,22 @@ def test_every_published_frame_reaches_an_osc_server_as_a_full_set_of_bones():
     from pythonosc.dispatcher import Dispatcher
     from pythonosc.osc_server import ThreadingOSCUDPServer
 
-    from livehmr.clients.bridges.stream import run_bridge
     from livehmr.clients.bridges.vmc import VmcBridge
-    from livehmr.stream.publish import ZmqPublisher
-    from livehmr.tests.conftest import watch_for_subscriber
-    from livehmr.tests.test_rerun_viewer import _results
     from livehmr.models.anny_body import AnnyBody
+    from livehmr.tests.conftest import bridge_results
+    from livehmr.tests.test_rerun_viewer import _results
 
     received: list[tuple[str, tuple]] = []
     dispatcher = Dispatcher()
     dispatcher.set_default_handler(lambda address, *args: received.append((address, args)))
     server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    url = "tcp://127.0.0.1:5671"
-    publisher = ZmqPublisher(url)
-    subscribed = watch_for_subscriber(publisher.socket)
     results = list(_results(AnnyBody()))
-    stats = {}
-    bridge = threading.Thread(target=lambda: stats.update(s=run_bridge(url, VmcBridge(port=server.server_address[1]),
-                                                                       count=len(results), idle_s=5.0)))  # fmt: skip
-    bridge.start()
-    subscribed()
-    for result in results:
-        publisher.publish(result)
-        time.sleep(1 / 30)
-    bridge.join(15)
+    stats = bridge_results(VmcBridge(port=server.server_address[1]), results, "tcp://127.0.0.1:5671")
     time.sleep(0.3)
     server.shutdown()
-    publisher.close()
 
-    assert stats["s"].frames == len(results)
+    assert stats.frames == len(results)
     times = [args[0] for address, args in received if address == "/VMC/Ext/T"]
     assert times == pytest.approx([r.t_source for r in results])
     bones = [args for address, args in received if address == "/VMC/Ext/Bone/Pos"]

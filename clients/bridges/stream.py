@@ -1,8 +1,10 @@
 """What every bridge shares: read the stream frame by frame, hand each frame to the
 bridge, measure the latency it adds.
 
-A bridge is anything with ``send(frame)`` (``frame``: the :class:`~livehmr.clients.sdk.State`
-messages of one frame, one per person or a single ``no_person`` heartbeat) and ``close()``.
+A bridge is anything with ``send(frame)`` (``frame``: the messages of one frame: its
+:class:`~livehmr.clients.sdk.FrameImage` first when the bridge asked for images and the
+pipeline publishes them, then the :class:`~livehmr.clients.sdk.State` of each person or a
+single ``no_person`` heartbeat) and ``close()``.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from typing import Protocol
 
 import numpy as np
 
-from livehmr.clients.sdk import FrameGrouper, State, Subscriber
+from livehmr.clients.sdk import FrameGrouper, FrameImage, State, Subscriber
 
 
 FRAME_QUIET_S = 0.002
 
 
 class Bridge(Protocol):
-    def send(self, frame: list[State]) -> None: ...
+    def send(self, frame: list[State | FrameImage]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -41,26 +43,28 @@ class BridgeStats:
 
 
 def run_bridge(url: str, bridge: Bridge, idle_s: float | None = None, count: int | None = None, curve=None,
-               ready=None) -> BridgeStats:  # fmt: skip
-    """Feed ``bridge`` every frame of the stream at ``url`` until ``count`` frames, ``idle_s``
-    seconds without a message (once messages have come), or Ctrl-C. ``ready()`` is called
-    once subscribed."""
+               ready=None, images: bool = False, seconds: float | None = None) -> BridgeStats:  # fmt: skip
+    """Feed ``bridge`` every frame of the stream at ``url`` until ``count`` frames, ``seconds``,
+    ``idle_s`` seconds without a message (once messages have come), or Ctrl-C. ``ready()`` is called
+    once subscribed; ``images``: also hand over the frames' image messages."""
     stats = BridgeStats()
     grouper = FrameGrouper()
 
-    def hand_over(frame: list[State] | None) -> None:
-        if not frame:
+    def hand_over(frame: list[State | FrameImage] | None) -> None:
+        states = [m for m in frame or () if isinstance(m, State)]
+        if not states:  # an image whose states never came (a frame the pipeline withheld)
             return
         bridge.send(frame)
         stats.frames += 1
-        stats.latency_ms.append((time.time() - float(frame[-1].header.get("t_publish", time.time()))) * 1e3)
+        stats.latency_ms.append((time.time() - float(states[-1].header.get("t_publish", time.time()))) * 1e3)
 
-    with Subscriber(url, timeout_s=0.1, curve=curve) as sub:
+    with Subscriber(url, timeout_s=0.1, curve=curve, frames=images) as sub:
         if ready is not None:
             ready()
         last, gathering = None, False
+        end = None if seconds is None else time.monotonic() + seconds
         try:
-            while count is None or stats.frames < count:
+            while (count is None or stats.frames < count) and (end is None or time.monotonic() < end):
                 # A publisher sends a frame's messages back to back: 2 ms of quiet ends the
                 # frame (waiting for the next frame's first message would add a frame of latency).
                 state = sub.recv(timeout_s=FRAME_QUIET_S if gathering else 0.1)

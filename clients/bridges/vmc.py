@@ -31,8 +31,8 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
+from livehmr.clients.scene import quat_xyzw
 from livehmr.clients.sdk import State
 from livehmr.geometry import rotvec_to_rotmat
 from livehmr.models.skeleton import JOINT, PARENTS, forward_kinematics
@@ -54,12 +54,6 @@ UNITY_BONES: dict[str, str] = {
     "left_shoulder": "LeftUpperArm", "right_shoulder": "RightUpperArm", "left_elbow": "LeftLowerArm",
     "right_elbow": "RightLowerArm", "left_wrist": "LeftHand", "right_wrist": "RightHand",
 }  # fmt: skip
-
-
-def quat_xyzw(R: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotation -> (..., 4) quaternion x, y, z, w (w >= 0)."""
-    q = Rotation.from_matrix(R).as_quat()
-    return np.where(q[..., 3:4] < 0, -q, q)
 
 
 def unity_bones(global_orient: np.ndarray, body_pose: np.ndarray, joints_world: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
