@@ -582,6 +582,45 @@ def bridge_foxglove(
     typer.echo(f"sent {stats.frames} frames; added latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
 
 
+@bridge_app.command("ros2")
+def bridge_ros2(
+    url: str = typer.Argument("tcp://127.0.0.1:5557", help="Publisher endpoint to bridge."),
+    connect: list[str] = typer.Option(["tcp/localhost:7447"], help="Zenoh endpoint(s) to connect to: rmw_zenohd's by default."),
+    listen: list[str] = typer.Option([], help="Zenoh endpoint(s) to listen on (peers connect here)."),
+    domain: int = typer.Option(0, help="ROS domain id (ROS_DOMAIN_ID)."),
+    bag: Optional[str] = typer.Option(None, help="Also write a ROS 2 MCAP bag here."),
+    no_zenoh: bool = typer.Option(False, "--no-zenoh", help="Only write the bag (no Zenoh session)."),
+    gyro: Optional[str] = typer.Option(None, help="Republish this gyro feed as sensor_msgs/Imu (a CSV file or tcp:// feed, as 'livehmr run --gyro')."),
+    curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
+) -> None:  # fmt: skip
+    """Publish the stream to ROS 2 over Zenoh (as rmw_zenoh does; no ROS install needed): /tf, REP-155
+    /humans/bodies/*, MarkerArray skeletons, Imu; and/or a ROS 2 MCAP bag. Ctrl-C stops."""
+    from livehmr.clients.bridges.ros2 import BagSink, Ros2Bridge, RosMessages, ZenohSink, typestore
+    from livehmr.clients.bridges.stream import run_bridge
+
+    if no_zenoh and bag is None:
+        _fail("--no-zenoh needs --bag (there would be nothing to do)")
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        store = typestore()
+        sinks = [] if no_zenoh else [ZenohSink(connect=connect, listen=listen, domain=domain, store=store)]
+        if bag is not None:
+            sinks.append(BagSink(bag, store))
+        feed = None
+        if gyro is not None:
+            from livehmr.stream.gyro import open_gyro
+
+            feed = open_gyro(gyro)
+    except LivehmrError as exc:
+        _fail(str(exc))
+    where = "a bag" if no_zenoh else f"Zenoh ({', '.join(connect + listen)}), domain {domain}"
+    typer.echo(f"bridging {url} to ROS 2 on {where}  (Ctrl-C stops)")
+    stats = run_bridge(url, Ros2Bridge(sinks, RosMessages(store), gyro=feed), curve=_curve_client(curve_key, curve_server),
+                       images=True)  # fmt: skip
+    p50, p99 = stats.percentiles()
+    typer.echo(f"sent {stats.frames} frames; added latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="livehmr: %(levelname)s: %(message)s")
     try:

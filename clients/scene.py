@@ -7,7 +7,7 @@ writes the frame tree every bridge publishes (Foxglove ``FrameTransforms``, ROS 
 - ``world``: livehmr's world frame (right-handed, Z up, gravity-aligned, metres).
 - ``camera``: the camera, OpenCV axes (X right, Y down, Z forward), parent ``world``
   (``T_world_cam``). Foxglove and ROS draw images in this optical convention.
-- ``body_<id>``: REP-155's body frame, REP-103 axes (X forward, Y left, Z up), at the
+- ``body_<id>`` (``<id>``: :func:`body_name`, ``b`` and the track id): REP-155's body frame, REP-103 axes (X forward, Y left, Z up), at the
   pelvis, parent ``world``.
 - ``<joint>_<id>``: each SMPL-24 joint frame (``pelvis_<id>``, ``left_knee_<id>``, ...),
   SMPL's canonical axes (X the body's left, Y up, Z forward at rest), each a child of its
@@ -128,12 +128,17 @@ class Transform:
     rotation: np.ndarray
 
 
-def body_frame(body_id: int) -> str:
-    return f"body_{body_id}"
+def body_name(track_id: int) -> str:
+    """REP-155's body id of a track: ``b<id>`` (a ROS name token cannot start with a digit)."""
+    return f"b{track_id}"
 
 
-def joint_frame(joint: int, body_id: int) -> str:
-    return f"{JOINT_NAMES[joint]}_{body_id}"
+def body_frame(track_id: int) -> str:
+    return f"body_{body_name(track_id)}"
+
+
+def joint_frame(joint: int, track_id: int) -> str:
+    return f"{JOINT_NAMES[joint]}_{body_name(track_id)}"
 
 
 def transforms(scene: SceneFrame) -> list[Transform]:

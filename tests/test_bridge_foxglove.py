@@ -47,13 +47,13 @@ def test_the_frame_tree_composes_to_the_published_joints_and_camera(anny_body):
     result = list(_results(anny_body))[3]
     scene = scene_frame(_frame_messages(result))
     tfs = transforms(scene)
-    assert len(tfs) == 1 + 1 + 24  # camera, body_4, 24 joint frames
+    assert len(tfs) == 1 + 1 + 24  # camera, body_b4, 24 joint frames
     person = result.persons[0]
     for j, name in enumerate(JOINT_NAMES):
-        np.testing.assert_allclose(_compose(tfs, f"{name}_4")[:3, 3], person.joints_world[j], atol=1e-5)
+        np.testing.assert_allclose(_compose(tfs, f"{name}_b4")[:3, 3], person.joints_world[j], atol=1e-5)
     np.testing.assert_allclose(_compose(tfs, "camera"), result.T_world_cam, atol=1e-6)
     # REP-155's body frame: X forward, Z up. The body faces world -X (see _results) and stands upright.
-    R_world_body = _compose(tfs, "body_4")[:3, :3]
+    R_world_body = _compose(tfs, "body_b4")[:3, :3]
     np.testing.assert_allclose(R_world_body[:, 0], [-1, 0, 0], atol=1e-6)
     np.testing.assert_allclose(R_world_body[:, 2], [0, 0, 1], atol=1e-6)
     assert scene.stamp_ns / 1e9 == pytest.approx(scene.image is not None and _frame_messages(result)[1].header["t_publish"], abs=1.0)
@@ -90,19 +90,19 @@ def test_an_mcap_recording_of_a_known_run_has_every_channel_schema_and_message(t
         channels = {c.topic: (summary.schemas[c.schema_id].name, c.message_encoding) for c in summary.channels.values()}
         for topic, schema in FOXGLOVE_CHANNELS.items():
             assert channels[topic] == (schema, "protobuf"), topic
-        assert channels["/bodies/4"] == ("livehmr.BodyPlot", "json")
+        assert channels["/bodies/b4"] == ("livehmr.BodyPlot", "json")
         counts = {summary.channels[k].topic: n for k, n in summary.statistics.channel_message_counts.items()}
-        assert counts == {**{t: FRAMES for t in FOXGLOVE_CHANNELS}, "/bodies/4": FRAMES}
-        messages = list(reader.iter_messages(topics=["/tf", "/bodies/4"]))
+        assert counts == {**{t: FRAMES for t in FOXGLOVE_CHANNELS}, "/bodies/b4": FRAMES}
+        messages = list(reader.iter_messages(topics=["/tf", "/bodies/b4"]))
 
     tf_messages = [_decode_protobuf(s, m.data) for s, c, m in messages if c.topic == "/tf"]
     for result, tf in zip(results, tf_messages):
-        body = next(t for t in tf.transforms if t.child_frame_id == "body_4")
+        body = next(t for t in tf.transforms if t.child_frame_id == "body_b4")
         assert body.parent_frame_id == "world"
         np.testing.assert_allclose([body.translation.x, body.translation.y, body.translation.z],
                                    result.persons[0].joints_world[0], atol=1e-5)  # fmt: skip
         assert len(tf.transforms) == 26
-    plots = [json.loads(m.data) for s, c, m in messages if c.topic == "/bodies/4"]
+    plots = [json.loads(m.data) for s, c, m in messages if c.topic == "/bodies/b4"]
     assert [p["contact_left_ankle"] for p in plots] == pytest.approx([0.9] * FRAMES)
     assert plots[-1]["speed_m_s"] == pytest.approx(0.1 * 30, rel=0.5)  # _results moves the pelvis 0.1 m a frame
 
@@ -148,5 +148,5 @@ def test_the_live_server_advertises_the_channels_to_a_websocket_client(anny_body
         r.frame_index = i
     bridge_results(bridge, results, "tcp://127.0.0.1:5673", images=True, period_s=0.1)
     thread.join(10)
-    assert advertised >= set(FOXGLOVE_CHANNELS) | {"/bodies/4"}
+    assert advertised >= set(FOXGLOVE_CHANNELS) | {"/bodies/b4"}
     assert binary and binary[0][0] == 1  # a message data frame (opcode 1) of the subscribed /tf

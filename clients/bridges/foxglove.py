@@ -14,7 +14,7 @@ stamped with the frame's capture time (:func:`~livehmr.clients.scene.capture_sta
 - ``/camera/image`` (``foxglove.CompressedImage``, JPEG), ``/camera/calibration``
   (``foxglove.CameraCalibration``) and ``/camera/annotations`` (``foxglove.ImageAnnotations``:
   each person's 2D keypoints and limbs), when the pipeline runs with ``--publish-frames``.
-- ``/bodies/<id>`` (JSON, for the Plot panel): pelvis height and speed, the four foot
+- ``/bodies/b<id>`` (JSON, for the Plot panel): pelvis height and speed, the four foot
   contact probabilities, mean joint confidence.
 """
 
@@ -30,6 +30,8 @@ from livehmr.clients.scene import (
     CONTACT_NAMES,
     KEYPOINT_EDGES,
     SceneFrame,
+    body_frame,
+    body_name,
     person_colour,
     quat_xyzw,
     scene_frame,
@@ -150,7 +152,7 @@ class FoxgloveBridge:
                                     scale_invariant=True, points=self._points(trail), color=self._color(colour, 0.7))  # fmt: skip
         joints = [self.m.SpherePrimitive(pose=self._pose(p), size=self.m.Vector3(x=0.05, y=0.05, z=0.05),
                                          color=self._color(colour)) for p in body.joints_world]  # fmt: skip
-        return self.m.SceneEntity(timestamp=stamp, frame_id="world", id=f"body_{body.id}", lines=[bones, path],
+        return self.m.SceneEntity(timestamp=stamp, frame_id="world", id=body_frame(body.id), lines=[bones, path],
                                   spheres=joints, lifetime=self.m.Duration(sec=0, nsec=500_000_000))  # fmt: skip
 
     def _annotations(self, stamp, scene: SceneFrame):
@@ -205,7 +207,7 @@ class FoxgloveBridge:
         if channel is None:
             schema = self._foxglove.Schema(name="livehmr.BodyPlot", encoding="jsonschema",
                                            data=json.dumps(BODY_SCHEMA).encode())  # fmt: skip
-            channel = self._foxglove.Channel(f"/bodies/{body.id}", schema=schema, message_encoding="json",
+            channel = self._foxglove.Channel(f"/bodies/{body_name(body.id)}", schema=schema, message_encoding="json",
                                              context=self.context)  # fmt: skip
             self._body_channels[body.id] = channel
         pelvis = body.joints_world[0]

@@ -33,7 +33,7 @@ import logging
 import numpy as np
 
 from livehmr.clients.scene import quat_xyzw
-from livehmr.clients.sdk import State
+from livehmr.clients.sdk import FrameImage, State
 from livehmr.geometry import rotvec_to_rotmat
 from livehmr.models.skeleton import JOINT, PARENTS, forward_kinematics
 
@@ -88,13 +88,13 @@ class VmcBridge:
         self.person = person
         self.sent = 0
 
-    def _choose(self, frame: list[State]) -> State | None:
-        bodies = [s for s in frame if s.has_body]
+    def _choose(self, frame: list[State | FrameImage]) -> State | None:
+        bodies = [s for s in frame if isinstance(s, State) and s.has_body]
         if self.person is not None:
             bodies = [s for s in bodies if s.person == self.person]
         return min(bodies, key=lambda s: s.person) if bodies else None
 
-    def send(self, frame: list[State]) -> None:
+    def send(self, frame: list[State | FrameImage]) -> None:
         from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
         from pythonosc.osc_message_builder import OscMessageBuilder
 
