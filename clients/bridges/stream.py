@@ -61,21 +61,27 @@ def run_bridge(url: str, bridge: Bridge, idle_s: float | None = None, count: int
     with Subscriber(url, timeout_s=0.1, curve=curve, frames=images) as sub:
         if ready is not None:
             ready()
-        last, gathering = None, False
+        last, has_state = None, False  # has_state: the frame being gathered has a state already
         end = None if seconds is None else time.monotonic() + seconds
         try:
             while (count is None or stats.frames < count) and (end is None or time.monotonic() < end):
-                # A publisher sends a frame's messages back to back: 2 ms of quiet ends the
-                # frame (waiting for the next frame's first message would add a frame of latency).
-                state = sub.recv(timeout_s=FRAME_QUIET_S if gathering else 0.1)
-                gathering = state is not None
-                if state is None:  # a pause: the frame being gathered is complete
+                # A publisher sends a frame's messages back to back, image first: once a state
+                # has come, 2 ms of quiet ends the frame (waiting for the next frame's first
+                # message would add a frame of latency); an image alone waits for its states,
+                # which the publisher encodes after sending it.
+                message = sub.recv(timeout_s=FRAME_QUIET_S if has_state else 0.1)
+                if message is None:  # a pause: the frame being gathered is complete
                     hand_over(grouper.flush())
+                    has_state = False
                     if idle_s is not None and last is not None and time.monotonic() - last > idle_s:
                         break
                     continue
                 last = time.monotonic()
-                hand_over(grouper.add(state))
+                done = grouper.add(message)
+                if done is not None:  # the message opened the next frame
+                    hand_over(done)
+                    has_state = False
+                has_state = has_state or isinstance(message, State)
         except KeyboardInterrupt:
             pass
         finally:
