@@ -3,6 +3,7 @@ known run reads back with the mcap library (schemas, channels, counts, values); 
 server advertises the same channels to a WebSocket client."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -56,7 +57,8 @@ def test_the_frame_tree_composes_to_the_published_joints_and_camera(anny_body):
     R_world_body = _compose(tfs, "body_b4")[:3, :3]
     np.testing.assert_allclose(R_world_body[:, 0], [-1, 0, 0], atol=1e-6)
     np.testing.assert_allclose(R_world_body[:, 2], [0, 0, 1], atol=1e-6)
-    assert scene.stamp_ns / 1e9 == pytest.approx(scene.image is not None and _frame_messages(result)[1].header["t_publish"], abs=1.0)
+    assert scene.image is not None and scene.bodies[0].keypoints is not None
+    assert scene.stamp_ns / 1e9 == pytest.approx(time.time(), abs=60.0)  # capture time on the Unix clock
 
 
 def _decode_protobuf(schema, data: bytes):
