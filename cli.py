@@ -547,13 +547,8 @@ def bridge_vmc(
         from livehmr.clients.bridges.vmc import VmcBridge
     except ImportError as exc:
         _fail(f"the VMC bridge needs python-osc: pip install 'livehmr[bridges]' ({exc})")
-    from livehmr.clients.bridges.stream import run_bridge
 
-    signal.signal(signal.SIGTERM, _interrupt)
-    typer.echo(f"bridging {url} to VMC on {host}:{port}  (Ctrl-C stops)")
-    stats = run_bridge(url, VmcBridge(host, port, person), curve=_curve_client(curve_key, curve_server))
-    p50, p99 = stats.percentiles()
-    typer.echo(f"sent {stats.frames} frames; added latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    _run_bridge(url, VmcBridge(host, port, person), f"VMC on {host}:{port}", curve_key, curve_server, images=False)
 
 
 @bridge_app.command("foxglove")
@@ -567,19 +562,12 @@ def bridge_foxglove(
     """Serve the stream live to Foxglove: world scene, tf frames, camera image with keypoints, plots; Ctrl-C stops.
     Run the pipeline with --publish-frames to see the camera image."""
     from livehmr.clients.bridges.foxglove import FoxgloveBridge
-    from livehmr.clients.bridges.stream import run_bridge
 
-    if host not in ("127.0.0.1", "localhost", "::1") and not insecure:
-        _fail(f"serving on {host} shows the stream to anyone who can reach it; add --insecure to do so")
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        bridge = FoxgloveBridge(port=port, host=host, mcap=mcap)
+        bridge = FoxgloveBridge(port=port, host=host, mcap=mcap, insecure=insecure)
     except LivehmrError as exc:
         _fail(str(exc))
-    typer.echo(f"bridging {url} to Foxglove on ws://{host}:{bridge.port}  (Ctrl-C stops)")
-    stats = run_bridge(url, bridge, curve=_curve_client(curve_key, curve_server), images=True)
-    p50, p99 = stats.percentiles()
-    typer.echo(f"sent {stats.frames} frames; added latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    _run_bridge(url, bridge, f"Foxglove on ws://{host}:{bridge.port}", curve_key, curve_server, images=True)
 
 
 @bridge_app.command("ros2")
@@ -596,11 +584,9 @@ def bridge_ros2(
     """Publish the stream to ROS 2 over Zenoh (as rmw_zenoh does; no ROS install needed): /tf, REP-155
     /humans/bodies/*, MarkerArray skeletons, Imu; and/or a ROS 2 MCAP bag. Ctrl-C stops."""
     from livehmr.clients.bridges.ros2 import BagSink, Ros2Bridge, RosMessages, ZenohSink, typestore
-    from livehmr.clients.bridges.stream import run_bridge
 
     if no_zenoh and bag is None:
         _fail("--no-zenoh needs --bag (there would be nothing to do)")
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
         store = typestore()
         sinks = [] if no_zenoh else [ZenohSink(connect=connect, listen=listen, domain=domain, store=store)]
@@ -614,9 +600,18 @@ def bridge_ros2(
     except LivehmrError as exc:
         _fail(str(exc))
     where = "a bag" if no_zenoh else f"Zenoh ({', '.join(connect + listen)}), domain {domain}"
-    typer.echo(f"bridging {url} to ROS 2 on {where}  (Ctrl-C stops)")
-    stats = run_bridge(url, Ros2Bridge(sinks, RosMessages(store), gyro=feed), curve=_curve_client(curve_key, curve_server),
-                       images=True)  # fmt: skip
+    _run_bridge(url, Ros2Bridge(sinks, RosMessages(store), gyro=feed), f"ROS 2 on {where}", curve_key, curve_server,
+                images=True)  # fmt: skip
+
+
+def _run_bridge(url: str, bridge, where: str, curve_key: str | None, curve_server: str | None, images: bool) -> None:
+    """What every ``livehmr bridge`` command does once its bridge is built: run it until
+    Ctrl-C or SIGTERM, then report the frames sent and the latency added."""
+    from livehmr.clients.bridges.stream import run_bridge
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    typer.echo(f"bridging {url} to {where}  (Ctrl-C stops)")
+    stats = run_bridge(url, bridge, curve=_curve_client(curve_key, curve_server), images=images)
     p50, p99 = stats.percentiles()
     typer.echo(f"sent {stats.frames} frames; added latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
 

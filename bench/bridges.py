@@ -90,15 +90,11 @@ def _foxglove(stack: contextlib.ExitStack, tmp: Path):
 def _ros2(stack: contextlib.ExitStack, tmp: Path):
     import zenoh
 
-    from livehmr.clients.bridges.ros2 import BagSink, Ros2Bridge, RosMessages, ZenohSink, typestore
+    from livehmr.clients.bridges.ros2 import BagSink, Ros2Bridge, RosMessages, ZenohSink, typestore, zenoh_config
 
     store = typestore()
     sink = ZenohSink(connect=[], listen=["tcp/127.0.0.1:7462"], store=store)
-    config = zenoh.Config()
-    config.insert_json5("mode", '"peer"')
-    config.insert_json5("connect/endpoints", '["tcp/127.0.0.1:7462"]')
-    config.insert_json5("scouting/multicast/enabled", "false")
-    session = stack.enter_context(zenoh.open(config))
+    session = stack.enter_context(zenoh.open(zenoh_config(["tcp/127.0.0.1:7462"])))
     session.declare_subscriber("0/**", lambda sample: None)
     return Ros2Bridge([sink, BagSink(tmp / "bench_ros2.mcap", store)], RosMessages(store))
 

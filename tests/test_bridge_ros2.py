@@ -19,6 +19,7 @@ from livehmr.clients.bridges.ros2 import (  # noqa: E402
     dds_type_name,
     qos_token,
     typestore,
+    zenoh_config,
 )
 
 
@@ -53,13 +54,9 @@ def test_a_zenoh_subscriber_on_loopback_decodes_frames_stamps_and_attachments(an
     port = 7461
     sink = ZenohSink(connect=[], listen=[f"tcp/127.0.0.1:{port}"], store=store)
 
-    config = zenoh.Config()
-    config.insert_json5("mode", '"peer"')
-    config.insert_json5("connect/endpoints", f'["tcp/127.0.0.1:{port}"]')
-    config.insert_json5("scouting/multicast/enabled", "false")
     received, tokens = [], []
     lock = threading.Lock()
-    with zenoh.open(config) as session:
+    with zenoh.open(zenoh_config([f"tcp/127.0.0.1:{port}"])) as session:
         def on_sample(sample):
             with lock:
                 received.append((str(sample.key_expr), sample.payload.to_bytes(), sample.attachment))

@@ -40,6 +40,7 @@ from livehmr.clients.scene import (
 )
 from livehmr.clients.sdk import FrameImage, State
 from livehmr.stream.errors import LivehmrError
+from livehmr.stream.publish import is_loopback
 
 DEFAULT_PORT = 8765
 TRAIL_FRAMES = 150
@@ -72,11 +73,15 @@ class FoxgloveBridge:
     Args:
         port: serve live on ``ws://host:port`` (None: no server; 0: any free port, see ``self.port``).
         mcap: write an MCAP file here (None: none); an existing file is refused.
+        insecure: allow serving beyond loopback (the WebSocket has no login).
     """
 
-    def __init__(self, port: int | None = DEFAULT_PORT, host: str = "127.0.0.1", mcap: str | Path | None = None):
+    def __init__(self, port: int | None = DEFAULT_PORT, host: str = "127.0.0.1", mcap: str | Path | None = None,
+                 insecure: bool = False):  # fmt: skip
         if port is None and mcap is None:
             raise ValueError("FoxgloveBridge needs a port, an MCAP path, or both")
+        if port is not None and not is_loopback(f"tcp://{host}:{port}") and not insecure:
+            raise LivehmrError(f"serving on {host} shows the stream to anyone who can reach it; add --insecure to do so")
         foxglove, channels, self.m = _sdk()
         self.context = foxglove.Context()
         self.server = self.writer = None

@@ -207,6 +207,21 @@ def qos_token(depth: int = 10) -> str:
     return f"::,{'' if depth == 10 else depth}:,:,:,,"
 
 
+def zenoh_config(connect: list[str], listen: list[str] | None = None):
+    """A Zenoh peer configuration that connects to / listens on exactly these endpoints
+    (no multicast scouting: explicit endpoints work where multicast does not, as on CI)."""
+    import json
+
+    import zenoh
+
+    config = zenoh.Config()
+    config.insert_json5("mode", json.dumps("peer"))
+    config.insert_json5("connect/endpoints", json.dumps(connect))
+    config.insert_json5("listen/endpoints", json.dumps(listen or []))
+    config.insert_json5("scouting/multicast/enabled", "false")
+    return config
+
+
 class ZenohSink:
     """Puts ROS 2 messages on Zenoh as rmw_zenoh does (see the module docstring).
 
@@ -222,17 +237,9 @@ class ZenohSink:
             import zenoh
         except ImportError as exc:
             raise LivehmrError(f"the ROS 2 bridge needs eclipse-zenoh: pip install 'livehmr[bridges]' ({exc})") from exc
-        import json
-
-        self.zenoh = zenoh
         self.store = store
-        config = zenoh.Config()
-        config.insert_json5("mode", json.dumps("peer"))
-        config.insert_json5("connect/endpoints", json.dumps([DEFAULT_ROUTER] if connect is None else connect))
-        config.insert_json5("listen/endpoints", json.dumps(listen or []))
-        config.insert_json5("scouting/multicast/enabled", "false")
         try:
-            self.session = zenoh.open(config)
+            self.session = zenoh.open(zenoh_config([DEFAULT_ROUTER] if connect is None else connect, listen))
         except Exception as exc:  # zenoh raises its own ZError
             raise LivehmrError(f"cannot open a Zenoh session: {exc}") from None
         self.domain = domain
