@@ -167,6 +167,7 @@ class GyroCamera:
         if jump:
             log.warning("the gyro's clock jumped by %+.3f s before frame %d; offset moved with it", jump, frame.index)
             self.clock_offset += jump
+            self._repair_seen = None  # samples already here may cover the gaps on the new clock
         t_gyro = frame.t + self.clock_offset
         if self.estimate_bias_when_still:
             self._bias_while_still(t_gyro)

@@ -200,3 +200,49 @@ def test_clock_jumps_are_told_from_bursts_and_delays(case, expected):
     assert len(found) == len(expected)
     for (when, jump), (when_expected, jump_expected) in zip(found, expected):
         assert when == pytest.approx(when_expected, abs=0.02) and jump == pytest.approx(jump_expected, abs=0.02)
+
+
+@pytest.mark.parametrize("jump", [100.0, -50.0])
+def test_clock_jump_repairs_from_samples_already_there(jump):
+    """A live feed whose clock jumps at 2 s, read by a camera that lags the source: while the
+    camera waits for a frame's samples, those of the next 5 frames come at once. The frames
+    extrapolated before the new clock is confirmed must be redone as soon as the jump is
+    taken, from the samples already there, not when something new next arrives."""
+    from livehmr.stream.gyro import GyroFeed
+
+    t = np.arange(0, 4.0, 1 / 200)
+    w = np.column_stack([1.5 * np.sin(2 * t), 0.4 * np.ones_like(t), 0.8 * np.cos(3 * t)])  # rad/s: a turning phone
+    samples = np.column_stack([t, w])
+
+    class LaggingFeed(GyroFeed):
+        live = True
+
+        def __init__(self, shift: float):
+            super().__init__()
+            self.shift, self.sent, self.frame = shift, 0.0, 0
+            wait = self.buffer.wait_until
+
+            def wait_until(t_gyro: float, timeout: float) -> bool:
+                self.frame += 1  # the camera waits once a frame, from frame 1 on
+                if self.frame / 30 >= self.sent - 1e-9:  # the source's next 5 frames: their samples (5 ms in transit) come now
+                    due = samples[(samples[:, 0] >= self.sent) & (samples[:, 0] < self.sent + 5 / 30)]
+                    for row in due:
+                        stamp = row[0] + (self.shift if row[0] >= 2.0 else 0.0)
+                        self.buffer.add(stamp, *row[1:], arrival=row[0] + 0.005)
+                    self.sent += 5 / 30
+                return wait(t_gyro, timeout)
+
+            self.buffer.wait_until = wait_until
+
+    cams = {"clean": GyroCamera(LaggingFeed(0.0), wait_s=0.0), "jump": GyroCamera(LaggingFeed(jump), wait_s=0.0)}
+    states: dict[str, list] = {"clean": [], "jump": []}
+    for i in range(100):
+        frame = Frame(index=i, t=i / 30, image=np.zeros((4, 4, 3), np.uint8))
+        for key, cam in cams.items():
+            cam.estimate_bias_when_still = False
+            states[key].append(cam.update(frame, []))
+    taken = [i for i, s in enumerate(states["jump"]) if "gyro_clock_jump" in s.flags]
+    assert len(taken) == 1
+    for i in range(taken[0], 100):
+        error = np.degrees(rotation_angle(states["jump"][i].R_world_cam.T @ states["clean"][i].R_world_cam))
+        assert error < 0.5, f"frame {i}: {error:.2f} deg from the run without the jump"
