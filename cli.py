@@ -35,7 +35,7 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
                   publish: str, insecure: bool, max_frames: Optional[int], realtime: bool, quiet: bool,
                   motion_model: Optional[str] = None, people: int = 4, vitpose: Optional[str] = None,
                   device: str = "cpu", trust_checkpoint: bool = False, publish_frames: bool = False,
-                  curve=None) -> None:  # fmt: skip
+                  curve=None, refine: Optional[str] = None, refine_lag: int = 20) -> None:  # fmt: skip
     from rich.console import Console
 
     from livehmr.models.body import load_body_model
@@ -60,6 +60,7 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
                 camera=registry.make_camera(camera, source, gyro, imu_to_cam, gyro_offset, fov),
                 estimator=registry.make_estimator(estimator, body_model, fov, motion_model),
                 publishers=[publisher],
+                refiner=registry.make_refiner(refine, body_model, refine_lag),
             )
     except (LivehmrError, ValueError) as exc:
         if publisher is not None:
@@ -88,6 +89,10 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
     finally:
         pipeline.close()
     lat = summary.latency
+    if pipeline.refiner is not None:
+        r = pipeline.refiner
+        console.print(f"refinement ({refine}): {r.refiner.solves} window solves, {r.refiner.failed_solves} failed, "
+                      f"{r.dropped} frames dropped for it, {r.errors} errors, {r.published} frames published")  # fmt: skip
     console.print(
         f"done: {summary.frames} frames in {summary.wall_s:.1f} s ({summary.fps:.1f} fps), "
         f"{summary.dropped} dropped, {summary.skipped} unusable, {summary.stage_errors} stage errors, "
@@ -106,6 +111,8 @@ _GYRO = typer.Option(None, help="Gyroscope feed: a CSV file 't,wx,wy,wz' (s, rad
 _IMU = typer.Option("identity", help="Camera<-IMU rotation: identity | android-portrait | android-landscape | 9 numbers row-major.")
 _GYRO_OFFSET = typer.Option(None, help="Seconds added to frame times to reach the gyro clock (default: 0 for gyro, estimated online for gyro+vo).")
 _ESTIMATOR = typer.Option("learned", help="Body estimator: learned (the causal motion model, world-grounded) | baseline (per-frame IK on BlazePose 3D landmarks).")
+_REFINE = typer.Option(None, help="Also publish a refined stream (topic 'refined', a fixed lag later): windowed optimisation with the motion prior humor | diffusion | noprior.")
+_REFINE_LAG = typer.Option(20, help="--refine: frames each refined frame waits for (its future context; 20 = 0.67 s at 30 fps).")
 _MOTION_MODEL = typer.Option(None, help="Motion model weights for --estimator learned: a .pt (PyTorch) or an exported .onnx (ONNX Runtime); default the shipped model.")
 _BODY = typer.Option("anny", help="Body model: anny (bundled) | smpl (needs --smpl-model).")
 _SMPL = typer.Option(None, help="Path to an SMPL model file or folder (licensed; only used with --body smpl).")
@@ -147,7 +154,8 @@ def run(
     max_frames: Optional[int] = _MAX,
     realtime: bool = typer.Option(False, help="Pace the synthetic source at its frame rate, like a live camera."),
     quiet: bool = _QUIET, people: int = _PEOPLE, vitpose: Optional[str] = _VITPOSE, device: str = _DEVICE,
-    trust_checkpoint: bool = _TRUST, publish_frames: bool = _FRAMES,
+    trust_checkpoint: bool = _TRUST, publish_frames: bool = _FRAMES, refine: Optional[str] = _REFINE,
+    refine_lag: int = _REFINE_LAG,
 ) -> None:  # fmt: skip
     """Run the pipeline on SOURCE and publish SMPL states over ZeroMQ."""
     _run_pipeline(source, keypoints=keypoints, camera=camera, gyro=gyro, imu_to_cam=imu_to_cam, gyro_offset=gyro_offset,
@@ -155,7 +163,8 @@ def run(
                   insecure=insecure, curve=_curve_server(curve_secret, curve_clients), max_frames=max_frames,
                   realtime=realtime, quiet=quiet,
                   motion_model=motion_model, people=people, vitpose=vitpose, device=device,
-                  trust_checkpoint=trust_checkpoint, publish_frames=publish_frames)  # fmt: skip
+                  trust_checkpoint=trust_checkpoint, publish_frames=publish_frames, refine=refine,
+                  refine_lag=refine_lag)  # fmt: skip
 
 
 @app.command()
@@ -165,7 +174,7 @@ def demo(
     realtime: bool = typer.Option(True, help="Pace frames at 30 fps like a live camera (--no-realtime: as fast as possible)."),
     quiet: bool = _QUIET,
     people: int = typer.Option(1, help="People in the scene (1-4); more than one switches --keypoints blazepose to blazepose-multi."),
-    publish_frames: bool = _FRAMES,
+    publish_frames: bool = _FRAMES, refine: Optional[str] = _REFINE, refine_lag: int = _REFINE_LAG,
 ) -> None:  # fmt: skip
     """Run the whole pipeline on the embedded synthetic scene (no files needed)."""
     max_frames = int(round(seconds * 30))
@@ -174,7 +183,8 @@ def demo(
         keypoints = "blazepose-multi"
     _run_pipeline(source, people=max(people, 1), keypoints=keypoints, camera=camera, gyro=None, imu_to_cam="identity", gyro_offset=None,
                   estimator=estimator, body="anny", smpl_model=None, fov=70.0, publish=publish, insecure=False,
-                  max_frames=max_frames, realtime=realtime, quiet=quiet, publish_frames=publish_frames)  # fmt: skip
+                  max_frames=max_frames, realtime=realtime, quiet=quiet, publish_frames=publish_frames, refine=refine,
+                  refine_lag=refine_lag)  # fmt: skip
 
 
 @app.command()
@@ -330,6 +340,7 @@ def bench_accuracy_cmd(
     out: str = typer.Option("bench_out/accuracy", help="Folder for table.md, results.json and per-sequence plots."),
     limit: Optional[int] = typer.Option(None, help="Only the first N sequences."),
     configs: Optional[str] = typer.Option(None, help="Comma-separated estimator+camera pairs, e.g. learned+gyro,baseline+gyro (default: learned and baseline with gyro, gyro+vo; learned with static)."),
+    refine: Optional[str] = typer.Option(None, help="Also score refined streams of every config: comma-separated priors humor,diffusion,noprior."),
 ) -> None:
     """Run the pipeline causally on every sequence of a suite and print the accuracy table."""
     from pathlib import Path
@@ -349,7 +360,12 @@ def bench_accuracy_cmd(
             assert all(len(c) == 2 for c in chosen)
         except AssertionError:
             _fail(f"--configs: expected estimator+camera pairs like learned+gyro, got {configs!r}")
-    bench_accuracy(folder, out, configs=chosen or CONFIGS, limit=limit)
+    priors = tuple(p.strip() for p in refine.split(",")) if refine else ()
+    from livehmr.stream.registry import REFINE_PRIORS
+
+    if any(p not in REFINE_PRIORS for p in priors):
+        _fail(f"--refine: choose from {', '.join(REFINE_PRIORS)}, got {refine!r}")
+    bench_accuracy(folder, out, configs=chosen or CONFIGS, limit=limit, refine=priors)
     typer.echo((Path(out) / "table.md").read_text())
     typer.echo(f"plots and per-sequence results in {out}")
 
@@ -369,6 +385,23 @@ def train_motion(
     except (LivehmrError, ValueError) as exc:
         _fail(str(exc))
     typer.echo(f"{path}: motion.pt (when finished), checkpoint.pt, loss.png")
+
+
+@train_app.command("prior")
+def train_prior_cmd(
+    kind: str = typer.Option("humor", help="humor (transition CVAE) | diffusion (motion diffusion model)."),
+    out: Optional[str] = typer.Option(None, help="Run folder (default runs/prior_<kind>): checkpoint.pt (resumed if present), loss.png, prior_<kind>.pt."),
+    config: str = typer.Option("cpu", help="cpu (the shipped priors) | gpu (larger) | smoke."),
+    max_minutes: Optional[float] = typer.Option(None, help="Stop (checkpointed) after this long; run again to resume."),
+) -> None:  # fmt: skip
+    """Train a motion prior for --refine on the corpus' train split (val split for validation)."""
+    from livehmr.models.priors.train import train_prior
+
+    try:
+        path = train_prior(out or f"runs/prior_{kind}", kind, config, max_minutes=max_minutes)
+    except (LivehmrError, ValueError) as exc:
+        _fail(str(exc))
+    typer.echo(f"{path}: prior_{kind}.pt (when finished), checkpoint.pt, loss.png")
 
 
 @export_app.command("motion-model")

@@ -34,7 +34,7 @@ import numpy as np
 import zmq
 
 from livehmr.stream.security import CurveClient
-from livehmr.stream.wire import STATE_ARRAYS, TOPIC_FRAME, TOPIC_STATE, TOPIC_STATUS, Message, WireError, decode
+from livehmr.stream.wire import STATE_ARRAYS, TOPIC_FRAME, TOPIC_REFINED, TOPIC_STATE, TOPIC_STATUS, Message, WireError, decode
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,11 @@ class State:
     @property
     def flags(self) -> list[str]:
         return list(self.header.get("flags", []))
+
+    @property
+    def topic(self) -> str:
+        """``state`` (the causal stream) or ``refined`` (the refined stream, ``--refine``)."""
+        return self.message.topic
 
     @property
     def t_source(self) -> float:
@@ -227,7 +232,7 @@ def parse(message: Message) -> State | FrameImage | Status:
     if message.topic == TOPIC_FRAME.decode():
         _check_frame_message(message)
         return FrameImage(message)
-    if message.topic == TOPIC_STATE.decode():
+    if message.topic in (TOPIC_STATE.decode(), TOPIC_REFINED.decode()):
         _check_state_message(message)
         return State(message)
     raise WireError(f"unknown topic {message.topic!r}")
@@ -280,14 +285,16 @@ class Subscriber(_Decoding):
         frames: also receive :class:`FrameImage` messages.
         status: also receive :class:`Status` messages (the pipeline's health, 1 Hz).
         states: receive :class:`State` messages (default; off for a health monitor).
+        refined: receive the refined stream's states (topic ``refined``; ``State.topic``
+            tells them apart, ``State.header["lag_frames"]`` gives their lag).
         curve: CURVE keys, for a publisher that authenticates its subscribers.
     """
 
     def __init__(self, url: str = "tcp://127.0.0.1:5557", timeout_s: float | None = None, conflate: bool = False,
                  frames: bool = False, curve: CurveClient | None = None, status: bool = False,
-                 states: bool = True):  # fmt: skip
+                 states: bool = True, refined: bool = False):  # fmt: skip
         self.context = zmq.Context.instance()
-        self.socket = sub_socket(self.context, url, _topics(states, frames, status), curve=curve)
+        self.socket = sub_socket(self.context, url, _topics(states, frames, status, refined), curve=curve)
         self.conflate = conflate
         self.timeout_s = timeout_s
         self.rejected = 0
@@ -344,10 +351,11 @@ def sub_socket(context, url: str, topics: tuple[bytes, ...] = (TOPIC_STATE,), hw
     return socket
 
 
-def _topics(states: bool, frames: bool, status: bool) -> tuple[bytes, ...]:
-    chosen = tuple(t for t, on in ((TOPIC_STATE, states), (TOPIC_FRAME, frames), (TOPIC_STATUS, status)) if on)
+def _topics(states: bool, frames: bool, status: bool, refined: bool = False) -> tuple[bytes, ...]:
+    chosen = tuple(t for t, on in ((TOPIC_STATE, states), (TOPIC_FRAME, frames), (TOPIC_STATUS, status),
+                                   (TOPIC_REFINED, refined)) if on)  # fmt: skip
     if not chosen:
-        raise ValueError("subscribe to at least one of states, frames, status")
+        raise ValueError("subscribe to at least one of states, frames, status, refined")
     return chosen
 
 
@@ -357,11 +365,11 @@ class AsyncSubscriber(_Decoding):
 
     def __init__(self, url: str = "tcp://127.0.0.1:5557", timeout_s: float | None = None, conflate: bool = False,
                  frames: bool = False, curve: CurveClient | None = None, status: bool = False,
-                 states: bool = True):  # fmt: skip
+                 states: bool = True, refined: bool = False):  # fmt: skip
         import zmq.asyncio
 
         self.context = zmq.asyncio.Context.instance()
-        self.socket = sub_socket(self.context, url, _topics(states, frames, status), curve=curve)
+        self.socket = sub_socket(self.context, url, _topics(states, frames, status, refined), curve=curve)
         self.timeout_s = timeout_s
         self.conflate = conflate
         self.rejected = 0

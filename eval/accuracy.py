@@ -51,6 +51,12 @@ class Prediction:
     betas: np.ndarray  # (T, 10)
     has_body: np.ndarray  # (T,) bool
     keypoints: dict[int, list[PersonKeypoints]] = field(default_factory=dict)
+    #: refined streams of the same run, by prior name (``--refine``)
+    refined: dict[str, Prediction] = field(default_factory=dict)
+    #: refined predictions only: the refiner's lag (frames) when it published each frame
+    lag_frames: list[int] = field(default_factory=list)
+    #: refined predictions only: wall time of each window solve, ms
+    solve_ms: list[float] = field(default_factory=list)
 
     @classmethod
     def empty(cls, n: int) -> Prediction:
@@ -63,6 +69,8 @@ class Prediction:
             return
         self.T_world_cam[i] = result.T_world_cam
         self.keypoints[i] = result.keypoints
+        if result.lag_frames is not None:
+            self.lag_frames.append(result.lag_frames)
         if result.persons:
             p = result.persons[0]
             self.joints_world[i] = p.joints_world
@@ -114,8 +122,12 @@ def cached_keypoints(folder: Path, truth: SequenceTruth, detector: str = "blazep
 
 
 def run_sequence(folder: Path, spec: SequenceSpec, truth: SequenceTruth, estimator: str, camera: str, body,
-                 keypoints="blazepose") -> Prediction:  # fmt: skip
-    """Run the pipeline on one sequence; ``keypoints``: a backend name or recorded keypoints."""
+                 keypoints="blazepose", refine: tuple[str, ...] | dict = ()) -> Prediction:  # fmt: skip
+    """Run the pipeline on one sequence; ``keypoints``: a backend name or recorded keypoints.
+    ``refine``: priors (``humor``, ``diffusion``, ``noprior``), or labelled RefineConfigs,
+    whose refined streams are made
+    from the same causal results (synchronously, so the numbers do not depend on the
+    machine's load) into ``Prediction.refined``."""
     from livehmr.stream import registry
     from livehmr.stream.runtime import Pipeline
     from livehmr.stream.sources.files import VideoFileSource
@@ -124,14 +136,41 @@ def run_sequence(folder: Path, spec: SequenceSpec, truth: SequenceTruth, estimat
     detector = registry.make_keypoints(keypoints) if isinstance(keypoints, str) else ReplayedKeypoints(keypoints)
     gyro = str(folder / "gyro.csv") if "gyro" in camera else None
     prediction = Prediction.empty(truth.num_frames)
+    if not isinstance(refine, dict):
+        from livehmr.stream.refine.refiner import RefineConfig
+
+        refine = {name: RefineConfig(prior=None if name == "noprior" else name) for name in refine}
+    refiners = {name: _Refined(config, body, truth.num_frames) for name, config in refine.items()}
+    prediction.refined = {name: r.prediction for name, r in refiners.items()}
     pipeline = Pipeline(source=source, keypoints=detector, camera=registry.make_camera(camera, source, gyro, spec.imu),
                         estimator=registry.make_estimator(estimator, body, spec.hfov_deg),
-                        on_result=[prediction.record])  # fmt: skip
+                        on_result=[prediction.record, *(r.push for r in refiners.values())])  # fmt: skip
     try:
         pipeline.run()
     finally:
         pipeline.close()
+    for r in refiners.values():
+        r.finish()
     return prediction
+
+
+class _Refined:
+    """A refined stream made beside a causal run (see :func:`run_sequence`)."""
+
+    def __init__(self, config, body, frames: int):
+        from livehmr.stream.refine.refiner import FixedLagRefiner
+
+        self.refiner = FixedLagRefiner(body, config)
+        self.prediction = Prediction.empty(frames)
+
+    def push(self, result: FrameResult) -> None:
+        for refined in self.refiner.push(result):
+            self.prediction.record(refined)
+
+    def finish(self) -> None:
+        for refined in self.refiner.flush():
+            self.prediction.record(refined)
+        self.prediction.solve_ms = list(self.refiner.solve_ms)
 
 
 def score(pred: Prediction, truth: SequenceTruth, meshes=None) -> dict[str, float | np.ndarray]:
@@ -245,9 +284,11 @@ def plot_sequence(name: str, results: dict[str, dict], out: Path) -> None:
 
 
 def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_stride: int = 10,
-                   limit: int | None = None, progress=True) -> dict[str, dict[str, float]]:  # fmt: skip
+                   limit: int | None = None, progress=True, refine: tuple[str, ...] = ()) -> dict[str, dict[str, float]]:  # fmt: skip
     """Run and score every sequence of a suite for each (estimator, camera) config; write
-    ``results.json``, ``table.md`` and one plot per sequence into ``out``; return the table."""
+    ``results.json``, ``table.md`` and one plot per sequence into ``out``; return the table.
+    ``refine``: priors whose refined stream is scored too, as ``<config> refined:<prior>``
+    (with its publish lag and window solve times under the table)."""
     from tqdm import tqdm
 
     from livehmr.models.anny_body import AnnyBody
@@ -258,18 +299,32 @@ def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_
     body = AnnyBody()
     meshes = anny_meshes(pve_stride)
     per_sequence: dict[str, dict[str, dict]] = {}
+    solve_times: dict[str, list[float]] = {}
+    lags: dict[str, list[int]] = {}
     for spec, folder in tqdm(sequences, desc="bench accuracy", unit="seq", disable=not progress):
         truth = SequenceTruth.load(folder / "truth.npz")
         recorded = cached_keypoints(folder, truth)
         results = {}
         for estimator, camera in configs:
-            pred = run_sequence(folder, spec, truth, estimator, camera, body, keypoints=recorded)
+            pred = run_sequence(folder, spec, truth, estimator, camera, body, keypoints=recorded, refine=refine)
             results[f"{estimator}+{camera}"] = score(pred, truth, meshes)
+            for prior, refined in pred.refined.items():
+                r = results[f"{estimator}+{camera} refined:{prior}"] = score(refined, truth, meshes)
+                r["lag_frames"], r["solve_ms"] = list(map(float, refined.lag_frames)), refined.solve_ms
+                solve_times.setdefault(f"{estimator}+{camera} refined:{prior}", []).extend(refined.solve_ms)
+                lags.setdefault(f"{estimator}+{camera} refined:{prior}", []).extend(refined.lag_frames)
         plot_sequence(spec.name, results, out)
-        per_sequence[spec.name] = {k: {m: v for m, v in r.items() if not m.startswith("_")} for k, r in results.items()}
+        per_sequence[spec.name] = {k: {m: v for m, v in r.items() if not m.startswith("_") and m not in ("lag_frames", "solve_ms")}
+                                   for k, r in results.items()}  # fmt: skip
     table = summarize(per_sequence)
     (out / "results.json").write_text(json.dumps({"per_sequence": per_sequence, "table": table}, indent=1))
-    (out / "table.md").write_text(markdown_table(table, len(sequences), sum(s.frames for s, _ in sequences)))
+    text = markdown_table(table, len(sequences), sum(s.frames for s, _ in sequences))
+    for name, times in solve_times.items():
+        if times:
+            text += (f"\n{name}: published {np.mean(lags[name]):.1f} frames after capture on average (min {min(lags[name])}); "
+                     f"window solve {np.percentile(times, 50):.0f} / {np.percentile(times, 99):.0f} ms p50 / p99 "
+                     f"({len(times)} solves, run synchronously here)\n")  # fmt: skip
+    (out / "table.md").write_text(text)
     return table
 
 

@@ -19,7 +19,7 @@ import zmq
 from livehmr.stream.errors import LivehmrError
 from livehmr.stream.security import CurveAuthenticator, CurveServer, check_bind, make_curve_server
 from livehmr.stream.types import FrameResult, PersonState
-from livehmr.stream.wire import TOPIC_FRAME, TOPIC_STATE, TOPIC_STATUS, WireError, encode
+from livehmr.stream.wire import TOPIC_FRAME, TOPIC_STATE, TOPIC_REFINED, TOPIC_STATUS, WireError, encode
 
 log = logging.getLogger(__name__)
 DEFAULT_URL = "tcp://127.0.0.1:5557"
@@ -86,6 +86,7 @@ def state_messages(result: FrameResult, stream_id: str, body_model: str) -> list
             "person": person.person_id if person else -1,
             "body_model": body_model,
             "flags": sorted(flags),
+            **({} if result.lag_frames is None else {"lag_frames": result.lag_frames}),
         }
 
     if not result.persons:
@@ -161,6 +162,11 @@ class ZmqPublisher:
                 log.warning("frame %d: image not published: %s", result.frame_index, exc)
         for header, arrays in state_messages(result, self.stream_id, self.body_model):
             self._send(header, arrays)
+
+    def publish_refined(self, result: FrameResult) -> None:
+        """Publish a refined frame (``--refine``) on topic ``refined``, with its ``lag_frames``."""
+        for header, arrays in state_messages(result, self.stream_id, self.body_model):
+            self._send(header, arrays, topic=TOPIC_REFINED)
 
     def publish_status(self, status: dict) -> None:
         """Publish the pipeline's health (:mod:`livehmr.stream.health`) on topic ``status``."""

@@ -103,3 +103,25 @@ def make_estimator(name: str, body: BodyModel, hfov_deg: float = 60.0, motion_mo
         backend = "onnx" if motion_model and str(motion_model).endswith(".onnx") else "torch"
         return LearnedEstimator(body, motion_model, default_hfov_deg=hfov_deg, backend=backend)
     raise LivehmrError(f"unknown estimator {name!r}; choose from {', '.join(ESTIMATORS)}")
+
+
+REFINE_PRIORS = ("humor", "diffusion", "noprior")
+
+
+def make_refiner(prior: str | None, body: BodyModel, lag: int = 20):
+    """``--refine``: a RefineWorker whose refinement uses the motion prior ``prior``
+    (``noprior``: reprojection, smoothness and contacts only), or None when not asked."""
+    if prior is None:
+        return None
+    if prior not in REFINE_PRIORS:
+        raise LivehmrError(f"unknown --refine {prior!r}; choose from {', '.join(REFINE_PRIORS)}")
+    from livehmr.stream.refine.refiner import FixedLagRefiner, RefineConfig
+    from livehmr.stream.refine.worker import RefineWorker
+
+    defaults = RefineConfig()
+    try:
+        config = RefineConfig(prior=None if prior == "noprior" else prior, lag=lag,
+                              window=max(defaults.window, lag + defaults.every))  # fmt: skip
+    except ValueError as exc:
+        raise LivehmrError(f"--refine-lag {lag}: {exc}") from None
+    return RefineWorker(FixedLagRefiner(body, config))

@@ -89,18 +89,22 @@ class RunSummary:
 class Pipeline:
     """source -> keypoints -> camera -> estimator -> publishers, with latencies recorded.
 
-    ``on_result`` callbacks see every FrameResult (viewers, recorders, tests).
+    ``on_result`` callbacks see every FrameResult (viewers, recorders, tests). ``refiner``:
+    a :class:`~livehmr.stream.refine.worker.RefineWorker`; the refined results it finishes
+    are published (``publish_refined``) from this thread, and ``on_refined`` callbacks see them.
     """
 
     def __init__(self, source: Source, keypoints: KeypointDetector, camera: CameraMotion, estimator: Estimator,
                  publishers: list[Publisher] | None = None,
-                 on_result: list[Callable[[FrameResult], None]] | None = None):  # fmt: skip
+                 on_result: list[Callable[[FrameResult], None]] | None = None, refiner=None):  # fmt: skip
         self.source = source
         self.keypoints = keypoints
         self.camera = camera
         self.estimator = estimator
         self.publishers = publishers or []
         self.on_result = on_result or []
+        self.refiner = refiner
+        self.on_refined: list[Callable[[FrameResult], None]] = []
         self.stats = LatencyStats()
         self.stop_event = threading.Event()
         self._frames: queue.Queue = queue.Queue(maxsize=1 if source.live else 2)
@@ -222,10 +226,13 @@ class Pipeline:
         T_world_cam[:3, 3] += camera_offset
         K = frame.intrinsics(getattr(self.estimator, "default_hfov_deg", 60.0))  # what the estimator assumed
         result = FrameResult(frame.index, frame.t, frame.t_captured, T_world_cam, states, flags, keypoints=persons,
-                             image=frame.image, K=K)  # fmt: skip
+                             image=frame.image, K=K, camera_up_to_scale=camera.t_up_to_scale)  # fmt: skip
         result.latency_ms.update(frame.latency_ms, camera=(t1 - t0) * 1e3, estimator=(t2 - t1) * 1e3)
         for publisher in self.publishers:
             publisher.publish(result)
+        if self.refiner is not None:
+            self.refiner.submit(result)
+            self._publish_refined(self.refiner.take_ready())
         t3 = time.perf_counter()
         result.latency_ms["publish"] = (t3 - t2) * 1e3
         result.latency_ms["overhead"] = (t3 - t0) * 1e3
@@ -266,12 +273,23 @@ class Pipeline:
             self.stop_event.set()
             for thread in threads:
                 thread.join(timeout=5.0)
+            if self.refiner is not None:
+                self._publish_refined(self.refiner.close())
             self.summary.wall_s = time.perf_counter() - start
             self.summary.latency = self.stats.percentiles()
             self.summary.restarts = self.supervisor.restarts
         if self._front_error is not None:
             raise self._front_error
         return self.summary
+
+    def _publish_refined(self, results: list[FrameResult]) -> None:
+        for result in results:
+            for publisher in self.publishers:
+                publish_refined = getattr(publisher, "publish_refined", None)
+                if publish_refined is not None:
+                    publish_refined(result)
+            for callback in self.on_refined:
+                callback(result)
 
     def _publish_status_when_due(self) -> None:
         if not self.health.due():

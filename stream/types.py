@@ -40,6 +40,7 @@ FLAGS = (
     "camera_static",  # no camera-motion input: the camera is assumed still
     "stage_error",  # a stage failed on this frame; see the log
     "invalid",  # a stage produced non-finite values; the body arrays were withheld
+    "refined",  # topic ``refined``: the frame (and each person so flagged) after windowed refinement
 )
 
 
@@ -156,3 +157,7 @@ class FrameResult:
     image: np.ndarray | None = None
     #: (3, 3) the intrinsics the estimator used
     K: np.ndarray | None = None
+    #: (3,) the camera's world position up to an unknown scale, from front ends that give one
+    camera_up_to_scale: np.ndarray | None = None
+    #: refined results only: how many newer frames the refinement had seen when it published this one
+    lag_frames: int | None = None

@@ -6,7 +6,8 @@ A message is three ZeroMQ frames:
 1. topic, ASCII: ``state`` (one per person per frame, or a ``no_person`` heartbeat), or
    ``frame`` (the camera image of a frame, JPEG, with its intrinsics and 2D keypoints; only
    from a publisher started with ``--publish-frames``), or ``status`` (the pipeline's
-   health once a second, all in the header: :mod:`livehmr.stream.health`);
+   health once a second, all in the header: :mod:`livehmr.stream.health`), or ``refined``
+   (with ``--refine``: states like ``state``'s, a fixed lag later, after windowed refinement);
 2. header, JSON: ``schema``, ``version``, stream and frame metadata, ``flags``, and
    ``arrays``: a list of ``{"name", "dtype", "shape", "offset"}`` into frame 3;
 3. payload: the arrays' bytes, concatenated.
@@ -26,6 +27,7 @@ VERSION = 1
 TOPIC_STATE = b"state"
 TOPIC_FRAME = b"frame"
 TOPIC_STATUS = b"status"
+TOPIC_REFINED = b"refined"
 _DTYPES = {"<f4": np.dtype("<f4"), "<f8": np.dtype("<f8"), "<i4": np.dtype("<i4"), "|u1": np.dtype("|u1")}
 MAX_HEADER_BYTES = 64 * 1024
 MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
