@@ -171,7 +171,7 @@ def train(out: str | Path, config: str | TrainConfig = "cpu", workers: int = 1, 
         out_of_time = max_minutes is not None and time.time() - started > 60 * max_minutes
         if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
             history["seconds"] = seconds0 + time.time() - started
-            _save_checkpoint(ckpt, model, opt, sched, step, history, cfg)
+            save_checkpoint(ckpt, model, opt, sched, step, history, cfg)
             plot_history(history, out / "loss.png")
         if out_of_time:
             bar.write(f"stopping at step {step} after {max_minutes} min; run again to resume")
@@ -186,7 +186,7 @@ def _cfg_dict(cfg: TrainConfig) -> dict:
     return json.loads(json.dumps(asdict(cfg)))
 
 
-def _save_checkpoint(path, model, opt, sched, step, history, cfg) -> None:
+def save_checkpoint(path, model, opt, sched, step, history, cfg) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step,
                 "history": history, "config": _cfg_dict(cfg)}, tmp)  # fmt: skip
@@ -242,8 +242,9 @@ def plot_history(history: dict, path: Path) -> None:
         ax[0].plot(steps[: len(smooth)] + k // 2, smooth, label="train (smoothed)")
     if history["val"]:
         ax[0].plot(history["val_step"], [v["total"] for v in history["val"]], "o-", label="val")
-        for key in ("joints", "pelvis", "velocity", "height"):
-            ax[1].plot(history["val_step"], [v[key] for v in history["val"]], label=f"val {key}")
+        for key in ("joints", "pelvis", "velocity", "height"):  # the motion model's terms, where logged
+            if key in history["val"][0]:
+                ax[1].plot(history["val_step"], [v[key] for v in history["val"]], label=f"val {key}")
     for a in ax:
         a.set_xlabel("step")
         a.set_yscale("log")

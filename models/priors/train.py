@@ -129,6 +129,8 @@ def train_prior(out: str | Path, kind: str = "humor", config: str | PriorTrainCo
     when done, ``prior_<kind>.pt`` (what livehmr ships)."""
     from tqdm import tqdm
 
+    from livehmr.models.motion.train import plot_history, save_checkpoint
+
     cfg = PriorTrainConfig.preset(kind, config) if isinstance(config, str) else config
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -176,10 +178,7 @@ def train_prior(out: str | Path, kind: str = "humor", config: str | PriorTrainCo
         out_of_time = max_minutes is not None and time.time() - started > 60 * max_minutes
         if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
             history["seconds"] = seconds0 + time.time() - started
-            tmp = ckpt.with_suffix(".tmp")
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step,
-                        "history": history, "config": config_dict}, tmp)  # fmt: skip
-            tmp.replace(ckpt)
+            save_checkpoint(ckpt, model, opt, sched, step, history, cfg)
             (out / "history.json").write_text(json.dumps(history))
             plot_history(history, out / "loss.png")
         if out_of_time:
@@ -192,28 +191,6 @@ def train_prior(out: str | Path, kind: str = "humor", config: str | PriorTrainCo
         torch.save({"kind": cfg.kind, "model": model.state_dict(), "net": model.to_dict(), "train": config_dict,
                     "summary": summary}, out / f"prior_{cfg.kind}.pt")  # fmt: skip
     return out
-
-
-def plot_history(history: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    train = np.array(history["train"])
-    if len(train):
-        k = max(1, len(train) // 100)
-        smooth = np.convolve(train, np.ones(k) / k, mode="valid")
-        ax.plot(np.array(history["step"])[: len(smooth)] + k // 2, smooth, label="train (smoothed)")
-    if history["val"]:
-        ax.plot(history["val_step"], [v["total"] for v in history["val"]], "o-", label="val")
-    ax.set_xlabel("step")
-    ax.set_yscale("log")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
 
 
 def load_prior(path: str | Path) -> torch.nn.Module:

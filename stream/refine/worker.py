@@ -10,6 +10,7 @@ unrefined, and refinement goes on from the next frame.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -36,7 +37,7 @@ class RefineWorker:
 
     def submit(self, result: FrameResult) -> None:
         try:
-            self._inbox.put_nowait(result)
+            self._inbox.put_nowait(dataclasses.replace(result, image=None))  # the image is not needed: do not hold it
         except queue.Full:
             self.dropped += 1
 
