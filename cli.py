@@ -91,7 +91,7 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
     lat = summary.latency
     if pipeline.refiner is not None:
         r = pipeline.refiner
-        console.print(f"refinement ({refine}): {r.refiner.solves} window solves, {r.refiner.failed_solves} failed, "
+        console.print(f"refinement ({refine}): {r.solves} window solves, {r.failed_solves} failed, "
                       f"{r.dropped} frames dropped for it, {r.errors} errors, {r.published} frames published")  # fmt: skip
     console.print(
         f"done: {summary.frames} frames in {summary.wall_s:.1f} s ({summary.fps:.1f} fps), "

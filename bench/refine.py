@@ -69,9 +69,8 @@ def run(video: Path, gyro: np.ndarray, body, prior: str | None) -> dict:
     pipeline.close()
     out = {"summary": summary}
     if refiner is not None:
-        out.update(lag_ms=np.array(lag_ms), lag_frames=np.array(lag_frames), solve_ms=np.array(refiner.refiner.solve_ms),
-                   dropped=refiner.dropped, errors=refiner.errors, published=len(lag_ms),
-                   config=refiner.refiner.config)  # fmt: skip
+        out.update(lag_ms=np.array(lag_ms), lag_frames=np.array(lag_frames), solve_ms=np.array(refiner.solve_ms),
+                   dropped=refiner.dropped, errors=refiner.errors, published=len(lag_ms), config=refiner.config)  # fmt: skip
     return out
 
 

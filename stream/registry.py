@@ -108,20 +108,22 @@ def make_estimator(name: str, body: BodyModel, hfov_deg: float = 60.0, motion_mo
 REFINE_PRIORS = ("humor", "diffusion", "noprior")
 
 
-def make_refiner(prior: str | None, body: BodyModel, lag: int = 20):
-    """``--refine``: a RefineWorker whose refinement uses the motion prior ``prior``
-    (``noprior``: reprojection, smoothness and contacts only), or None when not asked."""
+def make_refiner(prior: str | None, body: BodyModel, lag: int = 20, mode: str = "process"):
+    """``--refine``: a RefineWorker (its own process) whose refinement uses the motion prior
+    ``prior`` (``noprior``: reprojection, smoothness and contacts only), or None when not asked."""
     if prior is None:
         return None
     if prior not in REFINE_PRIORS:
         raise LivehmrError(f"unknown --refine {prior!r}; choose from {', '.join(REFINE_PRIORS)}")
-    from livehmr.stream.refine.refiner import FixedLagRefiner, RefineConfig
+    from functools import partial
+
+    from livehmr.stream.refine import refiner
     from livehmr.stream.refine.worker import RefineWorker
 
-    defaults = RefineConfig()
+    defaults = refiner.RefineConfig()
     try:
-        config = RefineConfig(prior=None if prior == "noprior" else prior, lag=lag,
-                              window=max(defaults.window, lag + defaults.every))  # fmt: skip
+        config = refiner.RefineConfig(prior=None if prior == "noprior" else prior, lag=lag,
+                                      window=max(defaults.window, lag + defaults.every))  # fmt: skip
     except ValueError as exc:
         raise LivehmrError(f"--refine-lag {lag}: {exc}") from None
-    return RefineWorker(FixedLagRefiner(body, config))
+    return RefineWorker(partial(refiner.make_refiner, refiner.RefineBody.of(body), config), config, mode=mode)

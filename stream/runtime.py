@@ -273,9 +273,9 @@ class Pipeline:
             self.stop_event.set()
             for thread in threads:
                 thread.join(timeout=5.0)
+            self.summary.wall_s = time.perf_counter() - start  # the causal stream's; the refinement then finishes
             if self.refiner is not None:
                 self._publish_refined(self.refiner.close())
-            self.summary.wall_s = time.perf_counter() - start
             self.summary.latency = self.stats.percentiles()
             self.summary.restarts = self.supervisor.restarts
         if self._front_error is not None:

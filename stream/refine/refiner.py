@@ -10,8 +10,10 @@ state was refined carry the flag ``refined``.
 
 Bad windows never publish garbage: a person with no usable keypoints in the window, or a
 solve that goes non-finite, publishes the causal state (without the ``refined`` person
-flag). A break in a person's frames (a dropped frame, a lost track) closes their window:
+flag). A break in a person's frames (a lost track, many dropped frames) closes their window:
 what was not yet solved is solved with the context there is, then a new window starts.
+A few frames dropped by a live source (up to ``max_gap``) do not break a window: the
+frames around them are treated as consecutive.
 """
 
 from __future__ import annotations
@@ -36,14 +38,36 @@ class RefineConfig:
 
     window: int = 45
     lag: int = 20
-    every: int = 10
-    iterations: int = 25
+    every: int = 15
+    iterations: int = 15
+    max_gap: int = 5  # frames a live source may drop inside a window; a longer gap starts a new one
     prior: str | None = "humor"  # humor | diffusion | None
     weights: RefineWeights = field(default_factory=RefineWeights)
 
     def __post_init__(self):
         if not (1 <= self.every and 0 <= self.lag and self.lag + self.every <= self.window):
             raise ValueError(f"refinement needs 1 <= every and lag + every <= window (got {self})")
+
+
+@dataclass
+class RefineBody:
+    """What the refinement needs of a body model, small enough to send to its process:
+    ``name``, ``rest_joints`` (24, 3), ``betas`` (10,) and the soles' offsets (4,)."""
+
+    name: str
+    rest_joints: np.ndarray
+    betas: np.ndarray
+    _sole_offsets: np.ndarray
+
+    @classmethod
+    def of(cls, body: BodyModel) -> RefineBody:
+        return cls(getattr(body, "name", ""), np.asarray(body.rest_joints, dtype=np.float64),
+                   np.asarray(body.betas, dtype=np.float64), np.asarray(sole_offsets(body), dtype=np.float64))  # fmt: skip
+
+
+def make_refiner(body: RefineBody, config: RefineConfig) -> FixedLagRefiner:
+    """A refiner (a module-level function: what the refinement process is given to call)."""
+    return FixedLagRefiner(body, config)
 
 
 @dataclass
@@ -114,7 +138,7 @@ class FixedLagRefiner:
         keypoints = {k.track_id: k for k in result.keypoints}
         for state in result.persons:
             person = self.persons.get(state.person_id)
-            if person is not None and person.frames and person.frames[-1].index != result.frame_index - 1:
+            if person is not None and person.frames and result.frame_index - person.frames[-1].index > self.config.max_gap + 1:
                 self._close(person)  # a break: finish the old window first
             if person is None:
                 person = self.persons[state.person_id] = _Person(deque(maxlen=self.config.window))

@@ -1,77 +1,125 @@
-"""The refinement beside the live pipeline: its own thread, never in the fast path's way.
+"""The refinement beside the live pipeline, never in the fast path's way.
+
+It runs in its own **process** by default (``mode="process"``): the optimiser is many
+small torch calls, and in a thread they would hold the GIL against the back and keypoint
+threads (measured: the fast path fell from 24 to ~10 fps). The process is also made
+nicer than the pipeline, so when the two cores are short the fast path wins and the
+refined stream lags. ``mode="thread"`` keeps it in this process (tests, debugging).
 
 The back thread hands each causal result over with :meth:`RefineWorker.submit` (never
-blocks: when the bounded inbox is full the result is dropped for the refinement, counted,
-and the person's window restarts there) and, each frame, collects what the refinement has
-finished with :meth:`take_ready`, which it publishes itself (ZeroMQ sockets are not shared
-between threads). A refinement error is logged and counted; the frames it held go out
-unrefined, and refinement goes on from the next frame.
+blocks: when the bounded inbox is full the result is dropped for the refinement,
+counted, and the person's window restarts there) and, each frame, collects what the
+refinement has finished with :meth:`take_ready`, which it publishes itself (ZeroMQ
+sockets are not shared between threads). A refinement error is logged and counted; the
+frames it held go out unrefined, and refinement goes on from the next frame.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing
+import os
 import queue
 import threading
-from collections import deque
+from typing import Callable
 
-from livehmr.stream.refine.refiner import FixedLagRefiner
+from livehmr.stream.refine.refiner import FixedLagRefiner, RefineConfig
 from livehmr.stream.types import FrameResult
 
 log = logging.getLogger(__name__)
-_END = object()
+
+
+def _serve(make_refiner: Callable[[], FixedLagRefiner], inbox, outbox, niceness: int = 0) -> None:
+    """The refinement loop (a thread's or a process's): ``None`` in the inbox ends it."""
+    import torch
+
+    if niceness:
+        os.nice(niceness)
+    torch.set_num_threads(1)
+    refiner = make_refiner()
+    reported = 0
+
+    def stats() -> dict:
+        nonlocal reported
+        times = list(refiner.solve_ms)[reported:]
+        reported += len(times)
+        return {"solves": refiner.solves, "failed": refiner.failed_solves, "solve_ms": times}
+
+    while True:
+        item = inbox.get()
+        if item is None:
+            outbox.put(("done", refiner.flush(), stats(), ""))
+            return
+        try:
+            outbox.put(("ready", refiner.push(item), stats(), ""))
+        except Exception as exc:  # the refinement must never take the stream down
+            message = f"refinement failed at frame {item.frame_index} ({type(exc).__name__}: {exc}); its frames go out unrefined"
+            outbox.put(("error", refiner.abandon(), stats(), message))
 
 
 class RefineWorker:
-    def __init__(self, refiner: FixedLagRefiner, max_pending: int | None = None, threads: int = 1):
-        self.refiner = refiner
-        self.threads = threads
-        self._inbox: queue.Queue = queue.Queue(maxsize=max_pending or 2 * refiner.config.window)
-        self._ready: deque[FrameResult] = deque()
-        self.dropped = 0
-        self.errors = 0
-        self.published = 0
-        self._thread = threading.Thread(target=self._loop, name="livehmr-refine", daemon=True)
-        self._thread.start()
+    """Runs a refiner made by ``make_refiner`` (a picklable callable in process mode)."""
+
+    def __init__(self, make_refiner: Callable[[], FixedLagRefiner], config: RefineConfig, mode: str = "process",
+                 max_pending: int = 300, niceness: int = 10):  # fmt: skip
+        self.config = config
+        self.dropped = self.errors = self.published = self.solves = self.failed_solves = 0
+        self.solve_ms: list[float] = []
+        self._ready: list[FrameResult] = []
+        self._done = False
+        if mode == "process":
+            ctx = multiprocessing.get_context("spawn")  # never fork a process that runs threads
+            self._inbox, self._outbox = ctx.Queue(maxsize=max_pending), ctx.Queue()
+            self._runner = ctx.Process(target=_serve, args=(make_refiner, self._inbox, self._outbox, niceness),
+                                       name="livehmr-refine", daemon=True)  # fmt: skip
+        elif mode == "thread":
+            self._inbox, self._outbox = queue.Queue(maxsize=max_pending), queue.Queue()
+            self._runner = threading.Thread(target=_serve, args=(make_refiner, self._inbox, self._outbox),
+                                            name="livehmr-refine", daemon=True)  # fmt: skip
+        else:
+            raise ValueError(f"unknown refinement mode {mode!r}: process or thread")
+        self._runner.start()
 
     def submit(self, result: FrameResult) -> None:
         try:
-            self._inbox.put_nowait(dataclasses.replace(result, image=None))  # the image is not needed: do not hold it
+            self._inbox.put_nowait(dataclasses.replace(result, image=None))  # the image is not needed: do not send it
         except queue.Full:
             self.dropped += 1
 
     def take_ready(self) -> list[FrameResult]:
-        out = []
-        while self._ready:
-            out.append(self._ready.popleft())
+        while True:
+            try:
+                self._take(self._outbox.get_nowait())
+            except queue.Empty:
+                break
+        out, self._ready = self._ready, []
         self.published += len(out)
         return out
+
+    def _take(self, message) -> None:
+        kind, results, stats, text = message
+        self._ready.extend(results)
+        self.solves, self.failed_solves = stats["solves"], stats["failed"]
+        self.solve_ms.extend(stats["solve_ms"])
+        if kind == "error":
+            self.errors += 1
+            log.warning(text)
+        self._done |= kind == "done"
 
     def close(self, timeout_s: float = 30.0) -> list[FrameResult]:
         """Finish: solve what is left, wait for it (up to ``timeout_s``), return what is ready."""
         try:
-            self._inbox.put(_END, timeout=timeout_s)
+            self._inbox.put(None, timeout=timeout_s)
         except queue.Full:
             log.warning("refinement did not keep up; its last frames are dropped")
-        self._thread.join(timeout=timeout_s)
-        return self.take_ready()
-
-    def _loop(self) -> None:
-        import torch
-
-        torch.set_num_threads(self.threads)
-        while True:
-            item = self._inbox.get()
+        while not self._done:
             try:
-                if item is _END:
-                    self._ready.extend(self.refiner.flush())
-                    return
-                self._ready.extend(self.refiner.push(item))
-            except Exception as exc:  # the refinement must never take the stream down
-                self.errors += 1
-                log.warning("refinement failed at frame %s (%s: %s); its frames go out unrefined",
-                            getattr(item, "frame_index", "?"), type(exc).__name__, exc)  # fmt: skip
-                self._ready.extend(self.refiner.abandon())
-                if item is _END:
-                    return
+                self._take(self._outbox.get(timeout=timeout_s))
+            except queue.Empty:
+                log.warning("refinement did not finish within %.0f s; its last frames are dropped", timeout_s)
+                break
+        self._runner.join(timeout=5.0)
+        if isinstance(self._runner, multiprocessing.process.BaseProcess) and self._runner.is_alive():
+            self._runner.terminate()
+        return self.take_ready()
