@@ -112,7 +112,7 @@ class FixedLagRefiner:
             if c.prior not in SHIPPED:
                 from livehmr.stream.errors import LivehmrError
 
-                raise LivehmrError(f"unknown prior {c.prior!r}: choose humor, diffusion or none")
+                raise LivehmrError(f"unknown prior {c.prior!r}: choose humor or diffusion (None: no prior)")
             self.prior = load_prior(SHIPPED[c.prior])
         self.rest_from_phenotype = None
         if getattr(body, "name", "") == "anny":
