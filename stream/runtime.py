@@ -243,6 +243,8 @@ class Pipeline:
 
     def run(self, max_seconds: float | None = None) -> RunSummary:
         """Run until the source ends, ``stop()`` is called or ``max_seconds`` pass."""
+        if self.refiner is not None:
+            self.refiner.wait_started()  # before the first frame is read: a live source would queue behind it
         threads = [threading.Thread(target=self._reader, name="livehmr-reader", daemon=True),
                    threading.Thread(target=self._front, name="livehmr-keypoints", daemon=True)]  # fmt: skip
         start = time.perf_counter()

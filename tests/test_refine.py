@@ -290,6 +290,21 @@ def test_worker_drops_rather_than_waits_when_refinement_falls_behind():
     worker.close()
 
 
+def test_a_refinement_that_cannot_start_stops_the_run_with_its_reason():
+    from functools import partial
+
+    from livehmr.stream.errors import LivehmrError
+    from livehmr.stream.refine.refiner import RefineBody, RefineConfig, make_refiner
+    from livehmr.stream.refine.worker import RefineWorker
+
+    body = RefineBody("test", np.zeros((24, 3)), np.zeros(10), np.zeros(4))
+    config = RefineConfig(prior="no-such-prior")  # what the process is given cannot be made there
+    worker = RefineWorker(partial(make_refiner, body, config), config, mode="process")
+    with pytest.raises(LivehmrError, match="could not start.*unknown prior 'no-such-prior'"):
+        worker.wait_started(timeout_s=60.0)
+    assert worker.close(timeout_s=5.0) == []  # and closing it neither hangs nor fails
+
+
 def test_refined_topic_reaches_a_subscriber_with_its_lag():
     from livehmr.tests.conftest import watch_for_subscriber
 

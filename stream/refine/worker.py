@@ -37,7 +37,12 @@ def _serve(make_refiner: Callable[[], FixedLagRefiner], inbox, outbox, niceness:
     if niceness:
         os.nice(niceness)
     torch.set_num_threads(1)
-    refiner = make_refiner()
+    try:
+        refiner = make_refiner()
+    except Exception as exc:  # a bad prior file or body: say so to the pipeline, which stops
+        outbox.put(("failed", [], {"solves": 0, "failed": 0, "solve_ms": []}, f"{type(exc).__name__}: {exc}"))
+        return
+    outbox.put(("started", [], {"solves": 0, "failed": 0, "solve_ms": []}, ""))
     reported = 0
 
     def stats() -> dict:
@@ -67,7 +72,8 @@ class RefineWorker:
         self.dropped = self.errors = self.published = self.solves = self.failed_solves = 0
         self.solve_ms: list[float] = []
         self._ready: list[FrameResult] = []
-        self._done = False
+        self._started = self._done = False
+        self._failure = ""
         if mode == "process":
             ctx = multiprocessing.get_context("spawn")  # never fork a process that runs threads
             self._inbox, self._outbox = ctx.Queue(maxsize=max_pending), ctx.Queue()
@@ -80,6 +86,20 @@ class RefineWorker:
         else:
             raise ValueError(f"unknown refinement mode {mode!r}: process or thread")
         self._runner.start()
+
+    def wait_started(self, timeout_s: float = 120.0) -> None:
+        """Block until the refiner is loaded (torch imported, prior read), so that a live
+        source is not read while the refinement still starts (that cost ~5 s of refined
+        lag on the first frames). Raises :class:`LivehmrError` when it could not start."""
+        from livehmr.stream.errors import LivehmrError
+
+        while not (self._started or self._failure):
+            try:
+                self._take(self._outbox.get(timeout=timeout_s))
+            except queue.Empty:
+                raise LivehmrError(f"the refinement did not start within {timeout_s:.0f} s") from None
+        if self._failure:
+            raise LivehmrError(f"the refinement could not start: {self._failure}")
 
     def submit(self, result: FrameResult) -> None:
         try:
@@ -105,6 +125,10 @@ class RefineWorker:
         if kind == "error":
             self.errors += 1
             log.warning(text)
+        self._started |= kind == "started"
+        if kind == "failed":
+            self._failure = self._failure or text
+            self._done = True  # nothing more will come
         self._done |= kind == "done"
 
     def close(self, timeout_s: float = 30.0) -> list[FrameResult]:
