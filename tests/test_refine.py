@@ -305,6 +305,23 @@ def test_a_refinement_that_cannot_start_stops_the_run_with_its_reason():
     assert worker.close(timeout_s=5.0) == []  # and closing it neither hangs nor fails
 
 
+def test_a_refinement_process_that_dies_silently_is_reported_at_once():
+    import os
+    import time
+    from functools import partial
+
+    from livehmr.stream.errors import LivehmrError
+    from livehmr.stream.refine.refiner import RefineConfig
+    from livehmr.stream.refine.worker import RefineWorker
+
+    worker = RefineWorker(partial(os._exit, 3), RefineConfig(), mode="process")  # no message, just gone
+    t0 = time.monotonic()
+    with pytest.raises(LivehmrError, match="could not start: its worker ended \\(exit code 3\\)"):
+        worker.wait_started(timeout_s=60.0)
+    assert time.monotonic() - t0 < 30.0  # not the full timeout
+    assert worker.close(timeout_s=60.0) == []
+
+
 def test_refined_topic_reaches_a_subscriber_with_its_lag():
     from livehmr.tests.conftest import watch_for_subscriber
 

@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import queue
 import threading
+import time
 from typing import Callable
 
 from livehmr.stream.refine.refiner import FixedLagRefiner, RefineConfig
@@ -93,11 +94,19 @@ class RefineWorker:
         lag on the first frames). Raises :class:`LivehmrError` when it could not start."""
         from livehmr.stream.errors import LivehmrError
 
+        deadline = time.monotonic() + timeout_s
         while not (self._started or self._failure):
             try:
-                self._take(self._outbox.get(timeout=timeout_s))
+                self._take(self._outbox.get(timeout=0.5))
             except queue.Empty:
-                raise LivehmrError(f"the refinement did not start within {timeout_s:.0f} s") from None
+                if not self._runner.is_alive():
+                    try:  # what it said before it ended may still be on its way
+                        self._take(self._outbox.get(timeout=1.0))
+                    except queue.Empty:  # it died without a word (killed, a crash in torch)
+                        self._failure = f"its worker ended (exit code {getattr(self._runner, 'exitcode', None)})"
+                        self._done = True
+                elif time.monotonic() > deadline:
+                    raise LivehmrError(f"the refinement did not start within {timeout_s:.0f} s") from None
         if self._failure:
             raise LivehmrError(f"the refinement could not start: {self._failure}")
 
