@@ -125,9 +125,8 @@ def run_sequence(folder: Path, spec: SequenceSpec, truth: SequenceTruth, estimat
                  keypoints="blazepose", refine: tuple[str, ...] | dict = ()) -> Prediction:  # fmt: skip
     """Run the pipeline on one sequence; ``keypoints``: a backend name or recorded keypoints.
     ``refine``: priors (``humor``, ``diffusion``, ``noprior``), or labelled RefineConfigs,
-    whose refined streams are made
-    from the same causal results (synchronously, so the numbers do not depend on the
-    machine's load) into ``Prediction.refined``."""
+    whose refined streams are made from the same causal results (synchronously, so the
+    numbers do not depend on the machine's load) into ``Prediction.refined``."""
     from livehmr.stream import registry
     from livehmr.stream.runtime import Pipeline
     from livehmr.stream.sources.files import VideoFileSource
@@ -309,13 +308,12 @@ def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_
             pred = run_sequence(folder, spec, truth, estimator, camera, body, keypoints=recorded, refine=refine)
             results[f"{estimator}+{camera}"] = score(pred, truth, meshes)
             for prior, refined in pred.refined.items():
-                r = results[f"{estimator}+{camera} refined:{prior}"] = score(refined, truth, meshes)
-                r["lag_frames"], r["solve_ms"] = list(map(float, refined.lag_frames)), refined.solve_ms
-                solve_times.setdefault(f"{estimator}+{camera} refined:{prior}", []).extend(refined.solve_ms)
-                lags.setdefault(f"{estimator}+{camera} refined:{prior}", []).extend(refined.lag_frames)
+                name = f"{estimator}+{camera} refined:{prior}"
+                results[name] = score(refined, truth, meshes)
+                solve_times.setdefault(name, []).extend(refined.solve_ms)
+                lags.setdefault(name, []).extend(refined.lag_frames)
         plot_sequence(spec.name, results, out)
-        per_sequence[spec.name] = {k: {m: v for m, v in r.items() if not m.startswith("_") and m not in ("lag_frames", "solve_ms")}
-                                   for k, r in results.items()}  # fmt: skip
+        per_sequence[spec.name] = {k: {m: v for m, v in r.items() if not m.startswith("_")} for k, r in results.items()}
     table = summarize(per_sequence)
     (out / "results.json").write_text(json.dumps({"per_sequence": per_sequence, "table": table}, indent=1))
     text = markdown_table(table, len(sequences), sum(s.frames for s, _ in sequences))

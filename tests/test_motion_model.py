@@ -1,5 +1,6 @@
 """The learned motion model: features, synthesis, networks, export, training, live estimator."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -179,6 +180,7 @@ def test_training_runs_checkpoints_and_resumes(tmp_path, monkeypatch, small_cach
     net = T.load_motion_net(tmp_path / "motion.pt")
     assert net.config.hidden == cfg.net.hidden
     assert (tmp_path / "loss.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "history.json").read_text())["train"] == state["history"]["train"]
     with pytest.raises(ValueError, match="another config"):
         T.train(tmp_path, T.TrainConfig.preset("cpu"), workers=0, progress=False)
 

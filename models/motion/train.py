@@ -129,17 +129,7 @@ def train(out: str | Path, config: str | TrainConfig = "cpu", workers: int = 1, 
     model = MotionNet(cfg.net)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.05)
-    history: dict[str, list] = {"step": [], "train": [], "val_step": [], "val": [], "seconds": 0.0}
-    ckpt = out / "checkpoint.pt"
-    step = 0
-    if ckpt.exists():
-        state = torch.load(ckpt, weights_only=True)
-        if state["config"] != _cfg_dict(cfg):
-            raise ValueError(f"{ckpt} was made with another config; use a new --out or the same config")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        step, history = state["step"], state["history"]
+    step, history = resume_checkpoint(out, model, opt, sched, cfg)
     val_synth = Synthesizer(load_or_build("val"), load_detector_errors(), seed=10_000 + cfg.seed)
     val = [val_synth.batch(cfg.batch, cfg.frames) for _ in range(cfg.val_batches)]
     # a resumed run continues the batch stream from a new seed offset, so it never repeats batches
@@ -171,8 +161,7 @@ def train(out: str | Path, config: str | TrainConfig = "cpu", workers: int = 1, 
         out_of_time = max_minutes is not None and time.time() - started > 60 * max_minutes
         if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
             history["seconds"] = seconds0 + time.time() - started
-            save_checkpoint(ckpt, model, opt, sched, step, history, cfg)
-            plot_history(history, out / "loss.png")
+            save_progress(out, model, opt, sched, step, history, cfg)
         if out_of_time:
             bar.write(f"stopping at step {step} after {max_minutes} min; run again to resume")
             break
@@ -182,15 +171,36 @@ def train(out: str | Path, config: str | TrainConfig = "cpu", workers: int = 1, 
     return out
 
 
-def _cfg_dict(cfg: TrainConfig) -> dict:
+def config_dict(cfg) -> dict:
+    """A training config dataclass as plain JSON data (what checkpoints compare)."""
     return json.loads(json.dumps(asdict(cfg)))
 
 
-def save_checkpoint(path, model, opt, sched, step, history, cfg) -> None:
-    tmp = path.with_suffix(".tmp")
+def resume_checkpoint(out: Path, model, opt, sched, cfg) -> tuple[int, dict]:
+    """Restore model, optimiser and schedule from ``out/checkpoint.pt`` (written by
+    :func:`save_progress`, with the same config ``cfg``); its (step, history), or
+    (0, an empty history) for a new run. Shared by every trainer here."""
+    ckpt = out / "checkpoint.pt"
+    if not ckpt.exists():
+        return 0, {"step": [], "train": [], "val_step": [], "val": [], "seconds": 0.0}
+    state = torch.load(ckpt, weights_only=True)
+    if state["config"] != config_dict(cfg):
+        raise ValueError(f"{ckpt} was made with another config; use a new --out or the same config")
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["opt"])
+    sched.load_state_dict(state["sched"])
+    return state["step"], state["history"]
+
+
+def save_progress(out: Path, model, opt, sched, step: int, history: dict, cfg) -> None:
+    """A resumable checkpoint (``checkpoint.pt``, replaced atomically), ``history.json``
+    and the loss plot ``loss.png`` in ``out``."""
+    tmp = out / "checkpoint.tmp"
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step,
-                "history": history, "config": _cfg_dict(cfg)}, tmp)  # fmt: skip
-    tmp.replace(path)
+                "history": history, "config": config_dict(cfg)}, tmp)  # fmt: skip
+    tmp.replace(out / "checkpoint.pt")
+    (out / "history.json").write_text(json.dumps(history))
+    plot_history(history, out / "loss.png")
 
 
 def save_weights(model: MotionNet, cfg: TrainConfig, history: dict, path: Path) -> None:
@@ -198,7 +208,7 @@ def save_weights(model: MotionNet, cfg: TrainConfig, history: dict, path: Path) 
     state = {k: v.clone() for k, v in model.state_dict().items()}
     summary = {"steps": history["step"][-1] if history["step"] else 0, "train_seconds": history["seconds"],
                "final_val": history["val"][-1] if history["val"] else None}  # fmt: skip
-    torch.save({"model": state, "net": cfg.net.to_dict(), "train": _cfg_dict(cfg), "summary": summary}, path)
+    torch.save({"model": state, "net": cfg.net.to_dict(), "train": config_dict(cfg), "summary": summary}, path)
 
 
 def load_motion_net(path: str | Path) -> MotionNet:

@@ -10,9 +10,8 @@ checkpoint; seeded. The shipped weights come from the ``cpu`` config.
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +128,7 @@ def train_prior(out: str | Path, kind: str = "humor", config: str | PriorTrainCo
     when done, ``prior_<kind>.pt`` (what livehmr ships)."""
     from tqdm import tqdm
 
-    from livehmr.models.motion.train import plot_history, save_checkpoint
+    from livehmr.models.motion.train import config_dict, resume_checkpoint, save_progress
 
     cfg = PriorTrainConfig.preset(kind, config) if isinstance(config, str) else config
     out = Path(out)
@@ -141,17 +140,7 @@ def train_prior(out: str | Path, kind: str = "humor", config: str | PriorTrainCo
     model = cfg.model(Normaliser.fit(torch.from_numpy(train_set.features)))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.05)
-    history: dict = {"step": [], "train": [], "val_step": [], "val": [], "seconds": 0.0}
-    ckpt, step = out / "checkpoint.pt", 0
-    config_dict = json.loads(json.dumps(asdict(cfg)))
-    if ckpt.exists():
-        state = torch.load(ckpt, weights_only=True)
-        if state["config"] != config_dict:
-            raise ValueError(f"{ckpt} was made with another config; use a new --out or the same config")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        step, history = state["step"], state["history"]
+    step, history = resume_checkpoint(out, model, opt, sched, cfg)
     draw = train_set.sampler(span, seed=cfg.seed * 1000 + step)  # a resumed run draws new batches
     val_draw = val_set.sampler(span, seed=10_000)
     val_batches = [val_set.take(val_draw(cfg.batch), span) for _ in range(8)]
@@ -178,9 +167,7 @@ def train_prior(out: str | Path, kind: str = "humor", config: str | PriorTrainCo
         out_of_time = max_minutes is not None and time.time() - started > 60 * max_minutes
         if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
             history["seconds"] = seconds0 + time.time() - started
-            save_checkpoint(ckpt, model, opt, sched, step, history, cfg)
-            (out / "history.json").write_text(json.dumps(history))
-            plot_history(history, out / "loss.png")
+            save_progress(out, model, opt, sched, step, history, cfg)
         if out_of_time:
             bar.write(f"stopping at step {step} after {max_minutes} min; run again to resume")
             break
@@ -188,7 +175,7 @@ def train_prior(out: str | Path, kind: str = "humor", config: str | PriorTrainCo
     if step >= cfg.steps:
         summary = {"steps": step, "train_seconds": history["seconds"], "final_val": history["val"][-1]["total"],
                    "train_rows": len(train_set.features), "val_rows": len(val_set.features)}  # fmt: skip
-        torch.save({"kind": cfg.kind, "model": model.state_dict(), "net": model.to_dict(), "train": config_dict,
+        torch.save({"kind": cfg.kind, "model": model.state_dict(), "net": model.to_dict(), "train": config_dict(cfg),
                     "summary": summary}, out / f"prior_{cfg.kind}.pt")  # fmt: skip
     return out
 

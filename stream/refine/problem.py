@@ -87,6 +87,15 @@ class Solution:
     ok: bool = True
 
 
+MIN_KEYPOINTS = 4  # detected keypoints (confidence >= MIN_CONFIDENCE) a frame needs to count as evidence
+
+
+def frames_with_evidence(keypoints):
+    """(W,) bool, numpy or torch like ``keypoints`` (W, 14, 3): the frames the reprojection
+    term uses (at least MIN_KEYPOINTS keypoints detected)."""
+    return (keypoints[..., 2] >= MIN_CONFIDENCE).sum(-1) >= MIN_KEYPOINTS
+
+
 def _t(a) -> torch.Tensor:
     return torch.as_tensor(np.asarray(a), dtype=torch.float32)
 
@@ -113,7 +122,7 @@ def reprojection_residuals(joints: torch.Tensor, camera: torch.Tensor, R_world_c
     lo = torch.where(ok[..., None], keypoints[..., :2], torch.full_like(keypoints[..., :2], big)).amin(1)
     hi = torch.where(ok[..., None], keypoints[..., :2], torch.full_like(keypoints[..., :2], -big)).amax(1)
     size = (hi - lo).amax(-1).clamp_min(20.0)[:, None]
-    frame_ok = ok.sum(-1, keepdim=True) >= 4
+    frame_ok = frames_with_evidence(keypoints)[:, None]
     weight = torch.where(ok & frame_ok, conf, torch.zeros_like(conf))
     return (uv - keypoints[..., :2]).norm(dim=-1) / size, weight
 

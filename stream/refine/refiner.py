@@ -27,7 +27,8 @@ import numpy as np
 
 from livehmr.models.body import BodyModel, SmplParams, sole_offsets
 from livehmr.models.motion.features import NUM_KP, select_keypoints
-from livehmr.stream.refine.problem import RefineWeights, WindowInputs, solve
+from livehmr.models.skeleton import FOOT_JOINTS
+from livehmr.stream.refine.problem import RefineWeights, WindowInputs, frames_with_evidence, solve
 from livehmr.stream.types import FrameResult, PersonState
 
 
@@ -94,7 +95,8 @@ class _Person:
 
 
 class FixedLagRefiner:
-    """Synchronous core of the refinement (the worker runs it on its own thread).
+    """Synchronous core of the refinement (:class:`~.worker.RefineWorker` runs it in its own
+    process; the accuracy benchmark calls it directly).
 
     Args:
         body: the body model (its soles; Anny shapes come from the published betas).
@@ -197,8 +199,7 @@ class FixedLagRefiner:
         if not frames or frames[-1].index <= person.last_solved:
             return
         person.last_solved = frames[-1].index
-        detected = [f for f in frames if (f.keypoints[:, 2] >= 0.3).sum() >= 4]
-        if not detected:
+        if not frames_with_evidence(np.stack([f.keypoints for f in frames])).any():
             return  # nothing to refine against: the causal states go out as they are
         inputs = self._inputs(person, frames)
         init = self._warm_start(person, frames)
@@ -249,8 +250,6 @@ class FixedLagRefiner:
 
     def _update_ground(self, inputs: WindowInputs, joints: np.ndarray) -> None:
         """The floor follows the soles of feet in contact (median over the window, slowly)."""
-        from livehmr.models.skeleton import FOOT_JOINTS
-
         down = inputs.contacts > 0.5
         if down.sum() >= 8:
             heights = joints[:, list(FOOT_JOINTS), 2] - self.soles
