@@ -341,6 +341,9 @@ def bench_accuracy_cmd(
     limit: Optional[int] = typer.Option(None, help="Only the first N sequences."),
     configs: Optional[str] = typer.Option(None, help="Comma-separated estimator+camera pairs, e.g. learned+gyro,baseline+gyro (default: learned and baseline with gyro, gyro+vo; learned with static)."),
     refine: Optional[str] = typer.Option(None, help="Also score refined streams of every config: comma-separated priors humor,diffusion,noprior."),
+    refine_every: Optional[int] = typer.Option(None, help="--refine: solve each window every N frames (default: the live setting, 15)."),
+    refine_iterations: Optional[int] = typer.Option(None, help="--refine: L-BFGS evaluations per solve (default: the live setting, 15)."),
+    refine_prior_weight: Optional[float] = typer.Option(None, help="--refine: weight of the motion prior term (default 0.02)."),
 ) -> None:
     """Run the pipeline causally on every sequence of a suite and print the accuracy table."""
     from pathlib import Path
@@ -365,7 +368,21 @@ def bench_accuracy_cmd(
 
     if any(p not in REFINE_PRIORS for p in priors):
         _fail(f"--refine: choose from {', '.join(REFINE_PRIORS)}, got {refine!r}")
-    bench_accuracy(folder, out, configs=chosen or CONFIGS, limit=limit, refine=priors)
+    refine_configs = {}
+    if priors:
+        from dataclasses import replace
+
+        from livehmr.stream.refine.refiner import RefineConfig
+
+        d = RefineConfig()
+        weights = d.weights if refine_prior_weight is None else replace(d.weights, prior=refine_prior_weight)
+        try:
+            refine_configs = {p: RefineConfig(prior=None if p == "noprior" else p, every=refine_every or d.every,
+                                              iterations=refine_iterations or d.iterations, weights=weights)
+                              for p in priors}  # fmt: skip
+        except ValueError as exc:
+            _fail(f"--refine-every: {exc}")
+    bench_accuracy(folder, out, configs=chosen or CONFIGS, limit=limit, refine=refine_configs)
     typer.echo((Path(out) / "table.md").read_text())
     typer.echo(f"plots and per-sequence results in {out}")
 

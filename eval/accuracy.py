@@ -283,11 +283,12 @@ def plot_sequence(name: str, results: dict[str, dict], out: Path) -> None:
 
 
 def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_stride: int = 10,
-                   limit: int | None = None, progress=True, refine: tuple[str, ...] = ()) -> dict[str, dict[str, float]]:  # fmt: skip
+                   limit: int | None = None, progress=True, refine: tuple[str, ...] | dict = ()) -> dict[str, dict[str, float]]:  # fmt: skip
     """Run and score every sequence of a suite for each (estimator, camera) config; write
     ``results.json``, ``table.md`` and one plot per sequence into ``out``; return the table.
-    ``refine``: priors whose refined stream is scored too, as ``<config> refined:<prior>``
-    (with its publish lag and window solve times under the table)."""
+    ``refine``: priors (or labelled RefineConfigs, see :func:`run_sequence`) whose refined
+    stream is scored too, as ``<config> refined:<label>`` (with its publish lag and window
+    solve times under the table)."""
     from tqdm import tqdm
 
     from livehmr.models.anny_body import AnnyBody

@@ -454,6 +454,16 @@ def test_cli_rejects_an_unknown_prior():
     assert result.exit_code == 2 and "unknown --refine 'magic'" in result.output
 
 
+def test_bench_accuracy_rejects_a_refine_cadence_the_window_cannot_hold(tmp_path):
+    from typer.testing import CliRunner
+
+    from livehmr.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "accuracy", "--suite-dir", str(tmp_path), "--refine", "humor",
+                                      "--refine-every", "30"])  # fmt: skip
+    assert result.exit_code == 2 and "--refine-every" in result.output and "lag + every <= window" in result.output
+
+
 def test_frames_a_live_source_drops_do_not_break_the_window():
     stream, _, rest = _stream(90)
     kept = [r for r in stream if r.frame_index not in (10, 20, 21, 47, 60, 61, 62)]  # dropped, not even a heartbeat
