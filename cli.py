@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import sys
+import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from livehmr.stream.errors import LivehmrError
+from livehmr.core.endpoints import check_endpoint
+from livehmr.core.errors import LivehmrError
 
 app = typer.Typer(
     help="Live, world-grounded human motion capture: frames in, SMPL states out over ZeroMQ.",
@@ -30,6 +34,63 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+# -- option values, checked while the command line is parsed (before anything loads) ----------------
+def _choice(name: str, values) -> type[StrEnum]:
+    """The values of an option that names one of ``values``: a typer choice whose members are
+    the plain strings (so they pass on as they are)."""
+    return StrEnum(name, {str(v): str(v) for v in values})  # type: ignore[return-value]
+
+
+def _within(lo: float | None = None, hi: float | None = None):
+    """A check that a number is finite and within [lo, hi] (either end may be open: None)."""
+
+    def check(value: float | None):
+        if value is None:
+            return None
+        if not math.isfinite(value):
+            raise typer.BadParameter(f"{value} is not a finite number")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            bounds = f"{lo:g} to {hi:g}" if lo is not None and hi is not None else f"at least {lo:g}" if lo is not None else f"at most {hi:g}"
+            raise typer.BadParameter(f"{value:g} is out of range: must be {bounds}")
+        return value
+
+    return check
+
+
+def _endpoint(bind: bool):
+    def check(value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return check_endpoint(value, bind=bind)
+        except LivehmrError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    return check
+
+
+def _existing_file(value: str | None) -> str | None:
+    if value is not None and not Path(value).exists():
+        raise typer.BadParameter(f"{value} does not exist")
+    return value
+
+
+Keypoints = _choice("Keypoints", ("blazepose", "blazepose-multi", "vitpose"))
+Camera = _choice("Camera", ("auto", "gyro", "vo", "gyro+vo", "dpvo", "static"))
+EstimatorName = _choice("EstimatorName", ("learned", "baseline"))
+BodyName = _choice("BodyName", ("anny", "smpl"))
+RefinePrior = _choice("RefinePrior", ("humor", "diffusion", "noprior"))
+Device = _choice("Device", ("cpu", "cuda"))
+ExportFormat = _choice("ExportFormat", ("bvh", "gltf", "npz", "csv"))
+RecordFormat = _choice("RecordFormat", ("lhmr", "mcap"))
+SuiteName = _choice("SuiteName", ("smoke", "test", "detector"))
+TrainConfig = _choice("TrainConfig", ("cpu", "gpu", "smoke"))
+PriorKind = _choice("PriorKind", ("humor", "diffusion"))
+UpAxis = _choice("UpAxis", ("y", "z"))
+VitVariant = _choice("VitVariant", ("s", "b", "l", "h"))
+LogLevel = _choice("LogLevel", ("debug", "info", "warning", "error"))
+
+
 def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Optional[str], imu_to_cam: str,
                   gyro_offset: Optional[float], estimator: str, body: str, smpl_model: Optional[str], fov: float,
                   publish: str, insecure: bool, max_frames: Optional[int], realtime: bool, quiet: bool,
@@ -45,20 +106,35 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
     from livehmr.stream.sources import open_source
 
     console = Console(stderr=True)
+    clock = [time.perf_counter()]
+
+    def loaded(stage: str, backend):
+        """``backend``, after logging (INFO: ``-v``) which one ``stage`` got and how long it took."""
+        now = time.perf_counter()
+        log.info("%s: %s ready in %.2f s", stage, type(backend).__name__, now - clock[0])
+        clock[0] = now
+        return backend
+
     publisher = None
     try:
         # Bind first: subscribers that are already waiting connect while the models load,
         # instead of missing the first seconds of a file that then runs flat out.
+        if body == "smpl" and not smpl_model:
+            raise LivehmrError("--body smpl needs --smpl-model PATH (SMPL is licensed; livehmr never ships it)")
+        if keypoints == "vitpose" and not vitpose:
+            raise LivehmrError("--keypoints vitpose needs --vitpose FILE (.pth checkpoint, .onnx or .engine)")
         publisher = ZmqPublisher(publish, body_model=body, insecure=insecure, publish_frames=publish_frames, curve=curve)
-        with console.status("loading body model, keypoint model and source..."):
-            source = open_source(source_spec, realtime=realtime, max_frames=max_frames)
-            body_model = load_body_model(body, smpl_model)
+        with console.status("opening the source and camera, loading the models..."):
+            # the cheap stages first: a bad source or gyro file is reported before any model loads
+            source = loaded("source", open_source(source_spec, realtime=realtime, max_frames=max_frames))
+            camera_motion = loaded("camera", registry.make_camera(camera, source, gyro, imu_to_cam, gyro_offset, fov))
+            body_model = loaded("body model", load_body_model(body, smpl_model))
             publisher.body_model = body_model.name
             pipeline = Pipeline(
                 source=source,
-                keypoints=registry.make_keypoints(keypoints, people, vitpose, device, trust_checkpoint),
-                camera=registry.make_camera(camera, source, gyro, imu_to_cam, gyro_offset, fov),
-                estimator=registry.make_estimator(estimator, body_model, fov, motion_model),
+                keypoints=loaded("keypoints", registry.make_keypoints(keypoints, people, vitpose, device, trust_checkpoint)),
+                camera=camera_motion,
+                estimator=loaded("estimator", registry.make_estimator(estimator, body_model, fov, motion_model)),
                 publishers=[publisher],
                 refiner=registry.make_refiner(refine, body_model, refine_lag),
             )
@@ -102,27 +178,41 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
 
 
 _KEYPOINTS = typer.Option("blazepose", help="2D keypoints: blazepose (one person, MediaPipe's Pose solution) | blazepose-multi (up to --people, tracked ids) | vitpose (needs --vitpose FILE; people found by BlazePose's detector).")
-_PEOPLE = typer.Option(4, help="blazepose-multi / vitpose: follow at most this many people.")
-_VITPOSE = typer.Option(None, help="ViTPose model for --keypoints vitpose: an official .pth checkpoint, an exported .onnx or a TensorRT .engine.")
+_PEOPLE = typer.Option(4, callback=_within(1, 32), help="blazepose-multi / vitpose: follow at most this many people.")
+_VITPOSE = typer.Option(None, callback=_existing_file, help="ViTPose model for --keypoints vitpose: an official .pth checkpoint, an exported .onnx or a TensorRT .engine.")
 _DEVICE = typer.Option("cpu", help="Where ViTPose runs: cpu | cuda (PyTorch fp16 + CUDA graphs, ONNX Runtime's CUDA provider, or TensorRT).")
 _TRUST = typer.Option(False, help="Allow a checkpoint that pickles non-tensor objects (runs code from the file: only for files you trust).")
 _CAMERA = typer.Option("auto", help="Camera motion: auto (gyro if one is given or the source has one, else static) | gyro | vo (OpenCV visual odometry) | gyro+vo (fused; clock offset and bias estimated online) | dpvo (needs the dpvo package and CUDA) | static.")
 _GYRO = typer.Option(None, help="Gyroscope feed: a CSV file 't,wx,wy,wz' (s, rad/s) or a ZeroMQ URL tcp://HOST:PORT.")
-_IMU = typer.Option("identity", help="Camera<-IMU rotation: identity | android-portrait | android-landscape | 9 numbers row-major.")
-_GYRO_OFFSET = typer.Option(None, help="Seconds added to frame times to reach the gyro clock (default: 0 for gyro, estimated online for gyro+vo).")
+_IMU = typer.Option("identity", callback=lambda v: _imu(v), help="Camera<-IMU rotation: identity | android-portrait | android-landscape | 9 numbers row-major.")
+_GYRO_OFFSET = typer.Option(None, callback=_within(-10.0, 10.0), help="Seconds added to frame times to reach the gyro clock (default: 0 for gyro, estimated online for gyro+vo).")
 _ESTIMATOR = typer.Option("learned", help="Body estimator: learned (the causal motion model, world-grounded) | baseline (per-frame IK on BlazePose 3D landmarks).")
 _REFINE = typer.Option(None, help="Also publish a refined stream (topic 'refined', a fixed lag later): windowed optimisation with the motion prior humor | diffusion | noprior.")
-_REFINE_LAG = typer.Option(20, help="--refine: frames each refined frame waits for (its future context; 20 = 0.67 s at 30 fps).")
-_MOTION_MODEL = typer.Option(None, help="Motion model weights for --estimator learned: a .pt (PyTorch) or an exported .onnx (ONNX Runtime); default the shipped model.")
+_REFINE_LAG = typer.Option(20, callback=_within(1, 300), help="--refine: frames each refined frame waits for (its future context; 20 = 0.67 s at 30 fps).")
+_MOTION_MODEL = typer.Option(None, callback=_existing_file, help="Motion model weights for --estimator learned: a .pt (PyTorch) or an exported .onnx (ONNX Runtime); default the shipped model.")
 _BODY = typer.Option("anny", help="Body model: anny (bundled) | smpl (needs --smpl-model).")
-_SMPL = typer.Option(None, help="Path to an SMPL model file or folder (licensed; only used with --body smpl).")
-_FOV = typer.Option(60.0, help="Horizontal field of view (degrees) assumed when the source gives no intrinsics.")
-_PUBLISH = typer.Option("tcp://127.0.0.1:5557", help="ZeroMQ PUB endpoint to bind.")
+_SMPL = typer.Option(None, callback=_existing_file, help="Path to an SMPL model file or folder (licensed; only used with --body smpl).")
+_FOV = typer.Option(60.0, callback=_within(1.0, 179.0), help="Horizontal field of view (degrees, 1-179) assumed when the source gives no intrinsics.")
+_PUBLISH = typer.Option("tcp://127.0.0.1:5557", callback=_endpoint(bind=True), help="ZeroMQ PUB endpoint to bind.")
 _INSECURE = typer.Option(False, "--insecure", "--allow-remote", help="Bind beyond loopback without authentication (anyone who reaches the port reads the stream).")
-_CURVE_SECRET = typer.Option(None, help="CURVE: this publisher's secret key file (NAME.key_secret from 'livehmr keys'); subscribers must then authenticate.")
-_CURVE_CLIENTS = typer.Option(None, help="CURVE: directory of the public keys (*.key) of the subscribers let in (with --curve-secret).")
-_CURVE_KEY = typer.Option(None, help="CURVE: this subscriber's secret key file, for a publisher that authenticates.")
-_CURVE_SERVER = typer.Option(None, help="CURVE: the publisher's public key file (NAME.key), with --curve-key.")
+_CURVE_SECRET = typer.Option(None, callback=_existing_file, help="CURVE: this publisher's secret key file (NAME.key_secret from 'livehmr keys'); subscribers must then authenticate.")
+_CURVE_CLIENTS = typer.Option(None, callback=_existing_file, help="CURVE: directory of the public keys (*.key) of the subscribers let in (with --curve-secret).")
+_CURVE_KEY = typer.Option(None, callback=_existing_file, help="CURVE: this subscriber's secret key file, for a publisher that authenticates.")
+_CURVE_SERVER = typer.Option(None, callback=_existing_file, help="CURVE: the publisher's public key file (NAME.key), with --curve-key.")
+
+
+def _imu(value: str) -> str:
+    from livehmr.stream.registry import parse_imu_rotation
+
+    try:
+        parse_imu_rotation(value)
+    except LivehmrError as exc:
+        raise typer.BadParameter(str(exc).removeprefix(f"--imu-to-cam {value!r}").lstrip(": ") or str(exc)) from None
+    return value
+
+
+_STREAM_URL = typer.Argument("tcp://127.0.0.1:5557", callback=_endpoint(bind=False), help="Publisher endpoint (tcp://HOST:PORT).")
+_FORCE = typer.Option(False, "--force", help="Overwrite the output file if it exists.")
 
 
 def _curve_server(secret: Optional[str], clients: Optional[str]):
@@ -139,7 +229,7 @@ def _curve_client(key: Optional[str], server: Optional[str]):
     if (key is None) != (server is None):
         _fail("--curve-key and --curve-server go together")
     return CurveClient(Path(key), Path(server)) if key else None
-_MAX = typer.Option(None, help="Stop after this many frames.")
+_MAX = typer.Option(None, callback=_within(1), help="Stop after this many frames.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="No per-frame progress lines.")
 _FRAMES = typer.Option(False, help="Also publish each frame's image (JPEG), intrinsics and 2D keypoints on topic 'frame' (for `livehmr view`).")
 
@@ -147,14 +237,15 @@ _FRAMES = typer.Option(False, help="Also publish each frame's image (JPEG), intr
 @app.command()
 def run(
     source: str = typer.Argument(..., help="Video file, image folder, camera index (0, camera:1), stream URL, or 'synthetic'."),
-    keypoints: str = _KEYPOINTS, camera: str = _CAMERA, gyro: Optional[str] = _GYRO, imu_to_cam: str = _IMU,
-    gyro_offset: Optional[float] = _GYRO_OFFSET, estimator: str = _ESTIMATOR, motion_model: Optional[str] = _MOTION_MODEL,
-    body: str = _BODY, smpl_model: Optional[str] = _SMPL, fov: float = _FOV, publish: str = _PUBLISH,
+    keypoints: Keypoints = _KEYPOINTS, camera: Camera = _CAMERA, gyro: Optional[str] = _GYRO, imu_to_cam: str = _IMU,
+    gyro_offset: Optional[float] = _GYRO_OFFSET, estimator: EstimatorName = _ESTIMATOR,
+    motion_model: Optional[str] = _MOTION_MODEL, body: BodyName = _BODY, smpl_model: Optional[str] = _SMPL,
+    fov: float = _FOV, publish: str = _PUBLISH,
     insecure: bool = _INSECURE, curve_secret: Optional[str] = _CURVE_SECRET, curve_clients: Optional[str] = _CURVE_CLIENTS,
     max_frames: Optional[int] = _MAX,
     realtime: bool = typer.Option(False, help="Pace the synthetic source at its frame rate, like a live camera."),
-    quiet: bool = _QUIET, people: int = _PEOPLE, vitpose: Optional[str] = _VITPOSE, device: str = _DEVICE,
-    trust_checkpoint: bool = _TRUST, publish_frames: bool = _FRAMES, refine: Optional[str] = _REFINE,
+    quiet: bool = _QUIET, people: int = _PEOPLE, vitpose: Optional[str] = _VITPOSE, device: Device = _DEVICE,
+    trust_checkpoint: bool = _TRUST, publish_frames: bool = _FRAMES, refine: Optional[RefinePrior] = _REFINE,
     refine_lag: int = _REFINE_LAG,
 ) -> None:  # fmt: skip
     """Run the pipeline on SOURCE and publish SMPL states over ZeroMQ."""
@@ -169,12 +260,12 @@ def run(
 
 @app.command()
 def demo(
-    seconds: float = typer.Option(20.0, help="Length of the embedded scene (it ends, then the demo stops)."),
-    publish: str = _PUBLISH, keypoints: str = _KEYPOINTS, camera: str = _CAMERA, estimator: str = _ESTIMATOR,
+    seconds: float = typer.Option(20.0, callback=_within(0.1, 3600.0), help="Length of the embedded scene (it ends, then the demo stops)."),
+    publish: str = _PUBLISH, keypoints: Keypoints = _KEYPOINTS, camera: Camera = _CAMERA, estimator: EstimatorName = _ESTIMATOR,
     realtime: bool = typer.Option(True, help="Pace frames at 30 fps like a live camera (--no-realtime: as fast as possible)."),
     quiet: bool = _QUIET,
-    people: int = typer.Option(1, help="People in the scene (1-4); more than one switches --keypoints blazepose to blazepose-multi."),
-    publish_frames: bool = _FRAMES, refine: Optional[str] = _REFINE, refine_lag: int = _REFINE_LAG,
+    people: int = typer.Option(1, callback=_within(1, 4), help="People in the scene (1-4); more than one switches --keypoints blazepose to blazepose-multi."),
+    publish_frames: bool = _FRAMES, refine: Optional[RefinePrior] = _REFINE, refine_lag: int = _REFINE_LAG,
 ) -> None:  # fmt: skip
     """Run the whole pipeline on the embedded synthetic scene (no files needed)."""
     max_frames = int(round(seconds * 30))
@@ -189,9 +280,9 @@ def demo(
 
 @app.command()
 def echo(
-    url: str = typer.Argument("tcp://127.0.0.1:5557", help="Publisher endpoint to subscribe to."),
-    count: Optional[int] = typer.Option(None, help="Exit after this many states."),
-    timeout: Optional[float] = typer.Option(None, help="Exit after this many seconds without a message."),
+    url: str = _STREAM_URL,
+    count: Optional[int] = typer.Option(None, callback=_within(1), help="Exit after this many states."),
+    timeout: Optional[float] = typer.Option(None, callback=_within(0.0), help="Exit after this many seconds without a message."),
     curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
     status: bool = typer.Option(False, "--status", help="Show the pipeline's health (topic 'status', once a second) instead of the states."),
 ) -> None:  # fmt: skip
@@ -277,17 +368,18 @@ _CORPUS = typer.Option(None, help="Corpus folder in the ../shared/motion format 
 
 @corpus_app.command("import")
 def corpus_import(
-    folder: str = typer.Argument(..., help="Folder of .bvh files (searched recursively; subfolders name subjects)."),
-    skeleton: str = typer.Option(..., "--skeleton", help='JSON {"<kind>": [24 BVH joint names in SMPL-24 order]}.'),
+    folder: str = typer.Argument(..., callback=_existing_file, help="Folder of .bvh files (searched recursively; subfolders name subjects)."),
+    skeleton: str = typer.Option(..., "--skeleton", callback=_existing_file, help='JSON {"<kind>": [24 BVH joint names in SMPL-24 order]}.'),
     out: str = typer.Option(..., help="Output corpus folder (index.json, clips/, smpl24_maps.json)."),
-    scale: Optional[float] = typer.Option(None, help="File units -> metres (default: guessed from the figure's height)."),
-    up: str = typer.Option("y", help="The files' up axis: y (BVH custom) | z."),
+    scale: Optional[float] = typer.Option(None, callback=_within(1e-6, 1e6), help="File units -> metres (default: guessed from the figure's height)."),
+    up: UpAxis = typer.Option("y", help="The files' up axis: y (BVH custom) | z."),
+    force: bool = typer.Option(False, "--force", help="Write into an --out folder that already holds a corpus."),
 ) -> None:
     """Convert BVH motion files into a corpus the studio and training read."""
     from livehmr.studio.bvh import import_bvh_folder
 
-    if up not in ("y", "z"):
-        _fail("--up must be y or z")
+    if not force and (Path(out) / "index.json").exists():
+        _fail(f"--out {out} already holds a corpus (index.json); pass --force to write over it")
     n = import_bvh_folder(folder, skeleton, out, scale=scale, up=up)
     typer.echo(f"imported {n} clips into {out}")
 
@@ -307,7 +399,7 @@ def corpus_split(corpus: Optional[str] = _CORPUS) -> None:
 
 @studio_app.command("make")
 def studio_make(
-    suite: str = typer.Option("smoke", help="Suite: smoke (3 short sequences, for CI) | test (>= 40 sequences, >= 20 min)."),
+    suite: SuiteName = typer.Option("smoke", help="Suite: smoke (3 short sequences, for CI) | test (>= 40 sequences, >= 20 min) | detector (training subjects, for the detector error model)."),
     out: Optional[str] = typer.Option(None, help="Output folder (default: suites/<suite> in the working directory)."),
     corpus: Optional[str] = _CORPUS,
     clips: Optional[str] = typer.Option(None, help="Clip ids (comma-separated) or a split name; default: the test split."),
@@ -324,26 +416,28 @@ def studio_make(
 def studio_detector_errors(
     suite_dir: str = typer.Option(..., help="A rendered suite folder."),
     out: Optional[str] = typer.Option(None, help="Statistics file (default: the project's models/data/blazepose_errors.json)."),
-    keypoints: str = _KEYPOINTS,
+    keypoints: Keypoints = _KEYPOINTS, force: bool = _FORCE,
 ) -> None:
     """Measure the keypoint detector's errors against the truth's projections and save them."""
-    from livehmr.studio.detector_errors import measure_detector_errors
+    from livehmr.core.outputs import check_output
+    from livehmr.studio.detector_errors import DEFAULT_PATH, measure_detector_errors
 
+    check_output(out or DEFAULT_PATH, force)
     path = measure_detector_errors(suite_dir, out, keypoints)
     typer.echo(f"wrote {path}")
 
 
 @bench_app.command("accuracy")
 def bench_accuracy_cmd(
-    suite: Optional[str] = typer.Option(None, help="A suite name: made under suites/<name> first if missing."),
+    suite: Optional[SuiteName] = typer.Option(None, help="A suite name: made under suites/<name> first if missing."),
     suite_dir: Optional[str] = typer.Option(None, help="Any rendered suite folder."),
     out: str = typer.Option("bench_out/accuracy", help="Folder for table.md, results.json and per-sequence plots."),
-    limit: Optional[int] = typer.Option(None, help="Only the first N sequences."),
+    limit: Optional[int] = typer.Option(None, callback=_within(1), help="Only the first N sequences."),
     configs: Optional[str] = typer.Option(None, help="Comma-separated estimator+camera pairs, e.g. learned+gyro,baseline+gyro (default: learned and baseline with gyro, gyro+vo; learned with static)."),
     refine: Optional[str] = typer.Option(None, help="Also score refined streams of every config: comma-separated priors humor,diffusion,noprior."),
-    refine_every: Optional[int] = typer.Option(None, help="--refine: solve each window every N frames (default: the live setting, 15)."),
-    refine_iterations: Optional[int] = typer.Option(None, help="--refine: L-BFGS evaluations per solve (default: the live setting, 15)."),
-    refine_prior_weight: Optional[float] = typer.Option(None, help="--refine: weight of the motion prior term (default 0.02)."),
+    refine_every: Optional[int] = typer.Option(None, callback=_within(1), help="--refine: solve each window every N frames (default: the live setting, 15)."),
+    refine_iterations: Optional[int] = typer.Option(None, callback=_within(1), help="--refine: L-BFGS evaluations per solve (default: the live setting, 15)."),
+    refine_prior_weight: Optional[float] = typer.Option(None, callback=_within(0.0), help="--refine: weight of the motion prior term (default 0.02)."),
 ) -> None:
     """Run the pipeline causally on every sequence of a suite and print the accuracy table."""
     from pathlib import Path
@@ -353,21 +447,21 @@ def bench_accuracy_cmd(
 
     if (suite is None) == (suite_dir is None):
         _fail("give exactly one of --suite NAME or --suite-dir DIR")
+    chosen = None
+    if configs:
+        chosen = tuple(tuple(c.strip().split("+", 1)) for c in configs.split(","))
+        for pair in chosen:
+            if len(pair) != 2 or pair[0] not in set(EstimatorName) or pair[1] not in set(Camera):
+                _fail(f"--configs: {'+'.join(pair)!r} is not an estimator+camera pair such as learned+gyro "
+                      f"(estimators: {', '.join(EstimatorName)}; cameras: {', '.join(Camera)})")  # fmt: skip
+    priors = tuple(p.strip() for p in refine.split(",")) if refine else ()
+    if any(p not in set(RefinePrior) for p in priors):
+        _fail(f"--refine: choose from {', '.join(RefinePrior)}, got {refine!r}")
+    if suite_dir is not None and not (Path(suite_dir) / "suite.json").is_file():
+        _fail(f"--suite-dir {suite_dir} is not a rendered suite (no suite.json)")
     folder = Path(suite_dir) if suite_dir else Path("suites") / suite
     if suite and not (folder / "suite.json").is_file():
         make_suite(suite, folder)
-    chosen = None
-    if configs:
-        try:
-            chosen = tuple(tuple(c.strip().split("+", 1)) for c in configs.split(","))
-            assert all(len(c) == 2 for c in chosen)
-        except AssertionError:
-            _fail(f"--configs: expected estimator+camera pairs like learned+gyro, got {configs!r}")
-    priors = tuple(p.strip() for p in refine.split(",")) if refine else ()
-    from livehmr.stream.registry import REFINE_PRIORS
-
-    if any(p not in REFINE_PRIORS for p in priors):
-        _fail(f"--refine: choose from {', '.join(REFINE_PRIORS)}, got {refine!r}")
     refine_configs = {}
     if priors:
         from dataclasses import replace
@@ -390,9 +484,9 @@ def bench_accuracy_cmd(
 @train_app.command("motion")
 def train_motion(
     out: str = typer.Option("runs/motion", help="Run folder: checkpoint.pt (resumed if present), loss.png, motion.pt."),
-    config: str = typer.Option("cpu", help="cpu (the shipped model: 5000 steps, ~45 min on 2 cores) | gpu (larger) | smoke."),
-    workers: int = typer.Option(1, help="Processes synthesising batches."),
-    max_minutes: Optional[float] = typer.Option(None, help="Stop (checkpointed) after this long; run again to resume."),
+    config: TrainConfig = typer.Option("cpu", help="cpu (the shipped model: 5000 steps, ~45 min on 2 cores) | gpu (larger) | smoke."),
+    workers: int = typer.Option(1, callback=_within(1, 64), help="Processes synthesising batches."),
+    max_minutes: Optional[float] = typer.Option(None, callback=_within(0.0), help="Stop (checkpointed) after this long; run again to resume."),
 ) -> None:  # fmt: skip
     """Train the causal motion model on the corpus' train split (val split for validation)."""
     from livehmr.models.motion.train import train
@@ -406,10 +500,10 @@ def train_motion(
 
 @train_app.command("prior")
 def train_prior_cmd(
-    kind: str = typer.Option("humor", help="humor (transition CVAE) | diffusion (motion diffusion model)."),
+    kind: PriorKind = typer.Option("humor", help="humor (transition CVAE) | diffusion (motion diffusion model)."),
     out: Optional[str] = typer.Option(None, help="Run folder (default runs/prior_<kind>): checkpoint.pt (resumed if present), loss.png, prior_<kind>.pt."),
-    config: str = typer.Option("cpu", help="cpu (the shipped priors) | gpu (larger) | smoke."),
-    max_minutes: Optional[float] = typer.Option(None, help="Stop (checkpointed) after this long; run again to resume."),
+    config: TrainConfig = typer.Option("cpu", help="cpu (the shipped priors) | gpu (larger) | smoke."),
+    max_minutes: Optional[float] = typer.Option(None, callback=_within(0.0), help="Stop (checkpointed) after this long; run again to resume."),
 ) -> None:  # fmt: skip
     """Train a motion prior for --refine on the corpus' train split (val split for validation)."""
     from livehmr.models.priors.train import train_prior
@@ -424,29 +518,36 @@ def train_prior_cmd(
 @export_app.command("motion-model")
 def export_motion_model(
     out: str = typer.Option(..., help="Output .onnx file."),
-    weights: Optional[str] = typer.Option(None, help="A motion.pt (default: the shipped model)."),
+    weights: Optional[str] = typer.Option(None, callback=_existing_file, help="A motion.pt (default: the shipped model)."),
+    force: bool = _FORCE,
 ) -> None:  # fmt: skip
     """Export the motion model's step network to ONNX (run it with --motion-model FILE.onnx)."""
+    from livehmr.core.outputs import check_output
     from livehmr.export.motion_onnx import OPSET, export_motion_onnx
     from livehmr.models.motion.estimator import DEFAULT_WEIGHTS
 
+    check_output(out, force)
     path = export_motion_onnx(weights or DEFAULT_WEIGHTS, out)
     typer.echo(f"wrote {path} (opset {OPSET}, dynamic batch of persons)")
 
 
 @export_app.command("vitpose")
 def export_vitpose(
-    checkpoint: str = typer.Option(..., help="An official ViTPose COCO checkpoint (.pth, mmpose layout)."),
+    checkpoint: str = typer.Option(..., callback=_existing_file, help="An official ViTPose COCO checkpoint (.pth, mmpose layout)."),
     out: str = typer.Option(..., help="Output .onnx file."),
-    variant: Optional[str] = typer.Option(None, help="s | b | l | h, checked against the checkpoint (default: read from it)."),
+    variant: Optional[VitVariant] = typer.Option(None, help="s | b | l | h, checked against the checkpoint (default: read from it)."),
     engine: Optional[str] = typer.Option(None, help="Also build a TensorRT fp16 engine here (needs tensorrt)."),
-    max_batch: int = typer.Option(8, help="Largest batch of person crops the TensorRT engine accepts."),
-    trust_checkpoint: bool = _TRUST,
+    max_batch: int = typer.Option(8, callback=_within(1, 256), help="Largest batch of person crops the TensorRT engine accepts."),
+    trust_checkpoint: bool = _TRUST, force: bool = _FORCE,
 ) -> None:  # fmt: skip
     """Export ViTPose to ONNX (dynamic batch of 256x192 person crops) and optionally a TensorRT engine."""
+    from livehmr.core.outputs import check_output
     from livehmr.export.vitpose_onnx import OPSET, build_engine, export_vitpose_onnx
     from livehmr.models.vitpose import load_vitpose
 
+    check_output(out, force)
+    if engine:
+        check_output(engine, force, "--engine")
     model = load_vitpose(checkpoint, variant, trust_checkpoint)
     path = export_vitpose_onnx(model, out)
     typer.echo(f"wrote {path} (ViTPose-{model.cfg.variant.upper()}, {model.cfg.head} head, opset {OPSET}, "
@@ -457,47 +558,50 @@ def export_vitpose(
 
 @export_app.command("motion")
 def export_motion(
-    recording: str = typer.Argument(..., help="A recording made by 'livehmr record'."),
-    to: str = typer.Option(..., "--to", help="bvh (SMPL-24 skeleton, Y up, cm) | gltf (binary .glb: Anny mesh skinned and animated, Y up) | npz (AMASS layout, Z up) | csv (joints per frame)."),
+    recording: str = typer.Argument(..., callback=_existing_file, help="A recording made by 'livehmr record'."),
+    to: ExportFormat = typer.Option(..., "--to", help="bvh (SMPL-24 skeleton, Y up, cm) | gltf (binary .glb: Anny mesh skinned and animated, Y up) | npz (AMASS layout, Z up) | csv (joints per frame)."),
     out: str = typer.Option(..., help="Output file; with several people, _person<ID> is added to its name."),
-    person: Optional[int] = typer.Option(None, help="Only this person id (default: everyone with a body)."),
+    person: Optional[int] = typer.Option(None, callback=_within(0), help="Only this person id (default: everyone with a body)."),
+    refined: bool = typer.Option(False, "--refined", help="Export the refined stream (recorded from a run with --refine) instead of the causal one."),
+    force: bool = typer.Option(False, "--force", help="Overwrite output files that exist."),
 ) -> None:  # fmt: skip
     """Export the motion in a recording to BVH, glTF (GLB), AMASS-style npz or CSV."""
     from livehmr.export.motion import export_recording
 
-    for path in export_recording(recording, to, out, person):
+    for path in export_recording(recording, to, out, person, force=force, topic="refined" if refined else "state"):
         typer.echo(f"wrote {path}")
 
 
 @app.command()
 def record(
-    url: str = typer.Argument("tcp://127.0.0.1:5557", help="Publisher endpoint to record."),
-    out: str = typer.Option(..., help="Recording file to write (.lhmr, or .mcap with --format mcap)."),
-    format: str = typer.Option("lhmr", help="lhmr: every message as received, for 'livehmr replay'; "
+    url: str = _STREAM_URL,
+    out: str = typer.Option(..., help="Recording file to write (.lhmr, or .mcap with --format mcap); an existing file needs --force."),
+    format: RecordFormat = typer.Option("lhmr", help="lhmr: every message as received, for 'livehmr replay'; "
                                "mcap: the Foxglove bridge's channels, for Foxglove and the mcap tools."),
-    count: Optional[int] = typer.Option(None, help="Stop after this many messages (mcap: frames)."),
-    seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds."),
-    idle: Optional[float] = typer.Option(None, help="Stop after this many seconds without a message (counted from the first one)."),
-    curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
+    count: Optional[int] = typer.Option(None, callback=_within(1), help="Stop after this many messages (mcap: frames)."),
+    seconds: Optional[float] = typer.Option(None, callback=_within(0.0), help="Stop after this many seconds."),
+    idle: Optional[float] = typer.Option(None, callback=_within(0.0), help="Stop after this many seconds without a message (counted from the first one)."),
+    curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER, force: bool = _FORCE,
 ) -> None:  # fmt: skip
     """Write a stream to a file (Ctrl-C stops; a cut file stays readable). Run the pipeline
     with --publish-frames to record the images too."""
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop closes the file like Ctrl-C
+    from livehmr.core.outputs import check_output
+
     curve = _curve_client(curve_key, curve_server)
-    if format not in ("lhmr", "mcap"):
-        _fail(f"--format is lhmr or mcap, not {format!r}")
     try:
+        check_output(out, force)
         if format == "mcap":
             from livehmr.clients.bridges.foxglove import FoxgloveBridge
             from livehmr.clients.bridges.stream import run_bridge
 
-            stats = run_bridge(url, FoxgloveBridge(port=None, mcap=out), count=count, idle_s=idle, seconds=seconds,
-                               curve=curve, images=True)  # fmt: skip
+            stats = run_bridge(url, FoxgloveBridge(port=None, mcap=out, force=force), count=count, idle_s=idle,
+                               seconds=seconds, curve=curve, images=True)  # fmt: skip
             typer.echo(f"recorded {stats.frames} frames to {out}")
             return
         from livehmr.clients.recording import record_stream
 
-        n = record_stream(url, out, count=count, seconds=seconds, idle_s=idle, curve=curve)
+        n = record_stream(url, out, count=count, seconds=seconds, idle_s=idle, curve=curve, force=force)
     except LivehmrError as exc:
         _fail(str(exc))
     typer.echo(f"recorded {n} messages to {out}")
@@ -505,16 +609,19 @@ def record(
 
 @app.command()
 def replay(
-    recording: str = typer.Argument(..., help="A recording made by 'livehmr record'."),
+    recording: str = typer.Argument(..., callback=_existing_file, help="A recording made by 'livehmr record'."),
     publish: str = _PUBLISH,
-    speed: float = typer.Option(1.0, help="1: as recorded; 2: twice as fast; 0: as fast as possible."),
+    speed: float = typer.Option(1.0, callback=_within(0.0), help="1: as recorded; 2: twice as fast; 0: as fast as possible."),
     insecure: bool = _INSECURE, curve_secret: Optional[str] = _CURVE_SECRET, curve_clients: Optional[str] = _CURVE_CLIENTS,
 ) -> None:  # fmt: skip
     """Republish a recording, message for message, at its recorded pace or any speed."""
     from livehmr.clients.recording import replay as replay_recording
 
-    n = replay_recording(recording, publish, speed=speed, insecure=insecure,
-                         curve=_curve_server(curve_secret, curve_clients))  # fmt: skip
+    try:
+        n = replay_recording(recording, publish, speed=speed, insecure=insecure,
+                             curve=_curve_server(curve_secret, curve_clients))  # fmt: skip
+    except LivehmrError as exc:
+        _fail(str(exc))
     typer.echo(f"replayed {n} messages on {publish}")
 
 
@@ -522,6 +629,7 @@ def replay(
 def keys(
     name: str = typer.Argument(..., help="Name of the key pair: NAME.key (public, give it to the other side) and NAME.key_secret (keep it)."),
     out: str = typer.Option("keys", help="Directory to write them to."),
+    force: bool = typer.Option(False, "--force", help="Replace a key pair of that name (its old secret key is lost)."),
 ) -> None:  # fmt: skip
     """Make a CURVE key pair for authenticated streams beyond loopback.
 
@@ -531,7 +639,7 @@ def keys(
     from livehmr.stream.security import generate_keys
 
     try:
-        public, secret = generate_keys(out, name)
+        public, secret = generate_keys(out, name, force=force)
     except (LivehmrError, OSError) as exc:
         _fail(str(exc))
     typer.echo(f"wrote {public} (public) and {secret} (secret, mode 600)")
@@ -539,8 +647,8 @@ def keys(
 
 @app.command()
 def web(
-    url: str = typer.Argument("tcp://127.0.0.1:5557", help="Publisher endpoint to show."),
-    port: int = typer.Option(8765, help="Port of the page (http://127.0.0.1:PORT/)."),
+    url: str = _STREAM_URL,
+    port: int = typer.Option(8765, callback=_within(1, 65535), help="Port of the page (http://127.0.0.1:PORT/)."),
     host: str = typer.Option("127.0.0.1", help="Address to serve on; beyond loopback needs --insecure (the page has no login)."),
     insecure: bool = _INSECURE, curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
 ) -> None:  # fmt: skip
@@ -560,18 +668,24 @@ def web(
 @app.command()
 def view(
     source: str = typer.Argument("tcp://127.0.0.1:5557", help="A stream URL or a recording made by 'livehmr record'."),
-    save: Optional[str] = typer.Option(None, help="Write an .rrd file instead of opening a viewer (headless machines)."),
+    save: Optional[str] = typer.Option(None, help="Write an .rrd file instead of opening a viewer (headless machines); an existing file needs --force."),
     web: bool = typer.Option(False, help="Serve rerun's web viewer on http://localhost:9090 instead of the native one."),
-    idle: Optional[float] = typer.Option(None, help="Live streams: stop after this many seconds without a message."),
-    count: Optional[int] = typer.Option(None, help="Stop after this many messages."),
+    idle: Optional[float] = typer.Option(None, callback=_within(0.0), help="Live streams: stop after this many seconds without a message."),
+    count: Optional[int] = typer.Option(None, callback=_within(1), help="Stop after this many messages."),
+    force: bool = _FORCE,
     meshes: bool = typer.Option(True, help="Skinned meshes in 3D and over the image (--no-meshes: skeletons only)."),
     curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
 ) -> None:  # fmt: skip
     """Show a live stream or a recording in rerun: world, camera, meshes, trails, image overlay, plots.
     Run the pipeline with --publish-frames to see the video frames."""
     from livehmr.clients.rerun_viewer import view as rerun_view
+    from livehmr.core.outputs import check_output
 
     try:
+        if "://" in source:
+            check_endpoint(source, "SOURCE")
+        if save:
+            check_output(save, force, "--save")
         n = rerun_view(source, save=save, web=web, idle_s=idle, count=count, meshes=meshes, announce=typer.echo,
                        curve=_curve_client(curve_key, curve_server))  # fmt: skip
     except LivehmrError as exc:
@@ -586,9 +700,9 @@ app.add_typer(bridge_app, name="bridge")
 
 @bridge_app.command("vmc")
 def bridge_vmc(
-    url: str = typer.Argument("tcp://127.0.0.1:5557", help="Publisher endpoint to bridge."),
+    url: str = _STREAM_URL,
     host: str = typer.Option("127.0.0.1", help="Where the VMC receiver (Unity, VSeeFace, ...) listens."),
-    port: int = typer.Option(39539, help="Its UDP port (39539: the VMC protocol's default)."),
+    port: int = typer.Option(39539, callback=_within(1, 65535), help="Its UDP port (39539: the VMC protocol's default)."),
     person: Optional[int] = typer.Option(None, help="Track id to send (VMC drives one avatar); default: the lowest in view."),
     curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
 ) -> None:  # fmt: skip
@@ -603,18 +717,19 @@ def bridge_vmc(
 
 @bridge_app.command("foxglove")
 def bridge_foxglove(
-    url: str = typer.Argument("tcp://127.0.0.1:5557", help="Publisher endpoint to bridge."),
-    port: int = typer.Option(8765, help="WebSocket port Foxglove connects to (ws://HOST:PORT)."),
+    url: str = _STREAM_URL,
+    port: int = typer.Option(8765, callback=_within(0, 65535), help="WebSocket port Foxglove connects to (ws://HOST:PORT; 0: any free port)."),
     host: str = typer.Option("127.0.0.1", help="Address to serve on; beyond loopback needs --insecure (no login)."),
-    mcap: Optional[str] = typer.Option(None, help="Also write the channels to this MCAP file."),
+    mcap: Optional[str] = typer.Option(None, help="Also write the channels to this MCAP file (an existing one needs --force)."),
     insecure: bool = _INSECURE, curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
+    force: bool = _FORCE,
 ) -> None:  # fmt: skip
     """Serve the stream live to Foxglove: world scene, tf frames, camera image with keypoints, plots; Ctrl-C stops.
     Run the pipeline with --publish-frames to see the camera image."""
     from livehmr.clients.bridges.foxglove import FoxgloveBridge
 
     try:
-        bridge = FoxgloveBridge(port=port, host=host, mcap=mcap, insecure=insecure)
+        bridge = FoxgloveBridge(port=port, host=host, mcap=mcap, insecure=insecure, force=force)
     except LivehmrError as exc:
         _fail(str(exc))
     _run_bridge(url, bridge, f"Foxglove on ws://{host}:{bridge.port}", curve_key, curve_server, images=True)
@@ -622,14 +737,14 @@ def bridge_foxglove(
 
 @bridge_app.command("ros2")
 def bridge_ros2(
-    url: str = typer.Argument("tcp://127.0.0.1:5557", help="Publisher endpoint to bridge."),
+    url: str = _STREAM_URL,
     connect: list[str] = typer.Option(["tcp/localhost:7447"], help="Zenoh endpoint(s) to connect to: rmw_zenohd's by default."),
     listen: list[str] = typer.Option([], help="Zenoh endpoint(s) to listen on (peers connect here)."),
-    domain: int = typer.Option(0, help="ROS domain id (ROS_DOMAIN_ID)."),
-    bag: Optional[str] = typer.Option(None, help="Also write a ROS 2 MCAP bag here."),
+    domain: int = typer.Option(0, callback=_within(0, 232), help="ROS domain id (ROS_DOMAIN_ID, 0-232)."),
+    bag: Optional[str] = typer.Option(None, help="Also write a ROS 2 MCAP bag here (an existing one needs --force)."),
     no_zenoh: bool = typer.Option(False, "--no-zenoh", help="Only write the bag (no Zenoh session)."),
     gyro: Optional[str] = typer.Option(None, help="Republish this gyro feed as sensor_msgs/Imu (a CSV file or tcp:// feed, as 'livehmr run --gyro')."),
-    curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
+    curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER, force: bool = _FORCE,
 ) -> None:  # fmt: skip
     """Publish the stream to ROS 2 over Zenoh (as rmw_zenoh does; no ROS install needed): /tf, REP-155
     /humans/bodies/*, MarkerArray skeletons, Imu; and/or a ROS 2 MCAP bag. Ctrl-C stops."""
@@ -639,9 +754,9 @@ def bridge_ros2(
         _fail("--no-zenoh needs --bag (there would be nothing to do)")
     try:
         store = typestore()
-        sinks = [] if no_zenoh else [ZenohSink(connect=connect, listen=listen, domain=domain, store=store)]
-        if bag is not None:
-            sinks.append(BagSink(bag, store))
+        sinks = [] if bag is None else [BagSink(bag, store, force=force)]
+        if not no_zenoh:
+            sinks.append(ZenohSink(connect=connect, listen=listen, domain=domain, store=store))
         feed = None
         if gyro is not None:
             from livehmr.stream.gyro import open_gyro
@@ -666,10 +781,58 @@ def _run_bridge(url: str, bridge, where: str, curve_key: str | None, curve_serve
     typer.echo(f"sent {stats.frames} frames; added latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="livehmr: %(levelname)s: %(message)s")
-    try:
-        app()
-    except LivehmrError as exc:
-        typer.secho(f"livehmr: error: {exc}", err=True, fg=typer.colors.RED)
-        sys.exit(2)
+@app.callback()
+def _options(
+    log_level: LogLevel = typer.Option("warning", "--log-level", help="livehmr's own log messages shown: debug | info | warning | error."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v: INFO, -vv: DEBUG (and native libraries' start-up messages)."),
+) -> None:  # fmt: skip
+    level = {0: log_level.upper(), 1: "INFO"}.get(verbose, "DEBUG")
+    logging.getLogger("livehmr").setLevel(level)
+    if level == "DEBUG" and _NATIVE_FILTER is not None:
+        _NATIVE_FILTER.passthrough = True  # show everything native libraries write
+
+
+class _StderrNow:
+    """Writes to whatever ``sys.stderr`` is at the moment (the native-noise filter replaces it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+_NATIVE_FILTER = None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``livehmr`` entry point: usage errors and :class:`LivehmrError` are one line on
+    stderr and exit code 2; native libraries' start-up noise is filtered off stderr."""
+    global _NATIVE_FILTER
+    from livehmr.core.native import NativeNoiseFilter
+
+    handler = logging.StreamHandler(_StderrNow())  # type: ignore[arg-type]
+    handler.setFormatter(logging.Formatter("livehmr: %(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    command = typer.main.get_command(app)
+    with NativeNoiseFilter() as _NATIVE_FILTER:
+        try:
+            code = command.main(args=argv, prog_name="livehmr", standalone_mode=False)
+        except LivehmrError as exc:
+            typer.secho(f"livehmr: error: {exc}", err=True, fg=typer.colors.RED)
+            code = 2
+        except OSError as exc:  # the machine's, not livehmr's: a full disk, a permission, a vanished file
+            where = f": {exc.filename}" if exc.filename else ""
+            typer.secho(f"livehmr: error: {exc.strerror or exc}{where}", err=True, fg=typer.colors.RED)
+            code = 1
+        except typer.Abort:
+            code = 130
+        except typer.TyperException as exc:  # a usage error: unknown command, bad option value
+            context = getattr(exc, "ctx", None)
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            if message:  # (no message: a bare command group, whose help was printed)
+                where = f" (see '{context.command_path} --help')" if context is not None else ""
+                message = message.replace("Value error, ", "")
+                typer.secho(f"livehmr: error: {message}{where}", err=True, fg=typer.colors.RED)
+            code = 2
+    sys.exit(code or 0)

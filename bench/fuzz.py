@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 from livehmr.bench.soak import rss_mb
 from livehmr.stream.errors import GyroFormatError, LivehmrError
 from livehmr.stream.wire import WireError
+from typer import TyperException
 
 HANG_S = 5  # one input may take at most this long
 
@@ -238,6 +239,69 @@ def _motion_model(data: bytes):
     return load_motion_net(_Scratch.write(data, ".pt"))
 
 
+def _recording_export(data: bytes):
+    """A (damaged) recording through ``livehmr export motion``'s path: every file it writes
+    holds finite numbers, and what it could not read is a LivehmrError or a warning."""
+    import logging
+
+    from livehmr.export.motion import export_recording
+
+    logging.getLogger("livehmr.export.motion").setLevel(logging.ERROR)  # its warnings about cut files, 10,000 times
+    recording = _Scratch.write(data, ".lhmr")
+    out = recording.with_name("export.npz")
+    for old in out.parent.glob("export*.npz"):
+        old.unlink()
+    for path in export_recording(recording, "npz", out):
+        with np.load(path, allow_pickle=False) as written:
+            assert all(np.isfinite(written[k]).all() for k in ("poses", "trans", "joints")), "non-finite export"
+
+
+#: what the CLI fuzzer types: each command with the options whose values it checks up front
+CLI_OPTIONS: dict[str, tuple[str, ...]] = {
+    "run": ("--keypoints", "--camera", "--estimator", "--body", "--fov", "--max-frames", "--people", "--publish",
+            "--refine", "--refine-lag", "--gyro-offset", "--imu-to-cam", "--device", "--motion-model"),
+    "demo": ("--seconds", "--people", "--keypoints", "--camera", "--publish", "--refine"),
+    "echo": ("--count", "--timeout"),
+    "record": ("--out", "--format", "--count", "--seconds", "--idle"),
+    "replay": ("--speed", "--publish"),
+    "export motion": ("--to", "--out", "--person"),
+    "view": ("--save", "--idle", "--count"),
+    "bench accuracy": ("--suite", "--limit", "--refine-every", "--refine-prior-weight"),
+    "train motion": ("--config", "--workers", "--max-minutes"),
+    "studio make": ("--suite", "--seed"),
+}  # fmt: skip
+cli_value = st.one_of(number_text, st.text(max_size=12), st.sampled_from(
+    ["blazepose", "gyro+vo", "learned", "anny", "humor", "npz", "mcap", "smoke", "cpu", "tcp://127.0.0.1:5557",
+     "tcp://127.0.0.1:0", "tcp://:5557", "udp://x:1", "ipc://", "notaurl", "-1", "0", "1e9", "nan", "inf", "--force"]))  # fmt: skip
+
+
+def _cli_argv() -> st.SearchStrategy[list[str]]:
+    def argv(command: str, picks: list[tuple[int, str]], positional: str | None) -> list[str]:
+        names = CLI_OPTIONS[command]
+        args = command.split() + ([positional] if positional is not None else [])
+        for index, value in picks:
+            args += [names[index % len(names)], value]
+        return args
+
+    return st.builds(argv, st.sampled_from(sorted(CLI_OPTIONS)), st.lists(st.tuples(st.integers(0, 99), cli_value), max_size=4),
+                     st.one_of(st.none(), cli_value))  # fmt: skip
+
+
+def _cli_parse(argv: list[str]):
+    """Parse a command line exactly as ``livehmr`` does (types, ranges, choices, endpoint and
+    file checks) without running the command: a usage error is the clear rejection."""
+    import typer.main
+
+    from livehmr.cli import app
+
+    group = typer.main.get_command(app)
+    context = group.make_context("livehmr", list(argv))
+    while context.args and hasattr(context.command, "resolve_command"):
+        name, command, rest = context.command.resolve_command(context, context.args)
+        context = command.make_context(name, rest, parent=context)
+    return context.params
+
+
 def _imu_rotation(spec: str):
     from livehmr.stream.registry import parse_imu_rotation
 
@@ -294,6 +358,10 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("recording", lambda: st.one_of(damaged([valid_recording()]), st.binary(max_size=300).map(lambda b: valid_recording()[:14] + b),
                                           st.binary(max_size=100)), _recording, (LivehmrError,)),
     Target("motion_model_file", _model_files, _motion_model, (LivehmrError,)),
+    Target("recording_export", lambda: st.one_of(damaged([valid_recording()]), st.just(valid_recording()),
+                                                 st.binary(max_size=300).map(lambda b: valid_recording()[:14] + b)),
+           _recording_export, (LivehmrError,)),
+    Target("cli_options", _cli_argv, _cli_parse, (TyperException,)),
     Target("imu_to_cam_spec", lambda: st.one_of(st.text(max_size=40), st.lists(number_text, max_size=10).map(",".join),
                                                 st.sampled_from(["identity", "android-portrait", "android-landscape"]),
                                                 st.lists(st.floats(-1, 1), min_size=4, max_size=4).map(_rotation_spec)),

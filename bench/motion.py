@@ -28,7 +28,7 @@ def main() -> None:
     from livehmr.models.motion.estimator import DEFAULT_WEIGHTS, LearnedEstimator
     from livehmr.models.motion.features import NUM_FEATURES
     from livehmr.models.motion.train import load_motion_net
-    from livehmr.tests.test_motion_model import _walker_frames
+    from livehmr.testing import walker_frames
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
@@ -64,7 +64,7 @@ def main() -> None:
             rest_joints = np.zeros((24, 3))
             betas = np.zeros(10)
 
-        frames = _walker_frames(60)
+        frames = walker_frames(60)
         for backend, weights in (("torch", args.weights), ("onnx", onnx_path)):
             est = LearnedEstimator(Body(), weights, backend=backend)
             ms = []

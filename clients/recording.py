@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from livehmr.core.outputs import check_output, open_output
 from livehmr.stream.errors import LivehmrError
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,12 @@ def encode_record(record: Record) -> bytes:
 
 
 class RecordingWriter:
-    """Appends records to a new ``.lhmr`` file, each flushed as soon as it is written."""
+    """Appends records to a new ``.lhmr`` file, each flushed as soon as it is written. An
+    existing file is refused (:class:`~livehmr.core.errors.OutputExistsError`) unless ``force``."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, force: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: BinaryIO = open(self.path, "wb")
+        self._file: BinaryIO = open_output(self.path, force)
         self._file.write(_FILE_HEADER)
         self._file.flush()
         self.count = 0
@@ -134,26 +135,64 @@ class RecordingReader:
         return Record(t_received, frames) if offset == length else None
 
 
+class RecordedMessages:
+    """The messages of a recording as the subscriber SDK reads them (``State``,
+    ``FrameImage``, ``Status``), through the SDK's own checks. After iteration: ``rejected``
+    (messages that fail them, skipped), ``truncated`` and ``problem`` (a cut or corrupt
+    tail) and :meth:`warnings` (what a reader of the result should be told)."""
+
+    def __init__(self, path: str | Path):
+        self.reader = RecordingReader(path)
+        self.rejected = 0
+        self.first_rejection = ""
+
+    def __iter__(self):
+        from livehmr.clients.sdk import parse
+        from livehmr.stream.wire import WireError, decode
+
+        self.rejected, self.first_rejection = 0, ""
+        for record in self.reader:
+            try:
+                yield parse(decode(record.frames))
+            except WireError as exc:
+                self.rejected += 1
+                self.first_rejection = self.first_rejection or str(exc)
+
+    @property
+    def truncated(self) -> bool:
+        return self.reader.truncated
+
+    def warnings(self) -> list[str]:
+        path = self.reader.path
+        out = []
+        if self.rejected:
+            out.append(f"{path}: skipped {self.rejected} malformed message(s) (first: {self.first_rejection})")
+        if self.reader.truncated:
+            out.append(f"{path}: {self.reader.problem}; the result holds only what came before")
+        return out
+
+
 def read_recording(path: str | Path) -> list[Record]:
     """Every complete record of a recording (see :class:`RecordingReader`)."""
     return list(RecordingReader(path))
 
 
 def record_stream(url: str, out: str | Path, count: int | None = None, seconds: float | None = None,
-                  idle_s: float | None = None, curve=None) -> int:  # fmt: skip
+                  idle_s: float | None = None, curve=None, force: bool = False) -> int:  # fmt: skip
     """Subscribe to ``url`` (with ``curve`` keys if it authenticates) and write every message
-    to ``out`` until ``count`` messages, ``seconds`` of recording, ``idle_s`` without a
-    message once messages have come (a recorder started before its publisher waits for
-    it), or Ctrl-C. Returns the count."""
+    to ``out`` (an existing file only with ``force``) until ``count`` messages, ``seconds``
+    of recording, ``idle_s`` without a message once messages have come (a recorder started
+    before its publisher waits for it), or Ctrl-C. Returns the count."""
     import zmq
 
     from livehmr.clients.sdk import sub_socket
 
+    check_output(out, force)  # an existing file is refused before anything else happens
     # every topic; a recorder keeps everything it can
     socket = sub_socket(zmq.Context.instance(), url, topics=(b"",), hwm=100_000, curve=curve)
     start = time.time()
     last: float | None = None  # no idle timeout before the first message
-    with RecordingWriter(out) as writer:
+    with RecordingWriter(out, force) as writer:
         try:
             while count is None or writer.count < count:
                 now = time.time()

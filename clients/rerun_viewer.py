@@ -188,30 +188,35 @@ def messages_from(source: str, idle_s: float | None = None, count: int | None = 
                   curve=None) -> Iterator[State | FrameImage]:  # fmt: skip
     """The messages of a recording file (in order) or of a live stream URL (until ``idle_s``
     without a message, or ``count`` messages)."""
-    from livehmr.clients.sdk import Subscriber, parse
-    from livehmr.stream.wire import decode
+    from livehmr.clients.sdk import Subscriber
 
     n = 0
     if "://" not in source:
-        from livehmr.clients.recording import RecordingReader
+        from livehmr.clients.recording import RecordedMessages
 
         if not Path(source).is_file():
             raise LivehmrError(f"{source} is neither a recording file nor a stream URL (tcp://HOST:PORT)")
-        for record in RecordingReader(source):
-            try:
-                yield parse(decode(record.frames))
-            except WireError:
-                continue
-            n += 1
-            if count is not None and n >= count:
-                return
+        messages = RecordedMessages(source)
+        try:
+            for item in messages:
+                yield item
+                n += 1
+                if count is not None and n >= count:
+                    return
+        finally:
+            for warning in messages.warnings():
+                log.warning("%s", warning)
         return
     with Subscriber(source, timeout_s=idle_s, frames=True, curve=curve) as sub:
-        for item in sub:
-            yield item
-            n += 1
-            if count is not None and n >= count:
-                return
+        try:
+            for item in sub:
+                yield item
+                n += 1
+                if count is not None and n >= count:
+                    return
+        finally:
+            if sub.rejected:
+                log.warning("%s: skipped %d malformed message(s)", source, sub.rejected)
 
 
 def view(source: str, save: str | None = None, web: bool = False, idle_s: float | None = None,

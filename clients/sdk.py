@@ -33,8 +33,10 @@ from typing import AsyncIterator, Callable, Iterator
 import numpy as np
 import zmq
 
+from livehmr.core.endpoints import check_endpoint
+from livehmr.core.errors import LivehmrError
 from livehmr.stream.security import CurveClient
-from livehmr.stream.wire import STATE_ARRAYS, TOPIC_FRAME, TOPIC_REFINED, TOPIC_STATE, TOPIC_STATUS, Message, WireError, decode
+from livehmr.stream.wire import MAX_FRAME_BYTES, STATE_ARRAYS, TOPIC_FRAME, TOPIC_REFINED, TOPIC_STATE, TOPIC_STATUS, Message, WireError, decode
 
 log = logging.getLogger(__name__)
 
@@ -336,9 +338,12 @@ def sub_socket(context, url: str, topics: tuple[bytes, ...] = (TOPIC_STATE,), hw
                curve: CurveClient | None = None):  # fmt: skip
     """A connected SUB socket on ``topics`` (prefixes; ``b""``: everything) that reconnects by
     itself; with ``curve``, it authenticates to a CURVE publisher."""
+    check_endpoint(url, "subscriber endpoint")
     socket = context.socket(zmq.SUB)
     socket.setsockopt(zmq.LINGER, 0)
     socket.setsockopt(zmq.RCVHWM, hwm)
+    # a peer's oversized message is refused by ZeroMQ before it is allocated whole
+    socket.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
     socket.setsockopt(zmq.RECONNECT_IVL, 100)  # ms; ZeroMQ reconnects by itself
     socket.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
     for topic in topics:
@@ -347,7 +352,11 @@ def sub_socket(context, url: str, topics: tuple[bytes, ...] = (TOPIC_STATE,), hw
         from livehmr.stream.security import make_curve_client
 
         make_curve_client(socket, curve)
-    socket.connect(url)
+    try:
+        socket.connect(url)
+    except zmq.ZMQError as exc:
+        socket.close(linger=0)
+        raise LivehmrError(f"cannot connect to {url}: {exc}") from None
     return socket
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from livehmr.eval import metrics as M
 from livehmr.geometry import invert_T
 from livehmr.stream.types import FrameResult, PersonKeypoints
+from livehmr.studio.keypoint_cache import cached_keypoints
 from livehmr.studio.suite import SequenceSpec, SequenceTruth, load_suite
 
 CONFIGS = (("learned", "gyro"), ("learned", "gyro+vo"), ("learned", "static"), ("baseline", "gyro"), ("baseline", "gyro+vo"))
@@ -90,35 +91,6 @@ class ReplayedKeypoints:
 
     def close(self) -> None:
         pass
-
-
-def cached_keypoints(folder: Path, truth: SequenceTruth, detector: str = "blazepose") -> dict[int, list[PersonKeypoints]]:
-    """The detector's keypoints for every frame of a sequence, computed once (tracking mode,
-    frames in order, exactly as live) and kept beside the video as ``keypoints_<detector>.pkl``
-    (derived data; delete it to recompute)."""
-    import pickle
-
-    from livehmr.stream import registry
-    from livehmr.stream.sources.files import VideoFileSource
-
-    path = folder / f"keypoints_{detector}.pkl"
-    if path.exists():
-        return pickle.loads(path.read_bytes())
-    source = VideoFileSource(folder / "video.mp4")
-    model = registry.make_keypoints(detector)
-    recorded: dict[int, list[PersonKeypoints]] = {}
-    try:
-        for frame in source:
-            if frame.index >= truth.num_frames:
-                break
-            recorded[frame.index] = model.detect(frame)
-    finally:
-        source.close()
-        model.close()
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pickle.dumps(recorded))
-    tmp.replace(path)
-    return recorded
 
 
 def run_sequence(folder: Path, spec: SequenceSpec, truth: SequenceTruth, estimator: str, camera: str, body,

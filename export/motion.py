@@ -23,6 +23,7 @@ kinematics of the published rotations on the body's rest skeleton, so bone offse
 from __future__ import annotations
 
 import csv
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,10 @@ import numpy as np
 
 from livehmr.geometry import rotmat_to_rotvec, rotvec_to_rotmat
 from livehmr.models.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, forward_kinematics
+from livehmr.core.outputs import check_output
 from livehmr.stream.errors import LivehmrError
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("bvh", "gltf", "npz", "csv")
 
@@ -58,20 +62,23 @@ class PersonMotion:
         return float(1.0 / np.median(dt)) if len(dt) else 30.0
 
 
-def motions_from_recording(path: str | Path) -> dict[int, PersonMotion]:
-    """Every person with a body in a recording, by id, frames in order (duplicates dropped)."""
-    from livehmr.clients.recording import RecordingReader
-    from livehmr.stream.wire import WireError, decode
+def motions_from_recording(path: str | Path, warnings: list[str] | None = None,
+                           topic: str = "state") -> dict[int, PersonMotion]:  # fmt: skip
+    """Every person with a body in a recording's ``topic`` (``state``: the causal stream;
+    ``refined``: the refined one), by id, frames in order (duplicates dropped).
+    Messages are read through the subscriber SDK's checks (:class:`RecordedMessages`):
+    malformed ones are skipped, and what a user should hear about (skipped messages, a cut
+    tail) is appended to ``warnings``."""
+    from livehmr.clients.recording import RecordedMessages
+    from livehmr.clients.sdk import State
 
+    messages = RecordedMessages(path)
     rows: dict[int, dict[int, object]] = {}
-    for record in RecordingReader(path):
-        try:
-            message = decode(record.frames)
-        except WireError:
-            continue  # not a state (or another version): not motion
-        if "joints_world" not in message.arrays:
-            continue
-        rows.setdefault(int(message.header["person"]), {})[int(message.header["frame"])] = message
+    for item in messages:
+        if isinstance(item, State) and item.topic == topic and item.has_body:
+            rows.setdefault(item.person, {})[item.frame] = item.message
+    if warnings is not None:
+        warnings.extend(messages.warnings())
     motions = {}
     for person, by_frame in rows.items():
         msgs = [by_frame[f] for f in sorted(by_frame)]
@@ -163,22 +170,27 @@ def skinned_body_for(motion: PersonMotion):
     return body
 
 
-def export_recording(recording: str | Path, fmt: str, out: str | Path, person: int | None = None) -> list[Path]:
-    """Write each person's motion (or only ``person``'s) in ``fmt``; returns the files written."""
+def export_recording(recording: str | Path, fmt: str, out: str | Path, person: int | None = None,
+                     force: bool = False, topic: str = "state") -> list[Path]:  # fmt: skip
+    """Write each person's motion (or only ``person``'s) in ``fmt``; returns the files written.
+    Existing files are refused, before any is written, unless ``force``. Skipped messages and a
+    cut recording are logged as warnings (the export then holds only what could be read)."""
     if fmt not in FORMATS:
         raise LivehmrError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
-    motions = motions_from_recording(recording)
+    warnings: list[str] = []
+    motions = motions_from_recording(recording, warnings, topic)
+    for warning in warnings:
+        log.warning("%s", warning)
     if person is not None:
         if person not in motions:
             raise LivehmrError(f"person {person} never has a body in {recording} (persons: {sorted(motions)})")
         motions = {person: motions[person]}
     if not motions:
-        raise LivehmrError(f"{recording} holds no person with a body")
+        raise LivehmrError(f"{recording} holds no person with a body on topic {topic!r}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = {"npz": write_npz, "csv": write_csv, "bvh": write_bvh_motion, "gltf": write_gltf_motion}[fmt]
-    written = []
-    for pid, motion in sorted(motions.items()):
-        path = out if len(motions) == 1 else out.with_name(f"{out.stem}_person{pid}{out.suffix}")
-        written.append(writer(motion, path))
-    return written
+    paths = {pid: out if len(motions) == 1 else out.with_name(f"{out.stem}_person{pid}{out.suffix}") for pid in motions}
+    for path in paths.values():
+        check_output(path, force)
+    return [writer(motions[pid], paths[pid]) for pid in sorted(motions)]

@@ -1,13 +1,5 @@
-"""User-facing errors: each carries one clear line; the CLI prints it and exits non-zero."""
+"""Alias of :mod:`livehmr.core.errors` (the errors live in the bottom layer)."""
 
+from livehmr.core.errors import GyroFormatError, LivehmrError, SourceError
 
-class LivehmrError(Exception):
-    """A problem the user can fix (bad path, bad option, malformed input)."""
-
-
-class SourceError(LivehmrError):
-    """A frame source cannot be opened or has failed for good."""
-
-
-class GyroFormatError(LivehmrError):
-    """A gyroscope sample or file is malformed."""
+__all__ = ["GyroFormatError", "LivehmrError", "SourceError"]

@@ -19,7 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from livehmr.core.endpoints import check_endpoint
+from livehmr.core.errors import LivehmrError
 from livehmr.stream.errors import GyroFormatError
+
+MAX_GYRO_MESSAGE_BYTES = 64 * 1024  # one sample is a few dozen bytes; a longer frame is refused by ZeroMQ
 
 log = logging.getLogger(__name__)
 
@@ -257,10 +261,16 @@ class ZmqGyroFeed(GyroFeed):
 
         super().__init__()
         self._ctx = zmq.Context.instance()
+        check_endpoint(url, "--gyro")
         self._socket = self._ctx.socket(zmq.SUB)
         self._socket.setsockopt(zmq.SUBSCRIBE, b"")
         self._socket.setsockopt(zmq.RCVHWM, 10000)
-        self._socket.connect(url)
+        self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_GYRO_MESSAGE_BYTES)  # a sample is a few dozen bytes
+        try:
+            self._socket.connect(url)
+        except zmq.ZMQError as exc:
+            self._socket.close(linger=0)
+            raise LivehmrError(f"--gyro: cannot connect to {url}: {exc}") from None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._receive, name="gyro-zmq", daemon=True)
         self._thread.start()

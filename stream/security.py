@@ -38,12 +38,19 @@ class CurveClient:
     server_public_file: Path
 
 
-def generate_keys(directory: str | Path, name: str) -> tuple[Path, Path]:
-    """Write a CURVE key pair ``NAME.key`` / ``NAME.key_secret`` into ``directory``."""
+def generate_keys(directory: str | Path, name: str, force: bool = False) -> tuple[Path, Path]:
+    """Write a CURVE key pair ``NAME.key`` / ``NAME.key_secret`` into ``directory``; an
+    existing pair of that name is kept (its secret may be the only copy) unless ``force``."""
     import zmq.auth
 
+    from livehmr.core.outputs import check_output
+
     _require_curve()
+    if not name or "/" in name or name.startswith("."):
+        raise LivehmrError(f"key name {name!r}: use a plain file name such as 'server' or 'robot'")
     directory = Path(directory)
+    for suffix in (".key", ".key_secret"):
+        check_output(directory / f"{name}{suffix}", force, "key")
     directory.mkdir(parents=True, exist_ok=True)
     public, secret = zmq.auth.create_certificates(directory, name)
     Path(secret).chmod(0o600)

@@ -31,6 +31,9 @@ TOPIC_REFINED = b"refined"
 _DTYPES = {"<f4": np.dtype("<f4"), "<f8": np.dtype("<f8"), "<i4": np.dtype("<i4"), "|u1": np.dtype("|u1")}
 MAX_HEADER_BYTES = 64 * 1024
 MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
+#: the largest ZeroMQ frame a receiving socket accepts (``ZMQ_MAXMSGSIZE``, which libzmq checks
+#: per frame before allocating it): the payload is a message's largest frame
+MAX_FRAME_BYTES = MAX_PAYLOAD_BYTES
 
 #: Arrays of a person state: name -> shape (float32 on the wire).
 STATE_ARRAYS: dict[str, tuple[int, ...]] = {

@@ -139,8 +139,17 @@ def import_bvh_folder(folder: str | Path, skeleton_map: str | Path, out: str | P
     the file name up to its first ``_`` when files sit directly in ``folder``.
     """
     folder, out = Path(folder), Path(out)
-    maps = {k: v for k, v in json.loads(Path(skeleton_map).read_text()).items() if not k.startswith("_")}
-    if len(maps) != 1 or len(next(iter(maps.values()))) != 24:
+    try:
+        loaded = json.loads(Path(skeleton_map).read_text())
+    except OSError as exc:
+        raise LivehmrError(f"--skeleton {skeleton_map}: cannot read it ({exc.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LivehmrError(f"--skeleton {skeleton_map}: not valid JSON ({exc})") from None
+    if not isinstance(loaded, dict):
+        raise LivehmrError(f"--skeleton {skeleton_map}: expected a JSON object {{\"<kind>\": [24 joint names]}}")
+    maps = {k: v for k, v in loaded.items() if not k.startswith("_")}
+    if (len(maps) != 1 or not isinstance(next(iter(maps.values())), list) or len(next(iter(maps.values()))) != 24
+            or not all(isinstance(n, str) for n in next(iter(maps.values())))):  # fmt: skip
         raise LivehmrError(f"{skeleton_map}: expected one skeleton kind with 24 joint names (SMPL-24 order)")
     kind, names24 = next(iter(maps.items()))
     files = sorted(folder.rglob("*.bvh"))

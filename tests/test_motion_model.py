@@ -10,6 +10,7 @@ import torch
 from livehmr.geometry import intrinsics_from_fov, rotvec_to_rotmat
 from livehmr.models.motion.features import NUM_FEATURES, camera_features, keypoint_features
 from livehmr.models.motion.network import MotionNet, NetConfig, decode, rotmat_to_sixd, sixd_to_rotmat
+from livehmr.testing import walker_frames
 
 SHARED_MOTION = Path(__file__).resolve().parents[2] / "shared" / "motion"
 needs_corpus = pytest.mark.skipif(not SHARED_MOTION.exists(), reason="needs ../shared/motion beside the checkout")
@@ -192,34 +193,6 @@ def _small_path(split):
     return next(cache_dir().glob("motion_val_v*_12.npz"))
 
 
-def _walker_frames(n=60):
-    """Frames of a person walking past a level camera, as BlazePose-like keypoints."""
-    from livehmr.geometry import R_WORLD_CAM_LEVEL
-    from livehmr.models.motion.features import KEYPOINT_INDEX, KEYPOINT_JOINTS
-    from livehmr.models.skeleton import forward_kinematics
-    from livehmr.stream.types import CameraState, Frame, PersonKeypoints
-
-    K = intrinsics_from_fov(640, 480, 60.0)
-    rest = np.load(Path(__file__).resolve().parents[1] / "models" / "data" / "anny_rest_from_phenotype.npz")["coef"]
-    from livehmr.models.motion.data import RestJointsFromPhenotype
-
-    J = RestJointsFromPhenotype(rest)(np.full(6, 0.5))
-    out = []
-    for i in range(n):
-        rot = np.tile(np.eye(3), (24, 1, 1))
-        rot[0] = rotvec_to_rotmat(np.array([np.pi / 2, 0, 0]))  # canon Y up -> world Z up
-        joints, _ = forward_kinematics(rot, J, np.array([4.0, -1 + 0.04 * i, 0.95]) - J[0])
-        cam = (joints - 0) @ R_WORLD_CAM_LEVEL  # camera at the origin, level, looking along +x
-        px = cam[:, :2] / cam[:, 2:] * K[0, 0] + K[:2, 2]
-        kp = np.zeros((23, 3))
-        kp[KEYPOINT_INDEX, :2] = px[KEYPOINT_JOINTS]
-        kp[KEYPOINT_INDEX, 2] = 0.9
-        person = PersonKeypoints(keypoints=kp, box=np.array([*px.min(0), *px.max(0)]))
-        frame = Frame(index=i, t=i / 30, image=np.zeros((480, 640, 3), np.uint8), K=K)
-        out.append((frame, CameraState(R_WORLD_CAM_LEVEL.copy()), person))
-    return out
-
-
 def test_learned_estimator_tracks_predicts_through_and_drops():
     from livehmr.models.motion.estimator import DEFAULT_WEIGHTS, LearnedEstimator
 
@@ -232,7 +205,7 @@ def test_learned_estimator_tracks_predicts_through_and_drops():
         betas = np.zeros(10)
 
     est = LearnedEstimator(Body(), max_predict_frames=5)
-    frames = _walker_frames(40)
+    frames = walker_frames(40)
     flags = []
     for i, (frame, cam, person) in enumerate(frames):
         persons = [] if 20 <= i < 24 or i >= 30 else [person]

@@ -39,6 +39,7 @@ from livehmr.clients.scene import (
     transforms,
 )
 from livehmr.clients.sdk import FrameImage, State
+from livehmr.core.outputs import check_output
 from livehmr.stream.errors import LivehmrError
 from livehmr.stream.publish import is_loopback
 
@@ -72,12 +73,12 @@ class FoxgloveBridge:
 
     Args:
         port: serve live on ``ws://host:port`` (None: no server; 0: any free port, see ``self.port``).
-        mcap: write an MCAP file here (None: none); an existing file is refused.
+        mcap: write an MCAP file here (None: none); an existing file is refused unless ``force``.
         insecure: allow serving beyond loopback (the WebSocket has no login).
     """
 
     def __init__(self, port: int | None = DEFAULT_PORT, host: str = "127.0.0.1", mcap: str | Path | None = None,
-                 insecure: bool = False):  # fmt: skip
+                 insecure: bool = False, force: bool = False):  # fmt: skip
         if port is None and mcap is None:
             raise ValueError("FoxgloveBridge needs a port, an MCAP path, or both")
         if port is not None and not is_loopback(f"tcp://{host}:{port}") and not insecure:
@@ -86,9 +87,8 @@ class FoxgloveBridge:
         self.context = foxglove.Context()
         self.server = self.writer = None
         if mcap is not None:
-            if Path(mcap).exists():
-                raise LivehmrError(f"{mcap} exists; livehmr does not overwrite recordings")
-            self.writer = foxglove.open_mcap(str(mcap), context=self.context)
+            check_output(mcap, force, "--mcap" if port is not None else "--out")
+            self.writer = foxglove.open_mcap(str(mcap), allow_overwrite=force, context=self.context)
         if port is not None:
             try:
                 self.server = foxglove.start_server(name="livehmr", host=host, port=port, context=self.context)

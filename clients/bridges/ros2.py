@@ -41,6 +41,7 @@ import numpy as np
 
 from livehmr.clients.scene import SceneFrame, body_name, person_colour, quat_xyzw, scene_frame, skeleton_segments, transforms
 from livehmr.clients.sdk import FrameImage, State
+from livehmr.core.outputs import open_output
 from livehmr.stream.errors import LivehmrError
 from livehmr.stream.types import KP
 
@@ -287,12 +288,10 @@ class BagSink:
     """Writes ROS 2 messages to an MCAP bag (profile ``ros2``, schemas ``ros2msg``, CDR), as
     ``ros2 bag record`` with the MCAP storage plugin does; ``ros2 bag play`` and Foxglove read it."""
 
-    def __init__(self, path: str | Path, store):
+    def __init__(self, path: str | Path, store, force: bool = False):
         from mcap.writer import Writer
 
-        if Path(path).exists():
-            raise LivehmrError(f"{path} exists; livehmr does not overwrite recordings")
-        self.file = open(path, "wb")
+        self.file = open_output(path, force, "--bag")
         self.writer = Writer(self.file)
         self.writer.start(profile="ros2", library="livehmr")
         self.store = store

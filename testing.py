@@ -1,0 +1,44 @@
+"""Test doubles for code that uses livehmr: scripted inputs whose answer is known.
+
+``walker_frames``: a person walking past a level camera, as the pipeline's stages would
+hand it to an estimator (frame, camera state, BlazePose-like keypoints), made by forward
+kinematics of a known skeleton, with no detector or renderer involved. The project's
+tests and benchmarks use it; so may anyone testing an estimator or a client.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from livehmr.geometry import R_WORLD_CAM_LEVEL, intrinsics_from_fov, rotvec_to_rotmat
+from livehmr.stream.types import CameraState, Frame, PersonKeypoints
+
+_REST_COEF = Path(__file__).resolve().parent / "models" / "data" / "anny_rest_from_phenotype.npz"
+
+
+def walker_frames(n: int = 60, confidence: float = 0.9) -> list[tuple[Frame, CameraState, PersonKeypoints]]:
+    """``n`` frames (30 fps, 640×480, 60° FOV) of a person in a T-pose gliding along +y at
+    1.2 m/s, 4 m in front of a level camera at the world origin looking along +x; pelvis
+    0.95 m above the floor. Keypoints are the exact projections, all with ``confidence``."""
+    from livehmr.models.motion.data import RestJointsFromPhenotype
+    from livehmr.models.motion.features import KEYPOINT_INDEX, KEYPOINT_JOINTS
+    from livehmr.models.skeleton import forward_kinematics
+
+    K = intrinsics_from_fov(640, 480, 60.0)
+    J = RestJointsFromPhenotype(np.load(_REST_COEF)["coef"])(np.full(6, 0.5))
+    out = []
+    for i in range(n):
+        rot = np.tile(np.eye(3), (24, 1, 1))
+        rot[0] = rotvec_to_rotmat(np.array([np.pi / 2, 0, 0]))  # canon Y up -> world Z up
+        joints, _ = forward_kinematics(rot, J, np.array([4.0, -1 + 0.04 * i, 0.95]) - J[0])
+        cam = joints @ R_WORLD_CAM_LEVEL  # camera at the origin, level, looking along +x
+        px = cam[:, :2] / cam[:, 2:] * K[0, 0] + K[:2, 2]
+        kp = np.zeros((23, 3))
+        kp[KEYPOINT_INDEX, :2] = px[KEYPOINT_JOINTS]
+        kp[KEYPOINT_INDEX, 2] = confidence
+        person = PersonKeypoints(keypoints=kp, box=np.array([*px.min(0), *px.max(0)]))
+        frame = Frame(index=i, t=i / 30, image=np.zeros((480, 640, 3), np.uint8), K=K)
+        out.append((frame, CameraState(R_WORLD_CAM_LEVEL.copy()), person))
+    return out
