@@ -26,7 +26,6 @@ def main() -> None:
 
     from livehmr.export.motion_onnx import OnnxStep, export_motion_onnx
     from livehmr.models.motion.estimator import DEFAULT_WEIGHTS, LearnedEstimator
-    from livehmr.models.motion.features import NUM_FEATURES
     from livehmr.models.motion.train import load_motion_net
     from livehmr.testing import walker_frames
 
@@ -36,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     net = load_motion_net(args.weights)
-    x = torch.randn(1, NUM_FEATURES)
+    x = torch.randn(1, net.config.num_inputs)
     state = net.initial_state(1)
     ms = []
     with torch.no_grad():

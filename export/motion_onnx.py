@@ -1,6 +1,6 @@
 """The motion model's step network as ONNX, and an ONNX Runtime backend for it.
 
-The exported graph is :meth:`MotionNet.step`: inputs ``x`` (B, 52) float32 features and
+The exported graph is :meth:`MotionNet.step`: inputs ``x`` (B, num_inputs) float32 features and
 ``state`` (3, layers, B, hidden) float32; outputs ``out`` (B, 161) and ``new_state``.
 Batch is dynamic (one row per tracked person). Opset 17, TorchScript exporter (the GRU
 exports as ONNX ``GRU``).
@@ -18,7 +18,6 @@ OPSET = 17
 def export_motion_onnx(weights: str | Path, out: str | Path) -> Path:
     import torch
 
-    from livehmr.models.motion.features import NUM_FEATURES
     from livehmr.models.motion.train import load_motion_net
 
     net = load_motion_net(weights)
@@ -33,7 +32,7 @@ def export_motion_onnx(weights: str | Path, out: str | Path) -> Path:
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    x = torch.zeros(2, NUM_FEATURES)
+    x = torch.zeros(2, net.config.num_inputs)
     state = net.initial_state(2)
     import warnings
 
@@ -69,8 +68,16 @@ class OnnxStep:
             inputs = self.session.get_inputs()
             shape = inputs[1].shape  # (3, layers, batch, hidden)
             self.layers, self.hidden = int(shape[1]), int(shape[3])
+            inputs_wide = int(inputs[0].shape[1])
         except Exception as exc:  # ONNX Runtime's own errors (and a graph of another shape)
             raise LivehmrError(f"{path} is not an exported livehmr motion model ({type(exc).__name__}: {str(exc)[:200]})") from None
+        from livehmr.models.motion.features import input_columns
+
+        widths = {len(input_columns(False)): False, len(input_columns(True)): True}
+        if inputs_wide not in widths:
+            raise LivehmrError(f"{path}: its input has {inputs_wide} features; a livehmr motion model takes "
+                               f"{' or '.join(map(str, widths))}")  # fmt: skip
+        self.landmarks = widths[inputs_wide]  # whether it reads BlazePose's 3D landmarks
 
     def initial_state(self) -> np.ndarray:
         return np.zeros((3, self.layers, 1, self.hidden), np.float32)

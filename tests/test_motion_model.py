@@ -41,7 +41,7 @@ def test_camera_features_give_down_in_cam():
 
 def test_step_and_sequence_agree_and_sixd_round_trips():
     torch.manual_seed(0)
-    net = MotionNet(NetConfig(hidden=48)).eval()
+    net = MotionNet(NetConfig(hidden=48, landmarks=True)).eval()
     x = torch.randn(3, 25, NUM_FEATURES)
     with torch.no_grad():
         seq, final = net(x)
@@ -156,7 +156,7 @@ def test_onnx_export_matches_pytorch(tmp_path):
     net = MotionNet(cfg.net).eval()
     save_weights(net, cfg, {"step": [], "seconds": 0.0, "val": []}, tmp_path / "m.pt")
     step = OnnxStep(export_motion_onnx(tmp_path / "m.pt", tmp_path / "m.onnx"))
-    x = np.random.default_rng(0).normal(size=(3, NUM_FEATURES)).astype(np.float32)
+    x = np.random.default_rng(0).normal(size=(3, cfg.net.num_inputs)).astype(np.float32)
     state = np.random.default_rng(1).normal(size=(3, 1, 3, 40)).astype(np.float32)
     out, new = step(x, state)
     with torch.no_grad():

@@ -5,14 +5,15 @@ outputs -> a world-grounded SMPL state:
 
 - root orientation in the world = ``R_world_cam @ R_cam_root`` (gravity-aligned since
   ``R_world_cam`` is);
-- the pelvis' world position integrates the predicted velocity in the body's heading
-  frame (horizontal), its height is predicted above the floor (z = 0); on a person's
-  first frame it is placed by the camera: the world origin is below the camera of the
-  first frame anyone was seen;
-- **contact-aware refinement**: feet predicted in contact on this and the previous frame
-  do not slide: the root moves by their (contact-weighted) horizontal slip;
-- the camera's world position follows as ``pelvis_world - R_world_cam @ pelvis_cam``
-  (smoothed), published through :meth:`camera_translation`;
+- **where**: one filter (:mod:`.trajectory`) places every person and the camera: each
+  person's predicted motion since the last frame (velocity in the body's heading frame,
+  corrected so that feet predicted in contact on this and the last frame do not slide)
+  and predicted pelvis height above the floor (z = 0) are fused with where the camera
+  sees the pelvis (``pelvis_cam``), under a model of the camera's translation (fixed,
+  moving, or decided from the measurements); the camera's world position is the filter's,
+  published through :meth:`camera_translation`, so the published joints seen through the
+  published camera are the filter's camera-frame body. The world origin is below the
+  camera of the first frame anyone was seen;
 - shape: the predicted Anny phenotype (a running mean), turned into a skeleton by a fitted
   regressor when the body model is Anny; with SMPL the body's own shape is kept;
 - a person missing for up to ``max_predict_frames`` frames is predicted through (no
@@ -31,8 +32,12 @@ import numpy as np
 
 from livehmr.geometry import rotmat_to_rotvec
 from livehmr.models.body import BodyModel, SmplParams
-from livehmr.models.motion.features import DEFAULT_BOX, NUM_FEATURES, NUM_KP, camera_features, keypoint_features, select_keypoints
+from livehmr.models.motion.features import (
+    DEFAULT_BOX, LANDMARK_SLICE, NUM_CAM_FEATURES, NUM_FEATURES, NUM_KP, NUM_KP_FEATURES, camera_features,
+    input_columns, keypoint_features, landmark_features, select_keypoints, select_landmarks,
+)  # fmt: skip
 from livehmr.models.motion.synth import FPS, heading_rotmats
+from livehmr.models.motion.trajectory import PelvisObservation, TrajectoryFilter
 from livehmr.models.skeleton import FOOT_JOINTS, forward_kinematics
 from livehmr.stream.types import CameraState, Frame, PersonKeypoints, PersonState
 
@@ -49,8 +54,43 @@ class _Track:
     phenotype: np.ndarray | None = None
     seen: int = 0
     missing: int = 0
-    t_prev: float | None = None
     confidence: float = 0.0
+
+
+@dataclass
+class _Body:
+    """One person's decoded network output in one frame (world axes, before placement).
+
+    rotmats (24, 3, 3): [0] canon -> world, then local; rest (24, 3) canon m;
+    pelvis_cam (3,) m or None (not detected this frame); height m; v_world (3,) m/s;
+    contacts (4,); kp (14, 3) the keypoints it saw."""
+
+    rotmats: np.ndarray
+    rest: np.ndarray
+    pelvis_cam: np.ndarray | None
+    height: float
+    v_world: np.ndarray
+    contacts: np.ndarray
+    kp: np.ndarray
+    track: _Track
+
+    def observation(self, dt: float) -> PelvisObservation:
+        """What the trajectory filter takes: the motion since the last frame is the predicted
+        velocity, corrected so that feet in contact on this and the last frame do not slide."""
+        track = self.track
+        displacement = self.v_world * dt
+        displacement[2] = 0.0  # height is observed directly
+        in_contact = False
+        if track.pelvis_world is not None and track.feet_world is not None:
+            moved = track.pelvis_world + displacement
+            joints, _ = forward_kinematics(self.rotmats, self.rest, moved - self.rest[0])
+            w = np.minimum(self.contacts, track.contacts)
+            w = w * (w > 0.5)
+            if w.sum() > 0:
+                slip = ((track.feet_world - joints[list(FOOT_JOINTS)])[:, :2] * w[:, None]).sum(0) / w.sum()
+                displacement[:2] += slip
+                in_contact = True
+        return PelvisObservation(displacement, self.height, self.pelvis_cam, in_contact)
 
 
 class _TorchStep:
@@ -61,6 +101,7 @@ class _TorchStep:
 
         self.torch = torch
         self.net = load_motion_net(weights)
+        self.landmarks = self.net.config.landmarks
 
     def initial_state(self):
         return self.net.initial_state(1).numpy()
@@ -81,10 +122,12 @@ class LearnedEstimator:
             with ``backend="onnx"``, an exported ``.onnx`` step network.
         default_hfov_deg: field of view assumed when the source gives no intrinsics.
         max_predict_frames: how long a missing person is predicted through.
+        camera_translation: the camera's translation model (:mod:`.trajectory`): ``fixed``
+            (static or tripod), ``moving`` or ``auto`` (decided from the measurements).
     """
 
     def __init__(self, body: BodyModel, weights: str | Path | None = None, default_hfov_deg: float = 60.0,
-                 backend: str = "torch", max_predict_frames: int = 15):  # fmt: skip
+                 backend: str = "torch", max_predict_frames: int = 15, camera_translation: str = "auto"):  # fmt: skip
         from livehmr.stream.errors import LivehmrError
 
         self.body = body
@@ -101,23 +144,25 @@ class LearnedEstimator:
             self.step = OnnxStep(path)
         else:
             raise LivehmrError(f"unknown motion model backend {backend!r}; choose torch or onnx")
+        self.columns = input_columns(self.step.landmarks)  # which features this network reads
         self.shape_from_phenotype = None
         if getattr(body, "name", "") == "anny":
             from livehmr.models.motion.data import load_rest_regressor
 
             self.shape_from_phenotype = load_rest_regressor()
+        self.camera_mode = camera_translation
+        self.trajectory = TrajectoryFilter(camera_translation)
         self.tracks: dict[int, _Track] = {}
-        self.camera_origin: np.ndarray | None = None  # camera position at the first sighting
-        self.camera_position = np.zeros(3)
+        self.t_prev: float | None = None
 
     def reset(self) -> None:
         self.tracks.clear()
-        self.camera_origin = None
-        self.camera_position = np.zeros(3)
+        self.trajectory = TrajectoryFilter(self.camera_mode)
+        self.t_prev = None
 
     def camera_translation(self) -> np.ndarray:
         """The camera's estimated world position (what the rotation-only front ends lack)."""
-        return self.camera_position.copy()
+        return self.trajectory.camera_position
 
     def estimate(self, frame: Frame, camera: CameraState, persons: list[PersonKeypoints]) -> list[PersonState]:
         K = frame.intrinsics(self.default_hfov_deg)
@@ -128,14 +173,18 @@ class LearnedEstimator:
                 self.tracks[tid].missing += 1
                 if self.tracks[tid].missing > self.max_predict_frames:
                     del self.tracks[tid]
-        states = []
+        dt = 1.0 / FPS if self.t_prev is None else float(np.clip(frame.t - self.t_prev, 1e-3, 0.5))
+        self.t_prev = frame.t
+        bodies: dict[int, _Body] = {}
         for tid in sorted(set(seen) | set(self.tracks)):
             track = self.tracks.get(tid)
             if track is None:
                 track = self.tracks[tid] = _Track(self.step.initial_state())
+            landmarks = visibility = None
             if tid in seen:
                 track.missing = 0
                 kp = select_keypoints(seen[tid].keypoints)
+                landmarks, visibility = select_landmarks(seen[tid].landmarks_3d, seen[tid].landmarks_3d_conf)
             else:
                 kp = np.zeros((NUM_KP, 3))
             feats, box = keypoint_features(kp, K, track.box)
@@ -143,14 +192,22 @@ class LearnedEstimator:
                 del self.tracks[tid]  # never detected: nothing to predict from
                 continue
             track.box = box
-            x = np.zeros((1, NUM_FEATURES), np.float32)
-            x[0, : feats.shape[-1]] = feats
-            x[0, -6:] = cam
-            out, track.state = self.step(x, track.state)
-            states.append(self._to_state(tid, track, out[0], box, camera, frame.t, kp))
+            x = np.zeros(NUM_FEATURES, np.float32)
+            x[:NUM_KP_FEATURES] = feats
+            x[LANDMARK_SLICE] = landmark_features(landmarks, visibility, feats[-1] > 0)
+            x[-NUM_CAM_FEATURES:] = cam
+            out, track.state = self.step(x[None, self.columns], track.state)
+            bodies[tid] = self._body(track, out[0], box, camera, kp, K, detected=bool(feats[-1]))
+        placed = self.trajectory.step(dt, camera.R_world_cam, {tid: b.observation(dt) for tid, b in bodies.items()})
+        states = []
+        for tid, body in bodies.items():
+            if tid in placed:
+                states.append(self._to_state(tid, self.tracks[tid], body, placed[tid], kp=body.kp))
         return states
 
-    def _to_state(self, tid, track, out, box, camera, t, kp) -> PersonState:
+    def _body(self, track: _Track, out: np.ndarray, box: np.ndarray, camera: CameraState, kp: np.ndarray, K: np.ndarray,
+              detected: bool) -> _Body:  # fmt: skip
+        """One person's network output, decoded, with the world motion since their last frame."""
         import torch
 
         from livehmr.models.motion.network import decode
@@ -159,44 +216,28 @@ class LearnedEstimator:
         R_wc = camera.R_world_cam
         local = d.local_rotmats.double().numpy()
         R_world_root = R_wc @ d.R_cam_root.double().numpy()
-        pelvis_cam = d.pelvis_cam.double().numpy()
         phen = d.phenotype.double().numpy()
         track.phenotype = phen if track.phenotype is None else track.phenotype + (phen - track.phenotype) / min(track.seen + 1, 100)
         if self.shape_from_phenotype is not None:
             rest = self.shape_from_phenotype(track.phenotype)
+        else:
+            rest = np.asarray(self.body.rest_joints, dtype=np.float64)
+        rotmats = np.concatenate([R_world_root[None], local])
+        contacts = 1.0 / (1.0 + np.exp(-d.contact_logits.double().numpy()))
+        v_world = heading_rotmats(R_world_root) @ d.v_heading.double().numpy()
+        return _Body(rotmats=rotmats, rest=rest, pelvis_cam=d.pelvis_cam.double().numpy() if detected else None,
+                     height=float(d.height), v_world=v_world, contacts=contacts, kp=kp, track=track)  # fmt: skip
+
+    def _to_state(self, tid: int, track: _Track, body: _Body, pelvis: np.ndarray, kp: np.ndarray) -> PersonState:
+        """The person's published state, placed at the filter's pelvis."""
+        joints, _ = forward_kinematics(body.rotmats, body.rest, pelvis - body.rest[0])
+        track.pelvis_world, track.feet_world, track.contacts = pelvis, joints[list(FOOT_JOINTS)], body.contacts
+        track.seen += 1
+        if self.shape_from_phenotype is not None:
             betas = np.zeros(10)
             betas[:6] = track.phenotype
         else:
-            rest, betas = np.asarray(self.body.rest_joints, dtype=np.float64), np.asarray(self.body.betas, dtype=np.float64)
-        height = float(d.height)
-        dt = 1.0 / FPS if track.t_prev is None else float(np.clip(t - track.t_prev, 1e-3, 0.5))
-        track.t_prev = t
-        if track.pelvis_world is None:
-            if self.camera_origin is None:  # the world's origin lies below this camera, floor at z = 0
-                self.camera_origin = self.camera_position = np.array([0.0, 0.0, height - (R_wc @ pelvis_cam)[2]])
-            # a person seen for the first time (or again after being dropped) is placed from
-            # where the camera is now, not where it started
-            pelvis = self.camera_position + R_wc @ pelvis_cam
-            pelvis[2] = height
-        else:
-            v_world = heading_rotmats(R_world_root) @ d.v_heading.double().numpy()
-            pelvis = track.pelvis_world + v_world * dt
-            pelvis[2] = height
-        rotmats = np.concatenate([R_world_root[None], local])
-        joints, _ = forward_kinematics(rotmats, rest, pelvis - rest[0])
-        contacts = 1.0 / (1.0 + np.exp(-d.contact_logits.double().numpy()))
-        feet = joints[list(FOOT_JOINTS)]
-        if track.feet_world is not None:
-            w = np.minimum(contacts, track.contacts) * (np.minimum(contacts, track.contacts) > 0.5)
-            if w.sum() > 0:
-                slip = ((track.feet_world - feet)[:, :2] * w[:, None]).sum(0) / w.sum()
-                pelvis[:2] += slip
-                joints[:, :2] += slip
-        track.pelvis_world, track.feet_world, track.contacts = pelvis, joints[list(FOOT_JOINTS)], contacts
-        track.seen += 1
-        if tid == min(self.tracks):  # the first person places the camera
-            est = pelvis - R_wc @ pelvis_cam
-            self.camera_position = est if track.seen == 1 else self.camera_position + 0.1 * (est - self.camera_position)
+            betas = np.asarray(self.body.betas, dtype=np.float64)
         flags = set()
         conf = kp[:, 2]
         if track.missing:
@@ -204,6 +245,6 @@ class LearnedEstimator:
             track.confidence *= 0.8
         else:
             track.confidence = float(conf[conf >= 0.3].mean()) if (conf >= 0.3).any() else 0.0
-        rv = rotmat_to_rotvec(rotmats)
-        params = SmplParams(global_orient=rv[0], body_pose=rv[1:].reshape(69), transl=pelvis - rest[0], betas=betas)
-        return PersonState(tid, params, joints, contacts, np.full(24, track.confidence), flags)
+        rv = rotmat_to_rotvec(body.rotmats)
+        params = SmplParams(global_orient=rv[0], body_pose=rv[1:].reshape(69), transl=pelvis - body.rest[0], betas=betas)
+        return PersonState(tid, params, joints, body.contacts, np.full(24, track.confidence), flags)

@@ -9,11 +9,19 @@ the network sees each keypoint relative to the box, ``(x - c) / s``, its confide
 the box (``c``, ``log s``). A frame with fewer than 4 confident keypoints is *undetected*:
 keypoint inputs are zero, the box holds its last value and the ``detected`` input is 0.
 
+3D landmarks (BlazePose's metric "world landmarks", where the keypoint backend has them):
+the same 14 points, metres, centred on their own hip midpoint, in camera-aligned axes
+(x right, y down, z away), each with its visibility, and a ``has_3d`` flag. A backend
+without them (ViTPose) leaves the block zero with ``has_3d`` 0; the network is trained
+with the block masked at random so that it runs either way.
+
 Camera inputs: the camera's angular velocity in **cam** (rad/s) and the world's down
 direction in **cam** (unit; from the gravity-aligned ``R_world_cam``).
 
-Layout of the feature vector (F = 52): 14 x (dx, dy), 14 x conf, c (2), log s, detected,
-angular velocity (3), down (3).
+Layout of the full feature vector (F = 109): 14 x (dx, dy), 14 x conf, c (2), log s,
+detected [46]; 14 x (x, y, z) landmark, 14 x visibility, has_3d [57]; angular velocity
+(3), down (3) [6]. A network that does not take landmarks (``NetConfig.landmarks``
+False: the first motion model) reads :func:`input_columns` of it: the 2D and camera blocks.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from livehmr.models.skeleton import JOINT
+from livehmr.stream.keypoints import BLAZEPOSE_OF_KEYPOINT
 from livehmr.stream.types import KP
 from livehmr.studio.detector_errors import PAIRS
 
@@ -28,7 +37,18 @@ KEYPOINT_NAMES = tuple(PAIRS)
 KEYPOINT_INDEX = np.array([KP[k] for k in KEYPOINT_NAMES])  # into the 23-point layout
 KEYPOINT_JOINTS = np.array([JOINT[j] for j in PAIRS.values()])  # SMPL joint per keypoint
 NUM_KP = len(KEYPOINT_NAMES)
-NUM_FEATURES = NUM_KP * 3 + 4 + 6
+NUM_KP_FEATURES = NUM_KP * 3 + 4
+NUM_LANDMARK_FEATURES = NUM_KP * 4 + 1
+NUM_CAM_FEATURES = 6
+NUM_FEATURES = NUM_KP_FEATURES + NUM_LANDMARK_FEATURES + NUM_CAM_FEATURES
+LANDMARK_SLICE = slice(NUM_KP_FEATURES, NUM_KP_FEATURES + NUM_LANDMARK_FEATURES)
+#: BlazePose landmark index (33-point topology) of each model keypoint
+LANDMARK_INDEX = np.array([BLAZEPOSE_OF_KEYPOINT[k] for k in KEYPOINT_NAMES])
+_HIPS = (KEYPOINT_NAMES.index("left_hip"), KEYPOINT_NAMES.index("right_hip"))
+#: index of each keypoint's left/right partner
+MIRROR = np.array([KEYPOINT_NAMES.index(n.replace("left_", "@").replace("right_", "left_").replace("@", "right_"))
+                   for n in KEYPOINT_NAMES])  # fmt: skip
+MAX_LANDMARK_M = 3.0  # a landmark further than this from the hips is clipped (a broken output, not a body)
 MIN_CONFIDENCE = 0.3
 MIN_KEYPOINTS = 4
 DEFAULT_BOX = np.array([0.0, 0.0, np.log(0.5)])  # before any detection: centred, half the view
@@ -55,6 +75,41 @@ def keypoint_features(kp: np.ndarray, K: np.ndarray, last_box: np.ndarray) -> tu
     feats = np.concatenate([np.where(use, rel, 0.0).reshape(*rel.shape[:-2], -1), np.where(use[..., 0], conf, 0.0),
                             box, detected[..., None].astype(float)], -1)  # fmt: skip
     return feats, box
+
+
+def hip_centred(points: np.ndarray) -> np.ndarray:
+    """(..., 14, 3) points minus the midpoint of their two hips."""
+    return points - 0.5 * (points[..., _HIPS[0], None, :] + points[..., _HIPS[1], None, :])
+
+
+def landmark_features(landmarks: np.ndarray | None, visibility: np.ndarray | None, detected) -> np.ndarray:
+    """(..., 57): 3D landmarks (..., 14, 3) metres in camera axes (any origin: they are
+    re-centred on their hip midpoint) and their visibility (..., 14); ``detected`` (...)
+    bool, the 2D features' flag (no 2D detection: no 3D either). ``landmarks`` None: the
+    backend has none (zeros, has_3d 0)."""
+    detected = np.asarray(detected, bool)
+    if landmarks is None:
+        return np.zeros((*detected.shape, NUM_LANDMARK_FEATURES))
+    centred = np.clip(hip_centred(landmarks), -MAX_LANDMARK_M, MAX_LANDMARK_M)
+    vis = np.zeros(centred.shape[:-1]) if visibility is None else np.clip(visibility, 0.0, 1.0)
+    use = detected[..., None]
+    return np.concatenate([np.where(use[..., None], centred, 0.0).reshape(*centred.shape[:-2], -1),
+                           np.where(use, vis, 0.0), detected[..., None].astype(float)], -1)  # fmt: skip
+
+
+def select_landmarks(landmarks33: np.ndarray | None, conf33: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The model's 14 landmarks (14, 3) and visibilities (14,) from BlazePose's 33, or (None, None)."""
+    if landmarks33 is None:
+        return None, None
+    return landmarks33[LANDMARK_INDEX], None if conf33 is None else conf33[LANDMARK_INDEX]
+
+
+def input_columns(landmarks: bool) -> np.ndarray:
+    """Columns of the full feature vector a network reads: all of them, or (``landmarks``
+    False) the 2D and camera blocks only."""
+    if landmarks:
+        return np.arange(NUM_FEATURES)
+    return np.r_[0:NUM_KP_FEATURES, NUM_FEATURES - NUM_CAM_FEATURES : NUM_FEATURES]
 
 
 def camera_features(angular_velocity_cam: np.ndarray, R_world_cam: np.ndarray) -> np.ndarray:

@@ -21,9 +21,8 @@ import roma
 import torch
 from torch import nn
 
-from livehmr.models.motion.features import NUM_FEATURES
+from livehmr.models.motion.features import NUM_CAM_FEATURES, input_columns
 
-NUM_CAM_FEATURES = 6
 LOCAL_OUT = 23 * 6 + 6 + 3 + 6
 TRAJ_OUT = 3 + 1 + 4
 PELVIS_HEIGHT_PRIOR_M = 0.9  # a standing adult's pelvis; the network predicts the difference
@@ -31,8 +30,16 @@ PELVIS_HEIGHT_PRIOR_M = 0.9  # a standing adult's pelvis; the network predicts t
 
 @dataclass
 class NetConfig:
+    """``landmarks``: the network also reads BlazePose's 3D landmarks (the v2 input; False:
+    the first motion model's 2D-only input, kept so its weights still load)."""
+
     hidden: int = 192
     layers: int = 1
+    landmarks: bool = False
+
+    @property
+    def num_inputs(self) -> int:
+        return len(input_columns(self.landmarks))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -44,9 +51,11 @@ class NetConfig:
         from livehmr.stream.errors import LivehmrError
 
         limits = {"hidden": (1, 4096), "layers": (1, 8)}
-        unknown = set(config) - set(limits)
+        unknown = set(config) - set(limits) - {"landmarks"}
         if unknown:
             raise LivehmrError(f"{where}: unknown network config keys {sorted(map(str, unknown))}")
+        if type(config.get("landmarks", False)) is not bool:
+            raise LivehmrError(f"{where}: network config landmarks={config['landmarks']!r} must be true or false")
         for key, (lo, hi) in limits.items():
             value = config.get(key, getattr(cls, key))
             if type(value) is not int or not lo <= value <= hi:
@@ -55,12 +64,13 @@ class NetConfig:
 
 
 class MotionNet(nn.Module):
-    """Input x (B, T, 52) (see :mod:`livehmr.models.motion.features`); output (B, T, 161)."""
+    """Input x (B, T, config.num_inputs): the columns :func:`input_columns` picks from the
+    full feature vector (see :mod:`livehmr.models.motion.features`); output (B, T, 161)."""
 
     def __init__(self, config: NetConfig | None = None):
         super().__init__()
         self.config = c = config or NetConfig()
-        kp = NUM_FEATURES - NUM_CAM_FEATURES
+        kp = c.num_inputs - NUM_CAM_FEATURES
         self.embed = nn.Sequential(nn.Linear(kp, c.hidden), nn.ReLU(), nn.Linear(c.hidden, c.hidden))
         self.encoder = nn.GRU(c.hidden, c.hidden, c.layers, batch_first=True)
         self.local = nn.GRU(c.hidden, c.hidden, c.layers, batch_first=True)
@@ -84,7 +94,7 @@ class MotionNet(nn.Module):
         return torch.cat([local_out, self.traj_head(tr)], -1), torch.stack([h_enc, h_loc, h_tr])
 
     def step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One frame: x_t (B, 52), state (3, layers, B, hidden) -> (B, 161), new state."""
+        """One frame: x_t (B, num_inputs), state (3, layers, B, hidden) -> (B, 161), new state."""
         out, state = self.forward(x_t[:, None], state)
         return out[:, 0], state
 

@@ -7,7 +7,10 @@ families plus random smooth paths, after WHAM); the 14 model keypoints projected
 random field of view and corrupted with the **measured detector error model**
 (``models/data/blazepose_errors.json``: per-keypoint systematic offset and covariance in
 units of the person's 2D scale, temporally correlated, outliers, misses; plus whole-frame
-dropouts); the camera's angular velocity with gyro-like noise and bias.
+dropouts); BlazePose's 3D landmarks from the **measured 3D error model**
+(``models/data/blazepose_world_errors.json``: bias, covariance and persistence in the body
+frame, facing flips), left out of a random 30 % of sequences; the camera's angular
+velocity with gyro-like noise and bias.
 
 World: Z up, floor z = 0. Camera axes: OpenCV. ``R_world_cam`` maps cam vectors to world.
 """
@@ -21,7 +24,10 @@ import torch
 
 from livehmr.geometry import rotmat_to_rotvec, rotvec_to_rotmat
 from livehmr.models.motion.data import MotionCache
-from livehmr.models.motion.features import KEYPOINT_JOINTS, KEYPOINT_NAMES, NUM_FEATURES, camera_features, keypoint_features
+from livehmr.models.motion.features import (
+    KEYPOINT_JOINTS, KEYPOINT_NAMES, LANDMARK_SLICE, MIRROR, NUM_CAM_FEATURES, NUM_FEATURES, NUM_KP_FEATURES,
+    camera_features, hip_centred, keypoint_features, landmark_features,
+)  # fmt: skip
 from livehmr.models.skeleton import forward_kinematics
 from livehmr.studio.camera_path import look_at
 
@@ -34,7 +40,7 @@ FAMILIES = ("static", "pan", "orbit", "handheld", "whip", "drone")
 class Batch:
     """Inputs and targets, torch float32, B sequences x T frames.
 
-    features (B, T, 52); R_world_cam (B, T, 3, 3); local_rotmats (B, T, 23, 3, 3);
+    features (B, T, 109) (the full vector; a network reads its ``input_columns``); R_world_cam (B, T, 3, 3); local_rotmats (B, T, 23, 3, 3);
     R_cam_root (B, T, 3, 3); pelvis_cam (B, T, 3) m; box (B, T, 3) (the features' box:
     cx, cy, log s); v_heading (B, T, 3) m/s root velocity in the heading frame;
     height (B, T) m pelvis above the floor; contacts (B, T, 4); phenotype (B, 6);
@@ -166,12 +172,76 @@ class DetectorNoise:
         return kp
 
 
+class LandmarkNoise:
+    """BlazePose's 3D landmarks made from the true joints as the measured 3D error model says
+    (``models/data/blazepose_world_errors.json``, :mod:`livehmr.studio.landmark_errors`):
+    per joint a bias and the covariance of the errors' Gaussian core in the body frame,
+    errors that persist from frame to frame (AR(1) with the measured lag-1
+    autocorrelation), outliers at the measured rate and spread, and facing flips (the body read
+    back to front: its landmarks mirrored in depth and left and right exchanged, in 2D too)
+    with the measured rate and mean length."""
+
+    def __init__(self, errors: dict):
+        joints = errors["joints"]
+        self.bias = np.array([joints[k]["bias"] for k in KEYPOINT_NAMES])  # (14, 3) m, body frame
+        self.chol = np.linalg.cholesky(np.array([joints[k]["cov"] for k in KEYPOINT_NAMES]) + 1e-8 * np.eye(3))
+        self.rho = np.clip(np.array([joints[k]["lag1_autocorrelation"] for k in KEYPOINT_NAMES]), 0.0, 0.99)
+        self.outlier_rate = np.array([joints[k]["outlier_rate"] for k in KEYPOINT_NAMES])
+        self.outlier_chol = np.linalg.cholesky(np.array([joints[k]["outlier_cov"] for k in KEYPOINT_NAMES]) + 1e-8 * np.eye(3))
+        self.flip_rate = float(errors["facing_flip_rate"])
+        self.flip_frames = max(float(errors["facing_flip_mean_frames"]), 1.0)
+
+    FRONTAL = 0.5  # |cos| of the angle between the body's forward and the viewing ray beyond which flips happen
+    FLIP_CALIBRATION = 1.5
+
+    def flips(self, rng, R_cam_root: np.ndarray, pelvis_cam: np.ndarray) -> np.ndarray:
+        """(T,) bool: frames read back to front. A two-state chain with the measured mean
+        length, running only while the body faces towards or away from the camera (a side
+        view has no front to confuse, and the measurement counts only flips that reverse
+        the facing); its rate there is the measured one over the share of such views (2/3
+        for headings spread evenly), times ``FLIP_CALIBRATION``: so calibrated, the same
+        facing test (:func:`livehmr.studio.landmark_errors.compare`) counts as many flips
+        in synthetic sequences as in the real ones (without it: 4.7 % against 8.4 %)."""
+        forward = R_cam_root[:, :, 2]
+        ray = pelvis_cam / np.maximum(np.linalg.norm(pelvis_cam, axis=-1, keepdims=True), 1e-9)
+        frontal = np.abs(np.einsum("ti,ti->t", forward, ray)) > self.FRONTAL
+        rate = min(self.flip_rate / (2 / 3) * self.FLIP_CALIBRATION, 0.5)
+        stay = 1.0 - 1.0 / self.flip_frames
+        start = rate * (1 - stay) / (1 - rate)
+        flipped = np.zeros(len(forward), bool)
+        for t in range(len(forward)):
+            flipped[t] = frontal[t] and rng.random() < (stay if t and flipped[t - 1] else start)
+        return flipped
+
+    def __call__(self, rng, joints_cam: np.ndarray, R_cam_root: np.ndarray, flipped: np.ndarray) -> np.ndarray:
+        """joints_cam (T, 14, 3) m, the true joints the landmarks stand for; R_cam_root (T, 3, 3);
+        flipped (T,) -> landmarks (T, 14, 3), hip-centred, camera axes."""
+        T, n = joints_cam.shape[:2]
+        white = np.einsum("kij,tkj->tki", self.chol, rng.normal(size=(T, n, 3)))
+        noise = np.zeros_like(white)
+        scale = np.sqrt(1 - self.rho**2)[:, None]
+        for t in range(T):
+            noise[t] = (self.rho[:, None] * noise[t - 1] if t else 0.0) + (scale if t else 1.0) * white[t]
+        outliers = rng.random((T, n)) < self.outlier_rate
+        wild = np.einsum("kij,tkj->tki", self.outlier_chol, rng.normal(size=(T, n, 3)))
+        noise = np.where(outliers[..., None], wild, noise)
+        landmarks = hip_centred(joints_cam) + np.einsum("tij,tkj->tki", R_cam_root, self.bias + noise)
+        mirrored = landmarks[:, MIRROR] * [1.0, 1.0, -1.0]
+        return np.where(flipped[:, None, None], mirrored, landmarks)
+
+
 class Synthesizer:
     """``batch(B, T)``: a training batch. Deterministic for a given seed and call order."""
 
-    def __init__(self, cache: MotionCache, errors: dict, seed: int = 0):
+    def __init__(self, cache: MotionCache, errors: dict, seed: int = 0, landmark_errors: dict | None = None,
+                 no_landmarks_rate: float = 0.3):  # fmt: skip
+        """``landmark_errors``: the 3D error model (None: no 3D landmarks are made, as for a
+        2D-only network); ``no_landmarks_rate``: the fraction of sequences made without them
+        (a 2D-only backend such as ViTPose), so that one network serves both."""
         self.cache = cache
         self.noise = DetectorNoise(errors)
+        self.landmark_noise = LandmarkNoise(landmark_errors) if landmark_errors is not None else None
+        self.no_landmarks_rate = no_landmarks_rate
         self.rng = np.random.default_rng(seed)
         lengths = np.diff(cache.clip_start)
         self.lengths = lengths
@@ -214,6 +284,14 @@ class Synthesizer:
         hi = np.where(inside[..., None], px, -np.inf).max(1)
         scale = np.where(inside.any(1), np.linalg.norm(hi - lo, axis=-1), 0.0)  # person's 2D scale, px
         kp = self.noise(rng, px[:, KEYPOINT_JOINTS], inside[:, KEYPOINT_JOINTS], scale)
+        R_world_root = G[:, 0]
+        R_cam_root = np.einsum("tji,tjk->tik", R_wc, R_world_root)
+        landmarks = None
+        if self.landmark_noise is not None:
+            flipped = self.landmark_noise.flips(rng, R_cam_root, joints_cam[:, 0])
+            kp = np.where(flipped[:, None, None], kp[:, MIRROR], kp)  # read back to front: labels exchanged in 2D too
+            if rng.random() >= self.no_landmarks_rate:
+                landmarks = self.landmark_noise(rng, joints_cam[:, KEYPOINT_JOINTS], R_cam_root, flipped)
         # camera angular velocity in cam, gyro-like: noise and a constant bias
         rel = np.einsum("tji,tjk->tik", R_wc[:-1], R_wc[1:])
         w = np.concatenate([np.zeros((1, 3)), rotmat_to_rotvec(rel) * FPS])
@@ -224,14 +302,15 @@ class Synthesizer:
         for t in range(T):
             f, last = keypoint_features(kp[t], K, last)
             box[t] = last
-            feats[t, : f.shape[-1]] = f
-        feats[:, -6:] = camera_features(w, R_wc)
-        R_world_root = G[:, 0]
+            feats[t, :NUM_KP_FEATURES] = f
+        detected = feats[:, NUM_KP_FEATURES - 1] > 0
+        feats[:, LANDMARK_SLICE] = landmark_features(landmarks, kp[..., 2], detected)
+        feats[:, -NUM_CAM_FEATURES:] = camera_features(w, R_wc)
         v_world = np.gradient(joints[:, 0], axis=0) * FPS
         v_heading = np.einsum("tji,tj->ti", heading_rotmats(R_world_root), v_world)
         return {
             "features": feats, "R_world_cam": R_wc, "local_rotmats": R_local[:, 1:],
-            "R_cam_root": np.einsum("tji,tjk->tik", R_wc, R_world_root), "pelvis_cam": joints_cam[:, 0], "box": box,
+            "R_cam_root": R_cam_root, "pelvis_cam": joints_cam[:, 0], "box": box,
             "v_heading": v_heading, "height": joints[:, 0, 2], "contacts": c.contacts[rows].astype(np.float64),
             "phenotype": c.bank.phenotypes[body], "rest_joints": rest, "joints_world": joints,
         }  # fmt: skip

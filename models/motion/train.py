@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from livehmr.models.motion.features import input_columns
 from livehmr.models.motion.network import MotionNet, NetConfig, decode
 from livehmr.models.skeleton import forward_kinematics
 
@@ -35,9 +36,11 @@ WEIGHTS = {"pose": 1.0, "root": 1.0, "joints": 5.0, "pelvis": 1.0, "depth": 1.0,
 
 @dataclass
 class TrainConfig:
-    """``cpu``: the shipped model, <= 2 h on a 2-core CPU. ``gpu``: a larger one."""
+    """``cpu``: the shipped model, <= 2 h on a 2-core CPU (v2: 3D landmarks in, 256 units,
+    14,000 steps). ``cpu-v1``: the first model's recipe (2D only, 192 units, 5,000 steps).
+    ``gpu``: a larger one."""
 
-    steps: int = 5000
+    steps: int = 14000
     batch: int = 32
     frames: int = 90
     lr: float = 1e-3
@@ -47,17 +50,21 @@ class TrainConfig:
     val_batches: int = 8
     val_every: int = 250
     checkpoint_every: int = 250
-    net: NetConfig = field(default_factory=NetConfig)
+    no_landmarks_rate: float = 0.3  # sequences made without 3D landmarks (a 2D-only backend), when the net reads them
+    net: NetConfig = field(default_factory=lambda: NetConfig(hidden=256, landmarks=True))
 
     @classmethod
     def preset(cls, name: str) -> TrainConfig:
         if name == "cpu":
             return cls()
+        if name == "cpu-v1":
+            return cls(steps=5000, net=NetConfig(hidden=192, landmarks=False))
         if name == "gpu":
-            return cls(steps=60000, batch=128, frames=120, net=NetConfig(hidden=512, layers=2))
+            return cls(steps=60000, batch=128, frames=120, net=NetConfig(hidden=512, layers=2, landmarks=True))
         if name == "smoke":
-            return cls(steps=4, batch=2, frames=16, val_batches=1, val_every=2, checkpoint_every=2, net=NetConfig(hidden=32))
-        raise ValueError(f"unknown config {name!r}; choose cpu, gpu or smoke")
+            return cls(steps=4, batch=2, frames=16, val_batches=1, val_every=2, checkpoint_every=2,
+                       net=NetConfig(hidden=32, landmarks=True))  # fmt: skip
+        raise ValueError(f"unknown config {name!r}; choose cpu, cpu-v1, gpu or smoke")
 
 
 def losses(net_out: torch.Tensor, batch) -> dict[str, torch.Tensor]:
@@ -93,9 +100,26 @@ class _Batches(torch.utils.data.IterableDataset):
         from livehmr.studio.detector_errors import load_detector_errors
 
         torch.set_num_threads(1)
-        synth = Synthesizer(load_or_build(self.split), load_detector_errors(), seed=self.seed)
+        synth = make_synthesizer(self.split, self.cfg, self.seed)
         while True:
             yield synth.batch(self.cfg.batch, self.cfg.frames)
+
+
+def make_synthesizer(split: str, cfg: TrainConfig, seed: int):
+    """The batch synthesiser of a split for a config (with 3D landmarks when its network reads them)."""
+    from livehmr.models.motion.data import load_or_build
+    from livehmr.models.motion.synth import Synthesizer
+    from livehmr.studio.detector_errors import load_detector_errors
+    from livehmr.studio.landmark_errors import load_landmark_errors
+
+    landmark_errors = load_landmark_errors() if cfg.net.landmarks else None
+    return Synthesizer(load_or_build(split), load_detector_errors(), seed=seed, landmark_errors=landmark_errors,
+                       no_landmarks_rate=cfg.no_landmarks_rate)  # fmt: skip
+
+
+def inputs(batch, net: MotionNet) -> torch.Tensor:
+    """The columns of a batch's full feature vector that ``net`` reads."""
+    return batch.features[..., torch.as_tensor(input_columns(net.config.landmarks))]
 
 
 def _loader(split: str, cfg: TrainConfig, seed: int, workers: int):
@@ -106,7 +130,7 @@ def _loader(split: str, cfg: TrainConfig, seed: int, workers: int):
 def evaluate(model: MotionNet, batches: list) -> dict[str, float]:
     model.eval()
     with torch.no_grad():
-        parts = [losses(model(b.features)[0], b) for b in batches]
+        parts = [losses(model(inputs(b, model))[0], b) for b in batches]
     model.train()
     return {k: float(np.mean([float(p[k]) for p in parts])) for k in parts[0]}
 
@@ -117,10 +141,6 @@ def train(out: str | Path, config: str | TrainConfig = "cpu", workers: int = 1, 
     ``loss.png`` and, at the end, ``motion.pt`` (weights + configs, what livehmr ships)."""
     from tqdm import tqdm
 
-    from livehmr.models.motion.data import load_or_build
-    from livehmr.models.motion.synth import Synthesizer
-    from livehmr.studio.detector_errors import load_detector_errors
-
     cfg = TrainConfig.preset(config) if isinstance(config, str) else config
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -130,7 +150,7 @@ def train(out: str | Path, config: str | TrainConfig = "cpu", workers: int = 1, 
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.05)
     step, history = resume_checkpoint(out, model, opt, sched, cfg)
-    val_synth = Synthesizer(load_or_build("val"), load_detector_errors(), seed=10_000 + cfg.seed)
+    val_synth = make_synthesizer("val", cfg, seed=10_000 + cfg.seed)
     val = [val_synth.batch(cfg.batch, cfg.frames) for _ in range(cfg.val_batches)]
     # a resumed run continues the batch stream from a new seed offset, so it never repeats batches
     batches = _loader("train", cfg, seed=cfg.seed * 1000 + step, workers=workers)
@@ -140,7 +160,7 @@ def train(out: str | Path, config: str | TrainConfig = "cpu", workers: int = 1, 
     running = None
     while step < cfg.steps:
         batch = next(batches)
-        parts = losses(model(batch.features)[0], batch)
+        parts = losses(model(inputs(batch, model))[0], batch)
         opt.zero_grad()
         parts["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -1,0 +1,283 @@
+"""One trajectory, one camera: a causal filter over every person's pelvis and the camera.
+
+The motion model gives, per person and frame, two views of where the pelvis is:
+
+- **where the camera sees it**: the pelvis in **cam** (``pelvis_cam``; from the network, or
+  from a fit of the body to the 2D keypoints), good across the image and poor in depth;
+- **how it moved**: a world displacement since the last frame (the predicted velocity,
+  with feet in contact held still), good over a frame and drifting over many.
+
+Neither places the camera, which a gyroscope or a rotation-only visual odometry leaves
+without a position. This filter estimates both, in one linear Kalman filter whose state
+is the camera's position and velocity (world, m and m/s) and each person's pelvis (world,
+m): ``x = [c, c_dot, p_1, ..., p_N]``.
+
+- A person's displacement moves its pelvis (process noise small while a foot is in
+  contact, larger in flight).
+- ``pelvis_cam`` observes ``p_i - c = R_world_cam @ pelvis_cam``, its noise long along
+  the viewing ray (depth) and short across it: a person stays where the camera sees them
+  in the image while depth is smoothed. A measurement far outside its expected spread (a
+  re-detection metres away, a detector swap) is down-weighted (its noise scaled by how far
+  out it is), never taken whole in one frame.
+- The pelvis height above the floor (z = 0) observes ``p_i[2]``.
+- The camera: ``fixed`` (a static or tripod camera, pan and zoom allowed: it keeps one
+  position, so every person's world position follows from where it sees them),
+  ``moving`` (constant velocity with random acceleration: its translation is estimated
+  from the disagreement between the people's motion and where they are seen), or
+  ``auto``: both models run side by side (an interacting multiple model filter, IMM) and
+  the one that explains the measurements better is believed, switching with hysteresis.
+
+The world's origin is below the camera at the first frame anyone is seen (x, y of the
+camera fixed there; its height is what the first person's height and place imply).
+Units: metres, seconds; world Z up. Work per frame is a few small matrix products.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+CAMERA_MODES = ("auto", "fixed", "moving")
+
+
+@dataclass
+class PelvisObservation:
+    """What the estimator knows of one person in one frame.
+
+    Attributes:
+        displacement: (3,) world metres the pelvis moved since the person's last frame.
+        height: pelvis height above the floor, m.
+        pelvis_cam: (3,) pelvis in cam, m, or None (no detection this frame: predicted).
+        in_contact: a foot is on the ground (the displacement is then trusted more).
+        depth_sigma: std of pelvis_cam's depth as a fraction of it (0.12: 12 %).
+    """
+
+    displacement: np.ndarray
+    height: float
+    pelvis_cam: np.ndarray | None = None
+    in_contact: bool = False
+    depth_sigma: float = 0.12
+
+
+@dataclass
+class TrajectoryConfig:
+    """Noise levels (standard deviations). Tuned on the studio's detector suite (training
+    subjects), see ``bench/trajectory.py``."""
+
+    step_sigma_contact: float = 0.15  # m/s: error of the predicted motion while a foot is down
+    step_sigma_flight: float = 0.5  # m/s: ... with no foot down
+    lateral_sigma: float = 0.03  # fraction of depth: pelvis_cam across the viewing ray
+    lateral_floor_m: float = 0.02
+    depth_floor_m: float = 0.05
+    height_sigma: float = 0.05  # m
+    camera_accel_sigma: float = 1.5  # m/s^2: a moving camera's random acceleration
+    camera_speed_sigma0: float = 0.5  # m/s: its speed at the start
+    camera_height_sigma0: float = 0.3  # m: the first camera height's uncertainty
+    new_person_sigma: float = 0.3  # m: beyond its first measurement's own spread
+    gate: float = 16.0  # squared Mahalanobis distance (3 dof: p = 0.001) beyond which a measurement is down-weighted
+    switch_probability: float = 0.01  # per frame, for the IMM (auto)
+    max_speed: float = 12.0  # m/s: a published pelvis never moves faster (a sprinter's)
+
+
+@dataclass
+class _Model:
+    """One Kalman filter over [c, c_dot, p_1..p_N] with a given camera model."""
+
+    moving: bool
+    x: np.ndarray = field(default_factory=lambda: np.zeros(6))
+    P: np.ndarray = field(default_factory=lambda: np.zeros((6, 6)))
+
+
+class TrajectoryFilter:
+    """The joint camera / pelvis filter (see the module docstring).
+
+    Args:
+        camera: ``auto`` | ``fixed`` | ``moving``.
+        config: noise levels.
+    """
+
+    def __init__(self, camera: str = "auto", config: TrajectoryConfig | None = None):
+        if camera not in CAMERA_MODES:
+            raise ValueError(f"camera translation model {camera!r}: choose from {', '.join(CAMERA_MODES)}")
+        self.mode = camera
+        self.cfg = config or TrajectoryConfig()
+        kinds = {"auto": (False, True), "fixed": (False,), "moving": (True,)}[camera]
+        self.models = [_Model(moving) for moving in kinds]
+        self.weights = np.full(len(self.models), 1.0 / len(self.models))  # IMM mode probabilities
+        self.persons: list[int] = []  # person ids, in state order
+        self.started = False
+        self.published: dict[int, np.ndarray] = {}
+
+    # -- state layout --------------------------------------------------------------------------------
+    def _index(self, pid: int) -> slice:
+        k = 6 + 3 * self.persons.index(pid)
+        return slice(k, k + 3)
+
+    def _add_person(self, pid: int, position: np.ndarray, cov: np.ndarray) -> None:
+        self.persons.append(pid)
+        for m in self.models:
+            n = len(m.x)
+            m.x = np.concatenate([m.x, position])
+            P = np.zeros((n + 3, n + 3))
+            P[:n, :n] = m.P
+            P[n:, n:] = cov
+            m.P = P
+
+    def drop(self, pid: int) -> None:
+        """Forget a person (the estimator dropped their track)."""
+        if pid not in self.persons:
+            return
+        s = self._index(pid)
+        keep = np.r_[0 : s.start, s.stop : len(self.models[0].x)]
+        for m in self.models:
+            m.x, m.P = m.x[keep], m.P[np.ix_(keep, keep)]
+        self.persons.remove(pid)
+        self.published.pop(pid, None)
+
+    # -- one frame -----------------------------------------------------------------------------------
+    def step(self, dt: float, R_world_cam: np.ndarray, observations: dict[int, PelvisObservation]) -> dict[int, np.ndarray]:
+        """Advance by ``dt`` seconds and take this frame's observations (person id ->
+        :class:`PelvisObservation`; persons not named are dropped). Returns each observed
+        person's pelvis (world, m); the camera's position is :attr:`camera_position`."""
+        for pid in [p for p in self.persons if p not in observations]:
+            self.drop(pid)
+        if not self.started:
+            first = next((o for o in observations.values() if o.pelvis_cam is not None), None)
+            if first is None:
+                return {}
+            z = first.height - float((R_world_cam @ first.pelvis_cam)[2])
+            for m in self.models:
+                m.x[:3] = [0.0, 0.0, z]
+                m.P = np.diag([0.0, 0.0, self.cfg.camera_height_sigma0**2, *([self.cfg.camera_speed_sigma0**2] * 3)])
+                if not m.moving:
+                    m.P[3:6, 3:6] = 0.0
+            self.started = True
+        for pid, obs in observations.items():
+            if pid not in self.persons:
+                if obs.pelvis_cam is None:
+                    continue  # never seen: nothing places them
+                c = self.camera_position
+                R = self._measurement_cov(obs, R_world_cam)
+                self._add_person(pid, c + R_world_cam @ obs.pelvis_cam, R + np.eye(3) * self.cfg.new_person_sigma**2)
+        if len(self.models) > 1:
+            self._mix()
+        log_likelihoods = np.array([self._advance(m, dt, R_world_cam, observations) for m in self.models])
+        if len(self.models) > 1:
+            log_w = np.log(np.maximum(self.weights, 1e-300)) + log_likelihoods
+            w = np.exp(log_w - log_w.max())
+            self.weights = np.clip(w / w.sum(), 1e-6, 1.0)
+            self.weights /= self.weights.sum()
+        x = self.state
+        out = {}
+        for pid in self.persons:
+            if pid not in observations:
+                continue
+            p = x[self._index(pid)]
+            last = self.published.get(pid)
+            if last is not None:  # never publish a jump a person cannot make
+                step = p - last
+                limit = self.cfg.max_speed * dt
+                norm = float(np.linalg.norm(step))
+                if norm > limit:
+                    p = last + step * (limit / norm)
+            self.published[pid] = p.copy()
+            out[pid] = p
+        return out
+
+    @property
+    def state(self) -> np.ndarray:
+        """The combined state (the IMM's probability-weighted mean)."""
+        return sum(w * m.x for w, m in zip(self.weights, self.models))
+
+    @property
+    def camera_position(self) -> np.ndarray:
+        """(3,) the camera's world position, m."""
+        return self.state[:3].copy()
+
+    @property
+    def camera_moving_probability(self) -> float:
+        """How much the filter believes the camera translates (1 or 0 unless ``auto``)."""
+        return float(sum(w for w, m in zip(self.weights, self.models) if m.moving))
+
+    # -- internals -------------------------------------------------------------------------------------
+    def _measurement_cov(self, obs: PelvisObservation, R_world_cam: np.ndarray) -> np.ndarray:
+        depth = max(float(obs.pelvis_cam[2]), 0.3)
+        lateral = self.cfg.lateral_sigma * depth + self.cfg.lateral_floor_m
+        along = obs.depth_sigma * depth + self.cfg.depth_floor_m
+        ray = obs.pelvis_cam / max(np.linalg.norm(obs.pelvis_cam), 1e-6)  # the viewing ray, cam
+        cov_cam = lateral**2 * np.eye(3) + (along**2 - lateral**2) * np.outer(ray, ray)
+        return R_world_cam @ cov_cam @ R_world_cam.T
+
+    def _mix(self) -> None:
+        """IMM mixing: each model restarts from the others' estimates, weighted by how likely
+        a switch to it was."""
+        n = len(self.models)
+        s = self.cfg.switch_probability
+        Pi = np.full((n, n), s / (n - 1)) + np.eye(n) * (1 - s - s / (n - 1))
+        c = Pi.T @ self.weights
+        mixed = []
+        for j in range(n):
+            mu = Pi[:, j] * self.weights / max(c[j], 1e-12)
+            x0 = sum(mu[i] * self.models[i].x for i in range(n))
+            P0 = sum(mu[i] * (self.models[i].P + np.outer(self.models[i].x - x0, self.models[i].x - x0)) for i in range(n))
+            mixed.append((x0, P0))
+        for m, (x0, P0) in zip(self.models, mixed):
+            m.x, m.P = x0, P0
+            if not m.moving:  # a fixed camera has no velocity
+                m.x[3:6] = 0.0
+                m.P[3:6, :] = 0.0
+                m.P[:, 3:6] = 0.0
+        self.weights = c
+
+    def _advance(self, m: _Model, dt: float, R_world_cam: np.ndarray, observations: dict[int, PelvisObservation]) -> float:
+        """Predict and update one model; returns the log-likelihood of this frame's measurements."""
+        cfg = self.cfg
+        n = len(m.x)
+        F = np.eye(n)
+        Q = np.zeros((n, n))
+        if m.moving:
+            F[0:3, 3:6] = dt * np.eye(3)
+            q = cfg.camera_accel_sigma**2
+            Q[0:3, 0:3] = q * dt**4 / 4 * np.eye(3)
+            Q[0:3, 3:6] = Q[3:6, 0:3] = q * dt**3 / 2 * np.eye(3)
+            Q[3:6, 3:6] = q * dt**2 * np.eye(3)
+        u = np.zeros(n)
+        for pid in self.persons:
+            s = self._index(pid)
+            obs = observations[pid]
+            u[s] = obs.displacement
+            sigma = cfg.step_sigma_contact if obs.in_contact else cfg.step_sigma_flight
+            Q[s, s] = (sigma * dt) ** 2 * np.eye(3)
+        m.x = F @ m.x + u
+        m.P = F @ m.P @ F.T + Q
+        log_likelihood = 0.0
+        for pid in self.persons:
+            obs = observations[pid]
+            s = self._index(pid)
+            # height above the floor
+            H = np.zeros((1, n))
+            H[0, s.start + 2] = 1.0
+            log_likelihood += self._update(m, H, np.array([obs.height]), np.array([[cfg.height_sigma**2]]))
+            if obs.pelvis_cam is None:
+                continue
+            H = np.zeros((3, n))
+            H[:, s] = np.eye(3)
+            H[:, 0:3] = -np.eye(3)
+            log_likelihood += self._update(m, H, R_world_cam @ obs.pelvis_cam, self._measurement_cov(obs, R_world_cam))
+        return log_likelihood
+
+    def _update(self, m: _Model, H: np.ndarray, z: np.ndarray, R: np.ndarray) -> float:
+        """A Kalman update, robust to outliers; returns the log-likelihood of ``z``."""
+        innovation = z - H @ m.x
+        S = H @ m.P @ H.T + R
+        d2 = float(innovation @ np.linalg.solve(S, innovation))
+        if d2 > self.cfg.gate:  # far out: believe it as much as a measurement that far out deserves
+            R = R * (d2 / self.cfg.gate)
+            S = H @ m.P @ H.T + R
+        K = np.linalg.solve(S, H @ m.P).T
+        m.x = m.x + K @ innovation
+        I_KH = np.eye(len(m.x)) - K @ H
+        m.P = I_KH @ m.P @ I_KH.T + K @ R @ K.T  # Joseph form: stays symmetric and positive
+        sign, logdet = np.linalg.slogdet(2 * np.pi * S)
+        return -0.5 * (float(innovation @ np.linalg.solve(S, innovation)) + logdet)
