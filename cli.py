@@ -89,6 +89,7 @@ PriorConfig = _choice("PriorConfig", ("cpu", "gpu", "smoke"))
 PriorKind = _choice("PriorKind", ("humor", "diffusion"))
 UpAxis = _choice("UpAxis", ("y", "z"))
 VitVariant = _choice("VitVariant", ("s", "b", "l", "h"))
+CameraTranslation = _choice("CameraTranslation", ("auto", "fixed", "moving"))
 LogLevel = _choice("LogLevel", ("debug", "info", "warning", "error"))
 
 
@@ -97,7 +98,8 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
                   publish: str, insecure: bool, max_frames: Optional[int], realtime: bool, quiet: bool,
                   motion_model: Optional[str] = None, people: int = 4, vitpose: Optional[str] = None,
                   device: str = "cpu", trust_checkpoint: bool = False, publish_frames: bool = False,
-                  curve=None, refine: Optional[str] = None, refine_lag: int = 20) -> None:  # fmt: skip
+                  curve=None, refine: Optional[str] = None, refine_lag: int = 20,
+                  camera_translation: str = "auto") -> None:  # fmt: skip
     from rich.console import Console
 
     from livehmr.models.body import load_body_model
@@ -135,7 +137,8 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
                 source=source,
                 keypoints=loaded("keypoints", registry.make_keypoints(keypoints, people, vitpose, device, trust_checkpoint)),
                 camera=camera_motion,
-                estimator=loaded("estimator", registry.make_estimator(estimator, body_model, fov, motion_model)),
+                estimator=loaded("estimator", registry.make_estimator(estimator, body_model, fov, motion_model,
+                                                                      camera_translation)),
                 publishers=[publisher],
                 refiner=registry.make_refiner(refine, body_model, refine_lag),
             )
@@ -191,6 +194,7 @@ _ESTIMATOR = typer.Option("learned", help="Body estimator: learned (the causal m
 _REFINE = typer.Option(None, help="Also publish a refined stream (topic 'refined', a fixed lag later): windowed optimisation with the motion prior humor | diffusion | noprior.")
 _REFINE_LAG = typer.Option(20, callback=_within(1, 300), help="--refine: frames each refined frame waits for (its future context; 20 = 0.67 s at 30 fps).")
 _MOTION_MODEL = typer.Option(None, callback=_existing_file, help="Motion model weights for --estimator learned: a .pt (PyTorch) or an exported .onnx (ONNX Runtime); default the shipped model.")
+_CAMERA_TRANSLATION = typer.Option("auto", help="How the camera may translate (learned estimator): auto (decided from what it sees) | fixed (static or tripod: pans and zooms only) | moving.")
 _BODY = typer.Option("anny", help="Body model: anny (bundled) | smpl (needs --smpl-model).")
 _SMPL = typer.Option(None, callback=_existing_file, help="Path to an SMPL model file or folder (licensed; only used with --body smpl).")
 _FOV = typer.Option(60.0, callback=_within(1.0, 179.0), help="Horizontal field of view (degrees, 1-179) assumed when the source gives no intrinsics.")
@@ -240,7 +244,8 @@ def run(
     source: str = typer.Argument(..., help="Video file, image folder, camera index (0, camera:1), stream URL, or 'synthetic'."),
     keypoints: Keypoints = _KEYPOINTS, camera: Camera = _CAMERA, gyro: Optional[str] = _GYRO, imu_to_cam: str = _IMU,
     gyro_offset: Optional[float] = _GYRO_OFFSET, estimator: EstimatorName = _ESTIMATOR,
-    motion_model: Optional[str] = _MOTION_MODEL, body: BodyName = _BODY, smpl_model: Optional[str] = _SMPL,
+    motion_model: Optional[str] = _MOTION_MODEL, camera_translation: CameraTranslation = _CAMERA_TRANSLATION,
+    body: BodyName = _BODY, smpl_model: Optional[str] = _SMPL,
     fov: float = _FOV, publish: str = _PUBLISH,
     insecure: bool = _INSECURE, curve_secret: Optional[str] = _CURVE_SECRET, curve_clients: Optional[str] = _CURVE_CLIENTS,
     max_frames: Optional[int] = _MAX,
@@ -256,7 +261,7 @@ def run(
                   realtime=realtime, quiet=quiet,
                   motion_model=motion_model, people=people, vitpose=vitpose, device=device,
                   trust_checkpoint=trust_checkpoint, publish_frames=publish_frames, refine=refine,
-                  refine_lag=refine_lag)  # fmt: skip
+                  refine_lag=refine_lag, camera_translation=camera_translation)  # fmt: skip
 
 
 @app.command()
@@ -456,6 +461,7 @@ def bench_accuracy_cmd(
     refine_every: Optional[int] = typer.Option(None, callback=_within(1), help="--refine: solve each window every N frames (default: the live setting, 15)."),
     refine_iterations: Optional[int] = typer.Option(None, callback=_within(1), help="--refine: L-BFGS evaluations per solve (default: the live setting, 15)."),
     refine_prior_weight: Optional[float] = typer.Option(None, callback=_within(0.0), help="--refine: weight of the motion prior term (default 0.02)."),
+    motion_model: Optional[str] = _MOTION_MODEL, camera_translation: CameraTranslation = _CAMERA_TRANSLATION,
 ) -> None:
     """Run the pipeline causally on every sequence of a suite and print the accuracy table."""
     from pathlib import Path
@@ -494,7 +500,8 @@ def bench_accuracy_cmd(
                               for p in priors}  # fmt: skip
         except ValueError as exc:
             _fail(f"--refine-every: {exc}")
-    bench_accuracy(folder, out, configs=chosen or CONFIGS, limit=limit, refine=refine_configs)
+    bench_accuracy(folder, out, configs=chosen or CONFIGS, limit=limit, refine=refine_configs,
+                   estimator_options={"motion_model": motion_model, "camera_translation": camera_translation})  # fmt: skip
     typer.echo((Path(out) / "table.md").read_text())
     typer.echo(f"plots and per-sequence results in {out}")
 

@@ -38,6 +38,13 @@ TABLE_METRICS = (
     ("W-MPJPE100", "mm"), ("RTE", "%"), ("jitter", "10m/s³"), ("foot sliding", "mm"), ("accel", "mm/f²"),
     ("cam rot", "deg"),
 )  # fmt: skip
+#: the second table: errors by body part, the overlay's 2D error and the camera's drift
+DETAIL_METRICS = (
+    ("PA torso", "mm"), ("PA arms", "mm"), ("PA legs", "mm"), ("2D published", "px"), ("2D BlazePose", "px"),
+    ("2D ratio", "×"), ("cam drift", "cm"),
+)  # fmt: skip
+NON_TRANSLATING = ("static", "pan")  # camera families whose camera keeps its place
+HEIGHT_BINS = (0, 40, 80, 160, 320, 10_000)  # person height in pixels, for coverage
 
 
 @dataclass
@@ -94,11 +101,14 @@ class ReplayedKeypoints:
 
 
 def run_sequence(folder: Path, spec: SequenceSpec, truth: SequenceTruth, estimator: str, camera: str, body,
-                 keypoints="blazepose", refine: tuple[str, ...] | dict = ()) -> Prediction:  # fmt: skip
+                 keypoints="blazepose", refine: tuple[str, ...] | dict = (),
+                 estimator_options: dict | None = None) -> Prediction:  # fmt: skip
     """Run the pipeline on one sequence; ``keypoints``: a backend name or recorded keypoints.
     ``refine``: priors (``humor``, ``diffusion``, ``noprior``), or labelled RefineConfigs,
     whose refined streams are made from the same causal results (synchronously, so the
-    numbers do not depend on the machine's load) into ``Prediction.refined``."""
+    numbers do not depend on the machine's load) into ``Prediction.refined``.
+    ``estimator_options``: keyword arguments of :func:`~livehmr.stream.registry.make_estimator`
+    (``motion_model``, ``camera_translation``)."""
     from livehmr.stream import registry
     from livehmr.stream.runtime import Pipeline
     from livehmr.stream.sources.files import VideoFileSource
@@ -114,7 +124,7 @@ def run_sequence(folder: Path, spec: SequenceSpec, truth: SequenceTruth, estimat
     refiners = {name: _Refined(config, body, truth.num_frames) for name, config in refine.items()}
     prediction.refined = {name: r.prediction for name, r in refiners.items()}
     pipeline = Pipeline(source=source, keypoints=detector, camera=registry.make_camera(camera, source, gyro, spec.imu),
-                        estimator=registry.make_estimator(estimator, body, spec.hfov_deg),
+                        estimator=registry.make_estimator(estimator, body, spec.hfov_deg, **(estimator_options or {})),
                         on_result=[prediction.record, *(r.push for r in refiners.values())])  # fmt: skip
     try:
         pipeline.run()
@@ -156,10 +166,18 @@ def score(pred: Prediction, truth: SequenceTruth, meshes=None) -> dict[str, floa
     R_rel_pred = np.swapaxes(pred.T_world_cam[:1, :3, :3], 1, 2) @ pred.T_world_cam[:, :3, :3]
     R_rel_gt = np.swapaxes(truth.T_world_cam[:1, :3, :3], 1, 2) @ truth.T_world_cam[:, :3, :3]
     out["cam rot"] = float(M.rotation_error_deg(R_rel_pred, R_rel_gt).mean())
+    camera_path = pred.T_world_cam[:, :3, 3]
+    out["cam drift"] = float(100 * np.linalg.norm(camera_path - camera_path[0], axis=-1).max())
+    height_px, visible_2d = person_height_px(truth)
+    out["_height_px"], out["_has_body"] = height_px, ok
     if not ok.any():
         return out
     out["MPJPE"] = float(M.mpjpe(pred_cam[ok], gt_cam[ok]).mean())
-    out["PA-MPJPE"] = float(M.pa_mpjpe(pred_cam[ok], gt_cam[ok]).mean())
+    per_joint = M.pa_joint_errors(pred_cam[ok], gt_cam[ok])
+    out["PA-MPJPE"] = float(per_joint.mean())
+    for part, joints in M.BODY_PARTS.items():
+        out[f"PA {part}"] = float(per_joint[:, list(joints)].mean())
+    out.update(overlay_errors(pred, truth, ok, visible_2d))
     if meshes is not None:
         pv, gv, frames = meshes(pred, truth)
         out["PVE"] = float(M.pve(pv, gv, pred_cam[frames], gt_cam[frames]).mean()) if len(frames) else np.nan
@@ -183,6 +201,40 @@ def score(pred: Prediction, truth: SequenceTruth, meshes=None) -> dict[str, floa
     out["_root_gt"] = gt_world[:, 0]
     out["_w_err"] = w_err
     return out
+
+
+def person_height_px(truth: SequenceTruth) -> tuple[np.ndarray, np.ndarray]:
+    """(T,) the person's height in the image (px: vertical extent of the visible true joints,
+    NaN when fewer than 4 are visible) and (T, 24) which joints are visible."""
+    visible = truth.visible & np.isfinite(truth.joints_2d).all(-1)
+    y = np.where(visible, truth.joints_2d[..., 1], np.nan)
+    with np.errstate(all="ignore"):
+        height = np.nanmax(y, axis=1) - np.nanmin(y, axis=1)
+    height[visible.sum(1) < 4] = np.nan
+    return height, visible
+
+
+def overlay_errors(pred: Prediction, truth: SequenceTruth, ok: np.ndarray, visible: np.ndarray) -> dict[str, float]:
+    """What an AR overlay shows: the published joints projected through the published camera
+    (with the true intrinsics) against the true 2D joints, median px over the model's 14
+    keypoint joints where visible; beside it BlazePose's own 2D error on the same joints
+    and frames (where it reported them), and their ratio."""
+    from livehmr.models.motion.features import KEYPOINT_INDEX, KEYPOINT_JOINTS
+
+    published = M.project(pred.joints_world, pred.T_world_cam, truth.K)[:, KEYPOINT_JOINTS]
+    gt = truth.joints_2d[:, KEYPOINT_JOINTS]
+    detector = np.full_like(gt, np.nan)
+    for i, persons in pred.keypoints.items():
+        if persons and i < len(detector):
+            kp = persons[0].keypoints[KEYPOINT_INDEX]
+            detector[i] = np.where(kp[:, 2:] >= 0.3, kp[:, :2], np.nan)
+    use = ok[:, None] & visible[:, KEYPOINT_JOINTS] & np.isfinite(detector).all(-1) & np.isfinite(published).all(-1)
+    if not use.any():
+        return {}
+    e_pub = np.linalg.norm(published - gt, axis=-1)[use]
+    e_det = np.linalg.norm(detector - gt, axis=-1)[use]
+    return {"2D published": float(np.median(e_pub)), "2D BlazePose": float(np.median(e_det)),
+            "2D ratio": float(np.median(e_pub) / max(np.median(e_det), 1e-6))}  # fmt: skip
 
 
 def anny_meshes(stride: int = 10):
@@ -255,7 +307,8 @@ def plot_sequence(name: str, results: dict[str, dict], out: Path) -> None:
 
 
 def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_stride: int = 10,
-                   limit: int | None = None, progress=True, refine: tuple[str, ...] | dict = ()) -> dict[str, dict[str, float]]:  # fmt: skip
+                   limit: int | None = None, progress=True, refine: tuple[str, ...] | dict = (),
+                   estimator_options: dict | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
     """Run and score every sequence of a suite for each (estimator, camera) config; write
     ``results.json``, ``table.md`` and one plot per sequence into ``out``; return the table.
     ``refine``: priors (or labelled RefineConfigs, see :func:`run_sequence`) whose refined
@@ -271,6 +324,8 @@ def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_
     body = AnnyBody()
     meshes = anny_meshes(pve_stride)
     per_sequence: dict[str, dict[str, dict]] = {}
+    families: dict[str, str] = {}
+    heights: dict[str, list[np.ndarray]] = {}  # config -> [(height_px, has_body) per frame]
     solve_times: dict[str, list[float]] = {}
     lags: dict[str, list[int]] = {}
     for spec, folder in tqdm(sequences, desc="bench accuracy", unit="seq", disable=not progress):
@@ -278,7 +333,9 @@ def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_
         recorded = cached_keypoints(folder, truth)
         results = {}
         for estimator, camera in configs:
-            pred = run_sequence(folder, spec, truth, estimator, camera, body, keypoints=recorded, refine=refine)
+            options = estimator_options if estimator == "learned" else None
+            pred = run_sequence(folder, spec, truth, estimator, camera, body, keypoints=recorded, refine=refine,
+                                estimator_options=options)  # fmt: skip
             results[f"{estimator}+{camera}"] = score(pred, truth, meshes)
             for prior, refined in pred.refined.items():
                 name = f"{estimator}+{camera} refined:{prior}"
@@ -286,10 +343,19 @@ def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_
                 solve_times.setdefault(name, []).extend(refined.solve_ms)
                 lags.setdefault(name, []).extend(refined.lag_frames)
         plot_sequence(spec.name, results, out)
+        families[spec.name] = spec.camera
+        for config, r in results.items():
+            if "_height_px" in r:
+                heights.setdefault(config, []).append(np.column_stack([r["_height_px"], r["_has_body"]]))
         per_sequence[spec.name] = {k: {m: v for m, v in r.items() if not m.startswith("_")} for k, r in results.items()}
     table = summarize(per_sequence)
-    (out / "results.json").write_text(json.dumps({"per_sequence": per_sequence, "table": table}, indent=1))
+    details = summarize_details(per_sequence, families)
+    coverage_by_height = {c: coverage_by_height_px(np.concatenate(h)) for c, h in heights.items()}
+    (out / "results.json").write_text(json.dumps({"per_sequence": per_sequence, "families": families, "table": table,
+                                                  "details": details, "coverage_by_height": coverage_by_height},
+                                                 indent=1))  # fmt: skip
     text = markdown_table(table, len(sequences), sum(s.frames for s, _ in sequences))
+    text += "\n" + markdown_details(details) + "\n" + markdown_coverage(coverage_by_height)
     for name, times in solve_times.items():
         if times:
             text += (f"\n{name}: published {np.mean(lags[name]):.1f} frames after capture on average (min {min(lags[name])}); "
@@ -310,6 +376,66 @@ def summarize(per_sequence: dict[str, dict[str, dict]]) -> dict[str, dict[str, f
             pairs = [(r[metric], r["frames"]) for r in rows if metric in r and np.isfinite(r[metric])]
             table[config][metric] = float(np.average([v for v, _ in pairs], weights=[w for _, w in pairs])) if pairs else np.nan
     return table
+
+
+def summarize_details(per_sequence: dict[str, dict[str, dict]], families: dict[str, str]) -> dict[str, dict[str, float]]:
+    """Per config, and per config and camera family (``config @ family``): body-part errors,
+    the overlay's 2D error against BlazePose's, PA-MPJPE, W-MPJPE100, RTE, coverage
+    (frame-weighted means); the 90th percentile over sequences of W-MPJPE100 (runaways);
+    the worst camera drift of a non-translating camera (static and pan families)."""
+    metrics = ("coverage", "PA-MPJPE", "W-MPJPE100", "RTE") + tuple(m for m, _ in DETAIL_METRICS if m != "cam drift")
+    groups: dict[str, list[dict]] = {}
+    for name, results in per_sequence.items():
+        for config, r in results.items():
+            groups.setdefault(config, []).append({**r, "_family": families[name]})
+            groups.setdefault(f"{config} @ {families[name]}", []).append({**r, "_family": families[name]})
+    out: dict[str, dict[str, float]] = {}
+    for group, rows in sorted(groups.items()):
+        row = {}
+        for metric in metrics:
+            pairs = [(r[metric], r["frames"]) for r in rows if metric in r and np.isfinite(r[metric])]
+            row[metric] = float(np.average([v for v, _ in pairs], weights=[w for _, w in pairs])) if pairs else np.nan
+        w = [r["W-MPJPE100"] for r in rows if np.isfinite(r.get("W-MPJPE100", np.nan))]
+        row["W-MPJPE100 p90 seq"] = float(np.percentile(w, 90)) if w else np.nan
+        drift = [r["cam drift"] for r in rows if r["_family"] in NON_TRANSLATING and "cam drift" in r]
+        row["cam drift"] = float(max(drift)) if drift else np.nan
+        row["sequences"] = float(len(rows))
+        out[group] = row
+    return out
+
+
+def coverage_by_height_px(height_and_body: np.ndarray) -> dict[str, float]:
+    """Coverage (% of frames with a published body) by the person's height in the image."""
+    height, body = height_and_body[:, 0], height_and_body[:, 1] > 0
+    out = {}
+    for lo, hi in zip(HEIGHT_BINS[:-1], HEIGHT_BINS[1:]):
+        sel = (height >= lo) & (height < hi)
+        out[f"{lo}-{hi if hi < 10_000 else ''} px"] = float(100 * body[sel].mean()) if sel.any() else np.nan
+        out[f"{lo}-{hi if hi < 10_000 else ''} px frames"] = float(sel.sum())
+    return out
+
+
+def markdown_details(details: dict[str, dict[str, float]]) -> str:
+    cols = ("sequences", "coverage", "PA-MPJPE", "PA torso", "PA arms", "PA legs", "W-MPJPE100", "W-MPJPE100 p90 seq",
+            "RTE", "2D published", "2D BlazePose", "2D ratio", "cam drift")  # fmt: skip
+    head = "| config (@ camera family) | " + " | ".join(cols) + " |"
+    rows = [f"| {g} | " + " | ".join("–" if not np.isfinite(r.get(c, np.nan)) else f"{r[c]:.{0 if c == 'sequences' else 1}f}"
+                                      for c in cols) + " |" for g, r in details.items()]  # fmt: skip
+    note = ("By camera family and body part. 2D: median px of the published joints projected through the published "
+            "camera against the true 2D joints, BlazePose's own error on the same joints and frames, and their ratio "
+            "(an AR overlay's error). cam drift: the farthest the published camera strays from its first position in "
+            "a static or pan sequence (cm). W-MPJPE100 p90 seq: the 90th percentile over sequences (runaways).")  # fmt: skip
+    return "\n".join([note, "", head, "|---|" + "---:|" * len(cols), *rows]) + "\n"
+
+
+def markdown_coverage(coverage: dict[str, dict[str, float]]) -> str:
+    if not coverage:
+        return ""
+    bins = [k for k in next(iter(coverage.values())) if not k.endswith("frames")]
+    head = "| coverage (%) by the person's height in the image | " + " | ".join(bins) + " |"
+    rows = [f"| {c} | " + " | ".join("–" if not np.isfinite(r[b]) else f"{r[b]:.1f} ({r[b + ' frames']:.0f} f)" for b in bins) + " |"
+            for c, r in coverage.items()]  # fmt: skip
+    return "\n".join([head, "|---|" + "---:|" * len(bins), *rows]) + "\n"
 
 
 def markdown_table(table: dict[str, dict[str, float]], sequences: int, frames: int) -> str:

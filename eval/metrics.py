@@ -66,6 +66,33 @@ def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return 1000 * out
 
 
+def pa_joint_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """(T, J) mm: each joint's distance after the per-frame similarity alignment of
+    :func:`pa_mpjpe` (whose per-frame mean this is), for errors by body part."""
+    out = np.empty(pred.shape[:2])
+    for i, (p, g) in enumerate(zip(pred, gt)):
+        out[i] = np.linalg.norm(_apply(*align_similarity(p, g), p) - g, axis=-1)
+    return 1000 * out
+
+
+#: SMPL-24 joints by body part (the field's usual split; hands and feet with their limbs)
+BODY_PARTS = {
+    "torso": (0, 1, 2, 3, 6, 9, 12, 13, 14, 15),
+    "arms": (16, 17, 18, 19, 20, 21, 22, 23),
+    "legs": (4, 5, 7, 8, 10, 11),
+}
+
+
+def project(points_world: np.ndarray, T_world_cam: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(T, J, 2) pixels of world points (T, J, 3) seen by cameras T_world_cam (T, 4, 4)
+    with intrinsics K (3, 3); points behind the camera are NaN."""
+    R, t = T_world_cam[:, :3, :3], T_world_cam[:, :3, 3]
+    cam = np.einsum("tji,tkj->tki", R, points_world - t[:, None])
+    z = cam[..., 2:]
+    px = cam[..., :2] / np.where(z > 1e-3, z, np.nan) * [K[0, 0], K[1, 1]] + K[:2, 2]
+    return px
+
+
 def pve(pred_vertices: np.ndarray, gt_vertices: np.ndarray, pred_joints: np.ndarray, gt_joints: np.ndarray) -> np.ndarray:
     """(T,) mm: mean vertex distance, each mesh shifted by its own joints' hip midpoint.
     Both meshes must share a topology (V, 3)."""
@@ -152,5 +179,5 @@ def runs(valid: np.ndarray, min_length: int) -> list[slice]:
 
 __all__ = [
     "align_similarity", "mpjpe", "pa_mpjpe", "pve", "wa_mpjpe", "w_mpjpe", "rte", "jitter", "foot_sliding",
-    "accel_error", "rotation_error_deg", "runs",
+    "accel_error", "rotation_error_deg", "runs", "pa_joint_errors", "BODY_PARTS", "project",
 ]  # fmt: skip

@@ -87,7 +87,7 @@ class StaticCamera:
     def update(self, frame: Frame, persons: list[PersonKeypoints]) -> CameraState:
         if self.R_world_cam is None:
             self.R_world_cam = initial_orientation(frame)
-        return CameraState(self.R_world_cam.copy(), flags={"camera_static"})
+        return CameraState(self.R_world_cam.copy(), flags={"camera_static"}, translates=False)
 
     def reset(self, R_world_cam: np.ndarray | None = None) -> None:
         self.R_world_cam = None if R_world_cam is None else R_world_cam.copy()

@@ -90,9 +90,16 @@ def make_camera(name: str, source: Source, gyro: str | None = None, imu_to_cam: 
     return FusedCamera(feed, R_cam_imu, clock_offset=gyro_offset_s, hfov_deg=hfov_deg)
 
 
-def make_estimator(name: str, body: BodyModel, hfov_deg: float = 60.0, motion_model: str | None = None) -> Estimator:
+CAMERA_TRANSLATION = ("auto", "fixed", "moving")
+
+
+def make_estimator(name: str, body: BodyModel, hfov_deg: float = 60.0, motion_model: str | None = None,
+                   camera_translation: str = "auto") -> Estimator:  # fmt: skip
     """``learned``: the motion model (``motion_model``: a ``.pt`` runs in PyTorch, an exported
-    ``.onnx`` in ONNX Runtime; default the shipped weights). ``baseline``: per-frame IK."""
+    ``.onnx`` in ONNX Runtime; default the shipped weights; ``camera_translation``: fixed,
+    moving or auto, see :mod:`livehmr.models.motion.trajectory`). ``baseline``: per-frame IK."""
+    if camera_translation not in CAMERA_TRANSLATION:
+        raise LivehmrError(f"--camera-translation {camera_translation!r}: choose from {', '.join(CAMERA_TRANSLATION)}")
     if name == "baseline":
         from livehmr.models.baseline import BaselineEstimator
 
@@ -101,7 +108,8 @@ def make_estimator(name: str, body: BodyModel, hfov_deg: float = 60.0, motion_mo
         from livehmr.models.motion.estimator import LearnedEstimator
 
         backend = "onnx" if motion_model and str(motion_model).endswith(".onnx") else "torch"
-        return LearnedEstimator(body, motion_model, default_hfov_deg=hfov_deg, backend=backend)
+        return LearnedEstimator(body, motion_model, default_hfov_deg=hfov_deg, backend=backend,
+                                camera_translation=camera_translation)  # fmt: skip
     raise LivehmrError(f"unknown estimator {name!r}; choose from {', '.join(ESTIMATORS)}")
 
 

@@ -111,6 +111,8 @@ class CameraState:
     flags: set[str] = field(default_factory=set)
     #: (3,) camera position in the world up to an unknown scale (monocular VO), if known
     t_up_to_scale: np.ndarray | None = None
+    #: whether the camera stage knows the camera translates: False (a static camera), True, or None (cannot tell)
+    translates: bool | None = None
 
     @property
     def T_world_cam(self) -> np.ndarray:

@@ -179,7 +179,7 @@ def summarise(data: dict[str, np.ndarray], segments: list[slice]) -> dict:
         vis = data["visible"][ok, k]
         mean, cov = robust_covariance(e)
         d = e - mean
-        outlier = np.einsum("ni,ij,nj->n", d, np.linalg.inv(cov), d) > OUTLIER_D2
+        outlier = np.einsum("ni,ij,nj->n", d, np.linalg.inv(cov + 1e-10 * np.eye(3)), d) > OUTLIER_D2
         model["joints"][name] = {
             "truth_joint": PAIRS[name],
             "bias": mean.round(5).tolist(),

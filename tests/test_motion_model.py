@@ -219,3 +219,36 @@ def test_learned_estimator_tracks_predicts_through_and_drops():
     assert flags[26][0] == 1 and "predicted" not in flags[26][1]
     assert flags[34] == (1, {"predicted"}) and flags[36][0] == 0  # gone longer than 5 frames: dropped
     assert np.isfinite(est.camera_translation()).all()
+
+
+def test_a_landmark_network_runs_with_and_without_3d_landmarks(tmp_path):
+    """The masked-3D path: one v2 network serves BlazePose (3D landmarks) and a 2D-only
+    backend (none): both give finite states, and the landmarks change what it predicts."""
+    from livehmr.models.motion.estimator import LearnedEstimator
+    from livehmr.models.motion.train import TrainConfig, save_weights
+
+    torch.manual_seed(0)
+    cfg = TrainConfig.preset("smoke")
+    assert cfg.net.landmarks
+    save_weights(MotionNet(cfg.net).eval(), cfg, {"step": [], "seconds": 0.0, "val": []}, tmp_path / "m.pt")
+
+    class Body:
+        name = "anny"
+        rest_joints = np.zeros((24, 3))
+        betas = np.zeros(10)
+
+    rng = np.random.default_rng(0)
+    outputs = {}
+    for with_3d in (True, False):
+        est = LearnedEstimator(Body(), tmp_path / "m.pt")
+        assert est.step.landmarks and len(est.columns) == NUM_FEATURES
+        joints = []
+        for frame, cam, person in walker_frames(12):
+            if with_3d:
+                person.landmarks_3d = rng.normal(0, 0.3, (33, 3))
+                person.landmarks_3d_conf = np.full(33, 0.9)
+            [state] = est.estimate(frame, cam, [person])
+            assert np.isfinite(state.joints_world).all()
+            joints.append(state.joints_world)
+        outputs[with_3d] = np.array(joints)
+    assert np.abs(outputs[True] - outputs[False]).max() > 1e-4

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from livehmr.models.motion.trajectory import PelvisObservation, TrajectoryFilter
+from livehmr.models.motion.trajectory import PelvisObservation, TrajectoryConfig, TrajectoryFilter
 
 FPS = 30.0
 DT = 1 / FPS
@@ -32,7 +32,7 @@ def _scene(T: int, camera_velocity=(0.0, 0.0, 0.0)):
     return pelvis, eye, R, pelvis_cam
 
 
-def _run(filt, pelvis, R, pelvis_cam, rng=None, depth_noise=0.0, step_noise=0.0, step_bias=1.0):
+def _run(filt, pelvis, R, pelvis_cam, rng=None, depth_noise=0.0, step_noise=0.0, step_bias=1.0, depth_sigma=None):
     out = []
     for i in range(len(pelvis)):
         disp = (pelvis[i] - pelvis[i - 1]) * step_bias if i else np.zeros(3)
@@ -41,30 +41,34 @@ def _run(filt, pelvis, R, pelvis_cam, rng=None, depth_noise=0.0, step_noise=0.0,
         m = pelvis_cam[i].copy()
         if rng is not None and depth_noise:
             m *= 1 + rng.normal(0, depth_noise)  # along the ray: what a depth error is
-        obs = PelvisObservation(disp, height=float(pelvis[i, 2]), pelvis_cam=m, in_contact=True, depth_sigma=max(depth_noise, 0.02))
+        sigma = depth_sigma if depth_sigma is not None else max(depth_noise, 0.02)
+        obs = PelvisObservation(disp, height=float(pelvis[i, 2]), pelvis_cam=m, in_contact=True, depth_sigma=sigma)
         out.append(filt.step(DT, R[i], {0: obs})[0])
     return np.array(out)
 
 
-@pytest.mark.parametrize("mode", ["fixed", "auto"])
-def test_a_static_camera_and_exact_measurements_give_the_true_path(mode):
+def test_a_static_camera_and_exact_measurements_give_the_true_path():
+    """Noise-free camera-frame pelvis, said to be precise: the path is the truth even though
+    the predicted motion is 20 % too fast and noisy."""
     pelvis, eye, R, pelvis_cam = _scene(300)
-    filt = TrajectoryFilter(mode)
-    path = _run(filt, pelvis, R, pelvis_cam, rng=np.random.default_rng(0), step_noise=0.3, step_bias=1.2)
+    precise = TrajectoryConfig(lateral_sigma=1e-4, lateral_floor_m=1e-4, depth_floor_m=1e-4)
+    filt = TrajectoryFilter("fixed", precise)
+    path = _run(filt, pelvis, R, pelvis_cam, rng=np.random.default_rng(0), step_noise=0.3, step_bias=1.2, depth_sigma=1e-4)
     # the world is the camera's: origin below it, so the truth is shifted by the camera's x, y
     truth = pelvis - [eye[0, 0], eye[0, 1], 0.0]
     assert np.abs(path - truth).max() < 0.02
     assert np.linalg.norm(filt.camera_position - [0, 0, 1.5]) < 0.01
 
 
-@pytest.mark.parametrize("mode", ["fixed", "auto"])
-def test_a_rotating_only_camera_keeps_its_position_under_noisy_depth_and_motion(mode):
+@pytest.mark.parametrize("mode, bias", [("fixed", 1.15), ("auto", 1.0)])
+def test_a_rotating_only_camera_keeps_its_position_under_noisy_depth_and_motion(mode, bias):
+    """Stated (fixed: even with 15 % too fast motion) or found (auto: from unbiased motion)."""
     pelvis, eye, R, pelvis_cam = _scene(600)
     filt = TrajectoryFilter(mode)
     cams = []
     rng = np.random.default_rng(1)
     for i in range(len(pelvis)):
-        disp = (pelvis[i] - pelvis[i - 1]) * 1.15 + rng.normal(0, 0.3 * DT, 3) if i else np.zeros(3)
+        disp = (pelvis[i] - pelvis[i - 1]) * bias + rng.normal(0, 0.3 * DT, 3) if i else np.zeros(3)
         m = pelvis_cam[i] * (1 + rng.normal(0, 0.1))
         filt.step(DT, R[i], {0: PelvisObservation(disp, 0.95, m, True, 0.1)})
         cams.append(filt.camera_position)
@@ -72,7 +76,7 @@ def test_a_rotating_only_camera_keeps_its_position_under_noisy_depth_and_motion(
     drift = np.linalg.norm(cams - cams[0], axis=1).max()
     assert drift < 0.05, drift
     if mode == "auto":
-        assert filt.camera_moving_probability < 0.5
+        assert filt.camera_moving_probability < 0.1
 
 
 @pytest.mark.parametrize("mode", ["moving", "auto"])

@@ -33,15 +33,18 @@ import numpy as np
 from livehmr.geometry import rotmat_to_rotvec
 from livehmr.models.body import BodyModel, SmplParams
 from livehmr.models.motion.features import (
-    DEFAULT_BOX, LANDMARK_SLICE, NUM_CAM_FEATURES, NUM_FEATURES, NUM_KP, NUM_KP_FEATURES, camera_features,
+    DEFAULT_BOX, KEYPOINT_JOINTS, LANDMARK_SLICE, NUM_CAM_FEATURES, NUM_FEATURES, NUM_KP, NUM_KP_FEATURES, camera_features,
     input_columns, keypoint_features, landmark_features, select_keypoints, select_landmarks,
 )  # fmt: skip
+from livehmr.models.motion.fit import fit_pelvis_cam
 from livehmr.models.motion.synth import FPS, heading_rotmats
 from livehmr.models.motion.trajectory import PelvisObservation, TrajectoryFilter
 from livehmr.models.skeleton import FOOT_JOINTS, forward_kinematics
 from livehmr.stream.types import CameraState, Frame, PersonKeypoints, PersonState
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "data" / "motion_cpu.pt"
+NETWORK_DEPTH_SIGMA = 0.12  # the network's pelvis depth: relative std (validation log-depth error)
+FIT_DEPTH_SIGMA = 0.08  # the keypoint fit's (see bench/trajectory.py)
 
 
 @dataclass
@@ -62,12 +65,14 @@ class _Body:
     """One person's decoded network output in one frame (world axes, before placement).
 
     rotmats (24, 3, 3): [0] canon -> world, then local; rest (24, 3) canon m;
-    pelvis_cam (3,) m or None (not detected this frame); height m; v_world (3,) m/s;
+    pelvis_cam (3,) m or None (not detected this frame), its depth's relative std
+    depth_sigma; height m; v_world (3,) m/s;
     contacts (4,); kp (14, 3) the keypoints it saw."""
 
     rotmats: np.ndarray
     rest: np.ndarray
     pelvis_cam: np.ndarray | None
+    depth_sigma: float
     height: float
     v_world: np.ndarray
     contacts: np.ndarray
@@ -90,7 +95,7 @@ class _Body:
                 slip = ((track.feet_world - joints[list(FOOT_JOINTS)])[:, :2] * w[:, None]).sum(0) / w.sum()
                 displacement[:2] += slip
                 in_contact = True
-        return PelvisObservation(displacement, self.height, self.pelvis_cam, in_contact)
+        return PelvisObservation(displacement, self.height, self.pelvis_cam, in_contact, self.depth_sigma)
 
 
 class _TorchStep:
@@ -124,10 +129,13 @@ class LearnedEstimator:
         max_predict_frames: how long a missing person is predicted through.
         camera_translation: the camera's translation model (:mod:`.trajectory`): ``fixed``
             (static or tripod), ``moving`` or ``auto`` (decided from the measurements).
+        fit_to_keypoints: place the pelvis in the camera by fitting the predicted body to
+            the 2D keypoints (:mod:`.fit`) rather than by the network's depth alone.
     """
 
     def __init__(self, body: BodyModel, weights: str | Path | None = None, default_hfov_deg: float = 60.0,
-                 backend: str = "torch", max_predict_frames: int = 15, camera_translation: str = "auto"):  # fmt: skip
+                 backend: str = "torch", max_predict_frames: int = 15, camera_translation: str = "auto",
+                 fit_to_keypoints: bool = True):  # fmt: skip
         from livehmr.stream.errors import LivehmrError
 
         self.body = body
@@ -151,6 +159,7 @@ class LearnedEstimator:
 
             self.shape_from_phenotype = load_rest_regressor()
         self.camera_mode = camera_translation
+        self.fit_to_keypoints = fit_to_keypoints
         self.trajectory = TrajectoryFilter(camera_translation)
         self.tracks: dict[int, _Track] = {}
         self.t_prev: float | None = None
@@ -173,6 +182,8 @@ class LearnedEstimator:
                 self.tracks[tid].missing += 1
                 if self.tracks[tid].missing > self.max_predict_frames:
                     del self.tracks[tid]
+        if self.camera_mode == "auto" and camera.translates is False and self.trajectory.mode == "auto":
+            self.trajectory = TrajectoryFilter("fixed")  # the camera stage knows: a static camera
         dt = 1.0 / FPS if self.t_prev is None else float(np.clip(frame.t - self.t_prev, 1e-3, 0.5))
         self.t_prev = frame.t
         bodies: dict[int, _Body] = {}
@@ -225,8 +236,17 @@ class LearnedEstimator:
         rotmats = np.concatenate([R_world_root[None], local])
         contacts = 1.0 / (1.0 + np.exp(-d.contact_logits.double().numpy()))
         v_world = heading_rotmats(R_world_root) @ d.v_heading.double().numpy()
-        return _Body(rotmats=rotmats, rest=rest, pelvis_cam=d.pelvis_cam.double().numpy() if detected else None,
-                     height=float(d.height), v_world=v_world, contacts=contacts, kp=kp, track=track)  # fmt: skip
+        pelvis_cam, depth_sigma = None, NETWORK_DEPTH_SIGMA
+        if detected:
+            pelvis_cam = d.pelvis_cam.double().numpy()
+            if self.fit_to_keypoints:
+                joints, _ = forward_kinematics(rotmats, rest)
+                joints_rel_cam = (joints[KEYPOINT_JOINTS] - joints[0]) @ R_wc  # R_wc^T (J - pelvis), per row
+                fitted = fit_pelvis_cam(joints_rel_cam, kp, K, pelvis_cam)
+                if fitted is not None:
+                    pelvis_cam, depth_sigma = fitted, FIT_DEPTH_SIGMA
+        return _Body(rotmats=rotmats, rest=rest, pelvis_cam=pelvis_cam, depth_sigma=depth_sigma, height=float(d.height),
+                     v_world=v_world, contacts=contacts, kp=kp, track=track)  # fmt: skip
 
     def _to_state(self, tid: int, track: _Track, body: _Body, pelvis: np.ndarray, kp: np.ndarray) -> PersonState:
         """The person's published state, placed at the filter's pelvis."""

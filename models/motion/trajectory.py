@@ -24,8 +24,10 @@ m): ``x = [c, c_dot, p_1, ..., p_N]``.
   position, so every person's world position follows from where it sees them),
   ``moving`` (constant velocity with random acceleration: its translation is estimated
   from the disagreement between the people's motion and where they are seen), or
-  ``auto``: both models run side by side (an interacting multiple model filter, IMM) and
-  the one that explains the measurements better is believed, switching with hysteresis.
+  ``auto``: both models run side by side (an interacting multiple model filter, IMM); the
+  camera is believed still until the moving model explains the measurements far better,
+  switching with hysteresis. A camera stage that knows its camera does not translate (the
+  ``static`` backend) makes the estimator choose ``fixed``.
 
 The world's origin is below the camera at the first frame anyone is seen (x, y of the
 camera fixed there; its height is what the first person's height and place imply).
@@ -71,12 +73,15 @@ class TrajectoryConfig:
     lateral_floor_m: float = 0.02
     depth_floor_m: float = 0.05
     height_sigma: float = 0.05  # m
-    camera_accel_sigma: float = 1.5  # m/s^2: a moving camera's random acceleration
+    camera_accel_sigma: float = 0.4  # m/s^2: a moving camera's random acceleration
     camera_speed_sigma0: float = 0.5  # m/s: its speed at the start
     camera_height_sigma0: float = 0.3  # m: the first camera height's uncertainty
     new_person_sigma: float = 0.3  # m: beyond its first measurement's own spread
     gate: float = 16.0  # squared Mahalanobis distance (3 dof: p = 0.001) beyond which a measurement is down-weighted
-    switch_probability: float = 0.01  # per frame, for the IMM (auto)
+    switch_probability: float = 0.001  # per frame, for the IMM (auto)
+    prior_moving: float = 0.1  # the IMM's belief at the start that the camera translates
+    believe_moving: float = 0.95  # auto: publish the moving model's state above this probability ...
+    believe_fixed: float = 0.5  # ... and the fixed model's again below this one
     max_speed: float = 12.0  # m/s: a published pelvis never moves faster (a sprinter's)
 
 
@@ -104,9 +109,11 @@ class TrajectoryFilter:
         self.cfg = config or TrajectoryConfig()
         kinds = {"auto": (False, True), "fixed": (False,), "moving": (True,)}[camera]
         self.models = [_Model(moving) for moving in kinds]
-        self.weights = np.full(len(self.models), 1.0 / len(self.models))  # IMM mode probabilities
+        # IMM mode probabilities: a camera is believed still until its measurements say otherwise
+        self.weights = np.array([1.0]) if len(self.models) == 1 else np.array([1 - self.cfg.prior_moving, self.cfg.prior_moving])
         self.persons: list[int] = []  # person ids, in state order
         self.started = False
+        self.believed_moving = False
         self.published: dict[int, np.ndarray] = {}
 
     # -- state layout --------------------------------------------------------------------------------
@@ -169,6 +176,10 @@ class TrajectoryFilter:
             self.weights = np.clip(w / w.sum(), 1e-6, 1.0)
             self.weights /= self.weights.sum()
         x = self.state
+        if not np.isfinite(x).all() or not all(np.isfinite(m.P).all() for m in self.models):
+            # never publish NaN: a degenerate update (it should not happen) restarts the filter
+            self.__init__(self.mode, self.cfg)
+            return {}
         out = {}
         for pid in self.persons:
             if pid not in observations:
@@ -187,8 +198,17 @@ class TrajectoryFilter:
 
     @property
     def state(self) -> np.ndarray:
-        """The combined state (the IMM's probability-weighted mean)."""
-        return sum(w * m.x for w, m in zip(self.weights, self.models))
+        """The state of the camera model believed now: with ``auto``, the moving model's once
+        its probability passes ``believe_moving`` and the fixed model's again once it falls
+        below ``believe_fixed`` (hysteresis: a moment's doubt does not move the camera)."""
+        if len(self.models) == 1:
+            return self.models[0].x
+        p = self.camera_moving_probability
+        if p > self.cfg.believe_moving:
+            self.believed_moving = True
+        elif p < self.cfg.believe_fixed:
+            self.believed_moving = False
+        return self.models[1 if self.believed_moving else 0].x
 
     @property
     def camera_position(self) -> np.ndarray:
