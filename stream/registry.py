@@ -94,10 +94,12 @@ CAMERA_TRANSLATION = ("auto", "fixed", "moving")
 
 
 def make_estimator(name: str, body: BodyModel, hfov_deg: float = 60.0, motion_model: str | None = None,
-                   camera_translation: str = "auto") -> Estimator:  # fmt: skip
+                   camera_translation: str = "auto", **learned_options) -> Estimator:  # fmt: skip
     """``learned``: the motion model (``motion_model``: a ``.pt`` runs in PyTorch, an exported
     ``.onnx`` in ONNX Runtime; default the shipped weights; ``camera_translation``: fixed,
-    moving or auto, see :mod:`livehmr.models.motion.trajectory`). ``baseline``: per-frame IK."""
+    moving or auto, see :mod:`livehmr.models.motion.trajectory`; ``learned_options``: the
+    rest of :class:`~livehmr.models.motion.estimator.LearnedEstimator`'s, such as
+    ``fit_pelvis`` and ``fit_limbs``). ``baseline``: per-frame IK."""
     if camera_translation not in CAMERA_TRANSLATION:
         raise LivehmrError(f"--camera-translation {camera_translation!r}: choose from {', '.join(CAMERA_TRANSLATION)}")
     if name == "baseline":
@@ -109,7 +111,7 @@ def make_estimator(name: str, body: BodyModel, hfov_deg: float = 60.0, motion_mo
 
         backend = "onnx" if motion_model and str(motion_model).endswith(".onnx") else "torch"
         return LearnedEstimator(body, motion_model, default_hfov_deg=hfov_deg, backend=backend,
-                                camera_translation=camera_translation)  # fmt: skip
+                                camera_translation=camera_translation, **learned_options)  # fmt: skip
     raise LivehmrError(f"unknown estimator {name!r}; choose from {', '.join(ESTIMATORS)}")
 
 

@@ -36,10 +36,10 @@ from livehmr.models.motion.features import (
     DEFAULT_BOX, KEYPOINT_JOINTS, LANDMARK_SLICE, NUM_CAM_FEATURES, NUM_FEATURES, NUM_KP, NUM_KP_FEATURES, camera_features,
     input_columns, keypoint_features, landmark_features, select_keypoints, select_landmarks,
 )  # fmt: skip
-from livehmr.models.motion.fit import fit_pelvis_cam
+from livehmr.models.motion.fit import fit_limbs, fit_pelvis_cam
 from livehmr.models.motion.synth import FPS, heading_rotmats
 from livehmr.models.motion.trajectory import PelvisObservation, TrajectoryFilter
-from livehmr.models.skeleton import FOOT_JOINTS, forward_kinematics
+from livehmr.models.skeleton import FOOT_JOINTS, forward_kinematics, global_to_local
 from livehmr.stream.types import CameraState, Frame, PersonKeypoints, PersonState
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "data" / "motion_cpu.pt"
@@ -58,6 +58,7 @@ class _Track:
     seen: int = 0
     missing: int = 0
     confidence: float = 0.0
+    limb_turns: dict = field(default_factory=dict)  # the limb fit's last corrections (fit_limbs' memory)
 
 
 @dataclass
@@ -129,13 +130,16 @@ class LearnedEstimator:
         max_predict_frames: how long a missing person is predicted through.
         camera_translation: the camera's translation model (:mod:`.trajectory`): ``fixed``
             (static or tripod), ``moving`` or ``auto`` (decided from the measurements).
-        fit_to_keypoints: place the pelvis in the camera by fitting the predicted body to
-            the 2D keypoints (:mod:`.fit`) rather than by the network's depth alone.
+        fit_pelvis: place the pelvis in the camera by fitting the predicted body to the 2D
+            keypoints each frame (:func:`.fit.fit_pelvis_cam`) rather than by the network's
+            depth alone.
+        fit_limbs: turn the limbs towards the keypoints each frame (:func:`.fit.fit_limbs`),
+            so that the published body sits on the person in the frame.
     """
 
     def __init__(self, body: BodyModel, weights: str | Path | None = None, default_hfov_deg: float = 60.0,
                  backend: str = "torch", max_predict_frames: int = 15, camera_translation: str = "auto",
-                 fit_to_keypoints: bool = True):  # fmt: skip
+                 fit_pelvis: bool = True, fit_limbs: bool = True, limb_smoothing: float = 0.5):  # fmt: skip
         from livehmr.stream.errors import LivehmrError
 
         self.body = body
@@ -159,7 +163,7 @@ class LearnedEstimator:
 
             self.shape_from_phenotype = load_rest_regressor()
         self.camera_mode = camera_translation
-        self.fit_to_keypoints = fit_to_keypoints
+        self.fit_pelvis, self.fit_limbs, self.limb_smoothing = fit_pelvis, fit_limbs, limb_smoothing
         self.trajectory = TrajectoryFilter(camera_translation)
         self.tracks: dict[int, _Track] = {}
         self.t_prev: float | None = None
@@ -210,10 +214,12 @@ class LearnedEstimator:
             out, track.state = self.step(x[None, self.columns], track.state)
             bodies[tid] = self._body(track, out[0], box, camera, kp, K, detected=bool(feats[-1]))
         placed = self.trajectory.step(dt, camera.R_world_cam, {tid: b.observation(dt) for tid, b in bodies.items()})
+        camera_position = self.trajectory.camera_position
         states = []
         for tid, body in bodies.items():
             if tid in placed:
-                states.append(self._to_state(tid, self.tracks[tid], body, placed[tid], kp=body.kp))
+                view = (K, camera.R_world_cam, camera_position) if self.fit_limbs and tid in seen else None
+                states.append(self._to_state(tid, self.tracks[tid], body, placed[tid], body.kp, view))
         return states
 
     def _body(self, track: _Track, out: np.ndarray, box: np.ndarray, camera: CameraState, kp: np.ndarray, K: np.ndarray,
@@ -239,7 +245,7 @@ class LearnedEstimator:
         pelvis_cam, depth_sigma = None, NETWORK_DEPTH_SIGMA
         if detected:
             pelvis_cam = d.pelvis_cam.double().numpy()
-            if self.fit_to_keypoints:
+            if self.fit_pelvis:
                 joints, _ = forward_kinematics(rotmats, rest)
                 joints_rel_cam = (joints[KEYPOINT_JOINTS] - joints[0]) @ R_wc  # R_wc^T (J - pelvis), per row
                 fitted = fit_pelvis_cam(joints_rel_cam, kp, K, pelvis_cam)
@@ -248,10 +254,16 @@ class LearnedEstimator:
         return _Body(rotmats=rotmats, rest=rest, pelvis_cam=pelvis_cam, depth_sigma=depth_sigma, height=float(d.height),
                      v_world=v_world, contacts=contacts, kp=kp, track=track)  # fmt: skip
 
-    def _to_state(self, tid: int, track: _Track, body: _Body, pelvis: np.ndarray, kp: np.ndarray) -> PersonState:
-        """The person's published state, placed at the filter's pelvis."""
-        joints, _ = forward_kinematics(body.rotmats, body.rest, pelvis - body.rest[0])
+    def _to_state(self, tid: int, track: _Track, body: _Body, pelvis: np.ndarray, kp: np.ndarray, view=None) -> PersonState:
+        """The person's published state, placed at the filter's pelvis; with ``view`` (K,
+        R_world_cam, camera position), its limbs turned towards the keypoints (:func:`fit_limbs`)."""
+        joints, G = forward_kinematics(body.rotmats, body.rest, pelvis - body.rest[0])
+        # the network's feet (before the limb fit) are what the next frame's slip is measured against
         track.pelvis_world, track.feet_world, track.contacts = pelvis, joints[list(FOOT_JOINTS)], body.contacts
+        rotmats = body.rotmats
+        if view is not None:
+            G, joints = fit_limbs(G, joints, kp, *view, memory=track.limb_turns, smoothing=self.limb_smoothing)
+            rotmats = global_to_local(G)
         track.seen += 1
         if self.shape_from_phenotype is not None:
             betas = np.zeros(10)
@@ -265,6 +277,6 @@ class LearnedEstimator:
             track.confidence *= 0.8
         else:
             track.confidence = float(conf[conf >= 0.3].mean()) if (conf >= 0.3).any() else 0.0
-        rv = rotmat_to_rotvec(body.rotmats)
+        rv = rotmat_to_rotvec(rotmats)
         params = SmplParams(global_orient=rv[0], body_pose=rv[1:].reshape(69), transl=pelvis - body.rest[0], betas=betas)
         return PersonState(tid, params, joints, body.contacts, np.full(24, track.confidence), flags)

@@ -54,3 +54,77 @@ def fit_pelvis_cam(joints_rel_cam: np.ndarray, keypoints: np.ndarray, K: np.ndar
         if not np.isfinite(t).all() or t[2] + J[:, 2].min() <= 0.05:
             return None
     return t
+
+
+#: limb bones the pose fit turns, parent first: (SMPL joint that turns, SMPL child joint, model keypoint of the child)
+LIMBS = (
+    ("left_shoulder", "left_elbow", "left_elbow"), ("left_elbow", "left_wrist", "left_wrist"),
+    ("right_shoulder", "right_elbow", "right_elbow"), ("right_elbow", "right_wrist", "right_wrist"),
+    ("left_hip", "left_knee", "left_knee"), ("left_knee", "left_ankle", "left_ankle"),
+    ("right_hip", "right_knee", "right_knee"), ("right_knee", "right_ankle", "right_ankle"),
+)  # fmt: skip
+
+
+def _subtree(joint: int) -> list[int]:
+    from livehmr.models.skeleton import PARENTS
+
+    out = [joint]
+    for j in range(joint + 1, len(PARENTS)):
+        if PARENTS[j] in out:
+            out.append(j)
+    return out
+
+
+def fit_limbs(G: np.ndarray, joints: np.ndarray, keypoints: np.ndarray, K: np.ndarray, R_world_cam: np.ndarray,
+              camera_position: np.ndarray, strength: float = 0.7, max_turn_rad: float = 0.8,
+              memory: dict | None = None, smoothing: float = 0.5) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Turn each limb bone (upper arm, forearm, thigh, shin; parents first) towards where the
+    detector sees its end: the end's new place is the point on its keypoint's viewing ray at
+    the bone's length from the bone's start (of the two, the one nearer the predicted end,
+    so depth stays the network's choice), and the bone turns ``strength`` x confidence of
+    the way there (at most ``max_turn_rad``), carrying its children along.
+
+    G (24, 3, 3) global joint rotations and joints (24, 3) in the world, m; keypoints (14, 3)
+    pixels + confidence; K; the camera's R_world_cam and world position. ``memory``: a dict
+    kept per person across frames; each turn (cam axis-angle) is then the exponential
+    average (weight ``smoothing`` on the last one) of this frame's and the last, so the
+    detector's frame-to-frame noise is not passed on whole. Returns the new (G, joints);
+    the pelvis, spine and head are not moved."""
+    from livehmr.geometry import rodrigues, rotation_between, rotmat_to_rotvec
+    from livehmr.models.motion.features import KEYPOINT_NAMES
+    from livehmr.models.skeleton import JOINT
+
+    G, joints = G.copy(), joints.copy()
+    K_inv = np.linalg.inv(K)
+    for parent_name, child_name, kp_name in LIMBS:
+        u, v, conf = keypoints[KEYPOINT_NAMES.index(kp_name)]
+        if conf < MIN_CONFIDENCE:
+            continue
+        a, b = JOINT[parent_name], JOINT[child_name]
+        A = R_world_cam.T @ (joints[a] - camera_position)  # the bone, in cam
+        B = R_world_cam.T @ (joints[b] - camera_position)
+        length = float(np.linalg.norm(B - A))
+        ray = K_inv @ np.array([u, v, 1.0])
+        ray /= np.linalg.norm(ray)
+        along = float(ray @ A)
+        disc = along**2 - float(A @ A) + length**2
+        if disc < 0:  # the ray passes farther than the bone reaches: point the bone at the ray's nearest point
+            target = along * ray
+        else:
+            roots = (along - np.sqrt(disc), along + np.sqrt(disc))
+            target = min((s * ray for s in roots if s > 0.05), key=lambda p: np.linalg.norm(p - B), default=None)
+            if target is None:
+                continue
+        turn = rotmat_to_rotvec(rotation_between(B - A, target - A)) * min(strength * conf, 1.0)
+        if memory is not None:
+            last = memory.get(parent_name)
+            turn = turn if last is None else smoothing * last + (1 - smoothing) * turn
+            memory[parent_name] = turn
+        angle = float(np.linalg.norm(turn))
+        if angle > max_turn_rad:
+            turn *= max_turn_rad / angle
+        R_world = R_world_cam @ rodrigues(turn) @ R_world_cam.T
+        sub = _subtree(a)
+        G[sub] = R_world @ G[sub]
+        joints[sub] = joints[a] + (joints[sub] - joints[a]) @ R_world.T
+    return G, joints
