@@ -361,7 +361,7 @@ def setup() -> None:
 
 corpus_app = typer.Typer(help="Motion-capture corpora: import BVH folders, write the subject split.", no_args_is_help=True)
 studio_app = typer.Typer(help="The studio: rendered sequences with exact ground truth.", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks that print figures (accuracy on studio suites, renderer speed).", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print figures (never timed assertions): accuracy on studio suites and every other bench.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(studio_app, name="studio")
 app.add_typer(bench_app, name="bench")
@@ -428,6 +428,8 @@ def studio_detector_errors(
     from livehmr.core.outputs import check_output
     from livehmr.studio.detector_errors import DEFAULT_PATH, measure_detector_errors
 
+    if not (Path(suite_dir) / "suite.json").is_file():
+        _fail(f"--suite-dir {suite_dir} is not a rendered suite (no suite.json)")
     check_output(out or DEFAULT_PATH, force)
     path = measure_detector_errors(suite_dir, out, keypoints)
     typer.echo(f"wrote {path}")
@@ -504,6 +506,37 @@ def bench_accuracy_cmd(
                    estimator_options={"motion_model": motion_model, "camera_translation": camera_translation})  # fmt: skip
     typer.echo((Path(out) / "table.md").read_text())
     typer.echo(f"plots and per-sequence results in {out}")
+
+
+#: the benchmarks besides ``accuracy``: each a module of livehmr.bench with its own options
+BENCHES = ("bridges", "camera", "faults", "fuzz", "keypoints", "latency", "motion", "refine", "render", "skin", "soak",
+           "tracking", "trajectory")  # fmt: skip
+
+
+def _bench_summary(name: str) -> str:
+    """The first line of a bench module's docstring, read without importing it (some import torch)."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec(f"livehmr.bench.{name}")
+    doc = ast.get_docstring(ast.parse(Path(spec.origin).read_text())) if spec and spec.origin else None
+    return (doc or name).split("\n")[0]
+
+
+def _bench_command(name: str):
+    def run_bench(ctx: typer.Context) -> None:
+        import importlib
+
+        sys.argv = [f"livehmr bench {name}", *ctx.args]  # the module parses its own options (argparse)
+        importlib.import_module(f"livehmr.bench.{name}").main()
+
+    run_bench.__doc__ = _bench_summary(name) + f" (options: livehmr bench {name} --help)"
+    return run_bench
+
+
+for _name in BENCHES:
+    bench_app.command(_name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+                      add_help_option=False)(_bench_command(_name))  # fmt: skip
 
 
 @train_app.command("motion")
@@ -709,6 +742,10 @@ def view(
     try:
         if "://" in source:
             check_endpoint(source, "SOURCE")
+        else:
+            from livehmr.clients.recording import RecordingReader
+
+            RecordingReader(source)  # a file that is not a recording is refused before anything is written
         if save:
             check_output(save, force, "--save")
         n = rerun_view(source, save=save, web=web, idle_s=idle, count=count, meshes=meshes, announce=typer.echo,

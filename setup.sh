@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command sets livehmr up: a virtual environment in .venv, the package with its
-# dev extras, and the one-time Anny model cache and renderer compilation.
+# dev extras, and the one-time Anny model cache and renderer compilation; then, if asked,
+# runs the demo (bash setup.sh demo [demo options]) or the tests (bash setup.sh test).
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
@@ -12,4 +13,9 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 .venv/bin/livehmr setup
-echo "done: activate with 'source .venv/bin/activate', then run 'livehmr demo'"
+case "${1:-}" in
+  demo) shift; exec .venv/bin/livehmr demo "$@" ;;             # bash setup.sh demo: set up, then the demo
+  test) shift; exec .venv/bin/python -m pytest -q "$@" ;;      # bash setup.sh test: set up, then the tests
+  "") echo "done: activate with 'source .venv/bin/activate', then run 'livehmr demo'" ;;
+  *) echo "setup.sh: unknown action '$1' (demo | test | nothing)" >&2; exit 2 ;;
+esac

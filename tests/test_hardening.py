@@ -314,3 +314,26 @@ def test_no_option_value_crashes_the_parser():
     fuzz.fuzz(target, 200, seed=1)
     assert target.counts["rejected"] > 0 and target.counts["accepted"] > 0
 
+
+
+def test_view_refuses_a_file_that_is_not_a_recording_before_writing_its_rrd(tmp_path):
+    bogus = tmp_path / "bogus.lhmr"
+    bogus.write_bytes(b"not a recording at all")
+    _one_line_error(_run("view", str(bogus), "--save", str(tmp_path / "x.rrd")), "not a livehmr recording")
+    assert not (tmp_path / "x.rrd").exists()
+    _one_line_error(_run("studio", "detector-errors", "--suite-dir", str(tmp_path), "--out", str(tmp_path / "e.json")),
+                    "not a rendered suite")  # fmt: skip
+
+
+def test_every_benchmark_is_a_livehmr_bench_command():
+    import ast
+
+    from livehmr.cli import BENCHES
+
+    modules = {p.stem for p in (ROOT / "bench").glob("*.py")
+               if any(isinstance(n, ast.FunctionDef) and n.name == "main" for n in ast.parse(p.read_text()).body)}  # fmt: skip
+    assert set(BENCHES) == modules
+    listed = _run("bench", "--help").stdout
+    assert all(name in listed for name in (*BENCHES, "accuracy"))
+    proc = _run("bench", "motion", "--help")
+    assert proc.returncode == 0 and "--frames" in proc.stdout
