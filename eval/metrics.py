@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from livehmr.geometry import special_procrustes
+
 HIPS = (1, 2)  # SMPL-24 left and right hip: the field's "pelvis" for alignment
 FOOT_POINTS = (7, 10, 8, 11)  # ankles and toes stand in for SMPL's four foot vertices
 CHUNK = 100
@@ -36,12 +38,9 @@ def align_similarity(source: np.ndarray, target: np.ndarray, scale: bool = True)
     """Umeyama: ``s, R, t`` minimising ``|| s R source + t - target ||`` over points (N, 3)."""
     mu_s, mu_t = source.mean(0), target.mean(0)
     xs, xt = source - mu_s, target - mu_t
-    U, D, Vt = np.linalg.svd(xt.T @ xs / len(source))
-    S = np.eye(3)
-    if np.linalg.det(U) * np.linalg.det(Vt) < 0:
-        S[2, 2] = -1.0
-    R = U @ S @ Vt
-    s = float(np.trace(np.diag(D) @ S) / max((xs**2).sum() / len(source), 1e-12)) if scale else 1.0
+    M = xt.T @ xs / len(source)
+    R = special_procrustes(M)  # the rotation nearest to the cross-covariance
+    s = float(np.trace(R.T @ M) / max((xs**2).sum() / len(source), 1e-12)) if scale else 1.0
     return s, R, mu_t - s * R @ mu_s
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from livehmr.geometry import rotation_angle, rotmat_to_rotvec
+from livehmr.geometry import rotation_angle, rotmat_to_rotvec, special_procrustes
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +55,9 @@ class VoEstimate:
 
 
 def kabsch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Rotations R (..., 3, 3) minimising sum |R b - a|^2 over point sets a, b (..., N, 3)."""
-    H = np.swapaxes(b, -1, -2) @ a
-    U, _, Vt = np.linalg.svd(H)
-    d = np.sign(np.linalg.det(np.swapaxes(Vt, -1, -2) @ np.swapaxes(U, -1, -2)))
-    D = np.zeros(H.shape)
-    D[..., 0, 0] = 1
-    D[..., 1, 1] = 1
-    D[..., 2, 2] = d
-    return np.swapaxes(Vt, -1, -2) @ D @ np.swapaxes(U, -1, -2)
+    """Rotations R (..., 3, 3) minimising sum |R b - a|^2 over point sets a, b (..., N, 3):
+    the rotation nearest to sum a b^T (:func:`livehmr.geometry.special_procrustes`)."""
+    return special_procrustes(np.swapaxes(a, -1, -2) @ b)
 
 
 class VisualOdometry:
