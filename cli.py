@@ -509,7 +509,7 @@ def bench_accuracy_cmd(
 
 
 #: the benchmarks besides ``accuracy``: each a module of livehmr.bench with its own options
-BENCHES = ("bridges", "camera", "faults", "fuzz", "keypoints", "latency", "motion", "refine", "render", "skin", "soak",
+BENCHES = ("bridges", "camera", "crowd_overlay", "faults", "fuzz", "keypoints", "latency", "motion", "refine", "render", "skin", "soak",
            "tracking", "trajectory")  # fmt: skip
 
 

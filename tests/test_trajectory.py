@@ -106,8 +106,11 @@ def test_a_one_frame_jump_is_not_published_as_motion():
         m = pelvis_cam[i] * (2.0 if i == 60 else 1.0)  # one frame metres away (a detector slip)
         disp = pelvis[i] - pelvis[i - 1] if i else np.zeros(3)
         published.append(filt.step(DT, R[i], {0: PelvisObservation(disp, 0.95, m, True)})[0])
-    speeds = np.linalg.norm(np.diff(published, axis=0), axis=1) * FPS
+    velocity = np.diff(published, axis=0) * FPS
+    speeds = np.linalg.norm(velocity, axis=1)
     assert speeds.max() < 3.0, speeds.max()  # the walker's 1.2 m/s, not a 6 m jump in 33 ms
+    accel = np.linalg.norm(np.diff(velocity, axis=0), axis=1) * FPS
+    assert accel.max() <= 30.0 + 1e-6  # no velocity change a person cannot make
     assert np.abs(np.array(published) - (pelvis - [0, 0, 0]))[61:].max() < 0.3
 
 

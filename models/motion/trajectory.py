@@ -18,7 +18,8 @@ m): ``x = [c, c_dot, p_1, ..., p_N]``.
   the viewing ray (depth) and short across it: a person stays where the camera sees them
   in the image while depth is smoothed. A measurement far outside its expected spread (a
   re-detection metres away, a detector swap) is down-weighted (its noise scaled by how far
-  out it is), never taken whole in one frame.
+  out it is), never taken whole in one frame; and the published pelvis never changes its
+  velocity faster than a person can (``max_accel``) nor moves faster than a sprinter.
 - The pelvis height above the floor (z = 0) observes ``p_i[2]``.
 - The camera: ``fixed`` (a static or tripod camera, pan and zoom allowed: it keeps one
   position, so every person's world position follows from where it sees them),
@@ -83,6 +84,7 @@ class TrajectoryConfig:
     believe_moving: float = 0.95  # auto: publish the moving model's state above this probability ...
     believe_fixed: float = 0.5  # ... and the fixed model's again below this one
     max_speed: float = 12.0  # m/s: a published pelvis never moves faster (a sprinter's)
+    max_accel: float = 30.0  # m/s^2: nor changes its velocity faster (a sprint start is ~10, a jump's take-off ~30)
 
 
 @dataclass
@@ -115,6 +117,7 @@ class TrajectoryFilter:
         self.started = False
         self.believed_moving = False
         self.published: dict[int, np.ndarray] = {}
+        self.published_velocity: dict[int, np.ndarray] = {}
 
     # -- state layout --------------------------------------------------------------------------------
     def _index(self, pid: int) -> slice:
@@ -141,6 +144,7 @@ class TrajectoryFilter:
             m.x, m.P = m.x[keep], m.P[np.ix_(keep, keep)]
         self.persons.remove(pid)
         self.published.pop(pid, None)
+        self.published_velocity.pop(pid, None)
 
     # -- one frame -----------------------------------------------------------------------------------
     def step(self, dt: float, R_world_cam: np.ndarray, observations: dict[int, PelvisObservation]) -> dict[int, np.ndarray]:
@@ -187,14 +191,26 @@ class TrajectoryFilter:
             p = x[self._index(pid)]
             last = self.published.get(pid)
             if last is not None:  # never publish a jump a person cannot make
-                step = p - last
-                limit = self.cfg.max_speed * dt
-                norm = float(np.linalg.norm(step))
-                if norm > limit:
-                    p = last + step * (limit / norm)
+                p = last + self._limit_motion(pid, (p - last) / dt, dt) * dt
             self.published[pid] = p.copy()
             out[pid] = p
         return out
+
+    def _limit_motion(self, pid: int, velocity: np.ndarray, dt: float) -> np.ndarray:
+        """The published velocity (3,) m/s: this frame's, its change since the last frame held
+        to ``max_accel`` and its size to ``max_speed``."""
+        last = self.published_velocity.get(pid)
+        if last is not None:
+            change = velocity - last
+            limit = self.cfg.max_accel * dt
+            norm = float(np.linalg.norm(change))
+            if norm > limit:
+                velocity = last + change * (limit / norm)
+        speed = float(np.linalg.norm(velocity))
+        if speed > self.cfg.max_speed:
+            velocity = velocity * (self.cfg.max_speed / speed)
+        self.published_velocity[pid] = velocity
+        return velocity
 
     @property
     def state(self) -> np.ndarray:
