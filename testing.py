@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from livehmr.geometry import R_WORLD_CAM_LEVEL, intrinsics_from_fov, rotvec_to_rotmat
-from livehmr.stream.types import CameraState, Frame, PersonKeypoints
+from livehmr.core.geometry import R_WORLD_CAM_LEVEL, intrinsics_from_fov, rotvec_to_rotmat
+from livehmr.core.types import CameraState, Frame, PersonKeypoints
 
 _REST_COEF = Path(__file__).resolve().parent / "models" / "data" / "anny_rest_from_phenotype.npz"
 
@@ -22,8 +22,8 @@ def walker_frames(n: int = 60, confidence: float = 0.9) -> list[tuple[Frame, Cam
     """``n`` frames (30 fps, 640×480, 60° FOV) of a person in a T-pose gliding along +y at
     1.2 m/s, 4 m in front of a level camera at the world origin looking along +x; pelvis
     0.95 m above the floor. Keypoints are the exact projections, all with ``confidence``."""
-    from livehmr.models.motion.data import RestJointsFromPhenotype
     from livehmr.models.motion.features import KEYPOINT_INDEX, KEYPOINT_JOINTS
+    from livehmr.models.motion.shape import RestJointsFromPhenotype
     from livehmr.models.skeleton import forward_kinematics
 
     K = intrinsics_from_fov(640, 480, 60.0)

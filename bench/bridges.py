@@ -22,7 +22,6 @@ import contextlib
 import tempfile
 import threading
 import time
-
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +30,8 @@ import numpy as np
 def scene_results(seconds: float):
     """FrameResults of the embedded scene's ground truth (one person), 30 fps, with a grey
     image and the true joints projected as keypoints."""
-    from livehmr.geometry import invert_T, project, transform_points
-    from livehmr.stream.types import NUM_KEYPOINTS, FrameResult, PersonKeypoints, PersonState
+    from livehmr.core.geometry import invert_T, project, transform_points
+    from livehmr.core.types import NUM_KEYPOINTS, FrameResult, PersonKeypoints, PersonState
     from livehmr.studio.scene import default_scene
 
     scene = default_scene(duration=seconds)

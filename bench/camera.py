@@ -20,9 +20,9 @@ from collections import defaultdict
 
 import numpy as np
 
+from livehmr.core.errors import LivehmrError
+from livehmr.core.types import PersonKeypoints
 from livehmr.eval.metrics import rotation_error_deg
-from livehmr.stream.errors import LivehmrError
-from livehmr.stream.types import PersonKeypoints
 from livehmr.studio.suite import SequenceTruth, load_suite
 
 BACKENDS = ("static", "gyro", "vo", "gyro+vo", "dpvo")
@@ -37,10 +37,10 @@ def _boxes(truth: SequenceTruth, i: int) -> list[PersonKeypoints]:
 
 
 def evaluate(suite_dir: str, limit: int | None = None) -> dict:
+    from tqdm import tqdm
+
     from livehmr.stream import registry
     from livehmr.stream.sources.files import VideoFileSource
-
-    from tqdm import tqdm
 
     rows: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: defaultdict(list))
     unavailable: dict[str, str] = {}

@@ -19,7 +19,7 @@ import numpy as np
 
 
 def run(people: int, seconds: float, fit: bool = True) -> dict[int, dict[str, float]]:
-    from livehmr.geometry import invert_T, project
+    from livehmr.core.geometry import invert_T, project
     from livehmr.models.anny_body import AnnyBody
     from livehmr.models.motion.features import KEYPOINT_INDEX, KEYPOINT_JOINTS
     from livehmr.stream import registry

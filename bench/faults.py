@@ -30,13 +30,13 @@ from typing import Callable, Iterator
 import numpy as np
 
 from livehmr.clients.sdk import State, Status, parse
-from livehmr.geometry import rotation_angle
+from livehmr.core.geometry import rotation_angle
+from livehmr.core.types import KP, NUM_KEYPOINTS, CameraState, Frame, FrameResult, PersonKeypoints
 from livehmr.models.skeleton import JOINT
 from livehmr.stream.camera import StaticCamera
 from livehmr.stream.gyro import ArrayGyroFeed, GyroFeed
 from livehmr.stream.publish import encode_or_withhold, state_messages
 from livehmr.stream.runtime import Pipeline
-from livehmr.stream.types import KP, NUM_KEYPOINTS, CameraState, Frame, FrameResult, PersonKeypoints
 from livehmr.stream.wire import TOPIC_STATE, TOPIC_STATUS, decode, encode
 from livehmr.studio.detector_errors import PAIRS
 
@@ -488,7 +488,7 @@ def camera_stall(stall_from: float = 2.0, stall_s: float = 3.0, total_s: float =
 
 def camera_dies(dies_at: float = 1.0, give_up_s: float = 2.0) -> Outcome:
     """A live camera delivers for ``dies_at`` s, then never again: the source gives up after ``give_up_s``."""
-    from livehmr.stream.errors import SourceError
+    from livehmr.core.errors import SourceError
     from livehmr.stream.sources.camera import CameraSource
 
     script = ScriptedCamera(lambda t: t < dies_at)
@@ -553,7 +553,7 @@ def truncated_files(tmp: Path) -> list[Outcome]:
     with a truncated JPEG and a file of noise."""
     import cv2
 
-    from livehmr.stream.errors import SourceError
+    from livehmr.core.errors import SourceError
     from livehmr.stream.sources import open_source
 
     images = render_scene(60)

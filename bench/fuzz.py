@@ -33,11 +33,11 @@ from typing import Any, Callable
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer import TyperException
 
 from livehmr.bench.soak import rss_mb
-from livehmr.stream.errors import GyroFormatError, LivehmrError
+from livehmr.core.errors import GyroFormatError, LivehmrError
 from livehmr.stream.wire import WireError
-from typer import TyperException
 
 HANG_S = 5  # one input may take at most this long
 
@@ -78,9 +78,9 @@ def damaged(valid: list[bytes]) -> st.SearchStrategy[bytes]:
 @functools.cache
 def valid_wire_messages() -> list[list[bytes]]:
     """One of each message kind, as the pipeline encodes it."""
+    from livehmr.core.types import FrameResult, PersonKeypoints, PersonState
     from livehmr.models.body import SmplParams
     from livehmr.stream.publish import frame_message, state_messages
-    from livehmr.stream.types import FrameResult, PersonKeypoints, PersonState
     from livehmr.stream.wire import TOPIC_FRAME, TOPIC_STATE, TOPIC_STATUS, encode
 
     person = PersonState(3, SmplParams(), np.zeros((24, 3)), np.zeros(4), np.ones(24))
@@ -234,7 +234,7 @@ def _recording(data: bytes):
 
 
 def _motion_model(data: bytes):
-    from livehmr.models.motion.train import load_motion_net
+    from livehmr.models.motion.network import load_motion_net
 
     return load_motion_net(_Scratch.write(data, ".pt"))
 
@@ -310,7 +310,7 @@ def _imu_rotation(spec: str):
 
 def _rotation_spec(q: list[float]) -> str:
     """A rotation matrix (from a quaternion, when not all zero) as the 9 numbers ``--imu-to-cam`` takes."""
-    from livehmr.geometry import rotvec_to_rotmat
+    from livehmr.core.geometry import rotvec_to_rotmat
 
     w, *xyz = q
     v = np.array(xyz)

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
+from livehmr.core.types import Frame
 from livehmr.models.baseline import BaselineEstimator
 from livehmr.stream.camera import GyroCamera, StaticCamera
 from livehmr.stream.keypoints import BlazePoseDetector
@@ -33,7 +34,6 @@ from livehmr.stream.publish import ZmqPublisher
 from livehmr.stream.runtime import Pipeline, RunSummary
 from livehmr.stream.sources.files import VideoFileSource
 from livehmr.stream.sources.synthetic import SyntheticSource
-from livehmr.stream.types import Frame
 from livehmr.studio.scene import default_scene
 
 STAGES = ("source", "keypoints", "camera", "estimator", "publish", "overhead", "glass_to_publish")

@@ -26,7 +26,7 @@ def main() -> None:
 
     from livehmr.export.motion_onnx import OnnxStep, export_motion_onnx
     from livehmr.models.motion.estimator import DEFAULT_WEIGHTS, LearnedEstimator
-    from livehmr.models.motion.train import load_motion_net
+    from livehmr.models.motion.network import load_motion_net
     from livehmr.testing import walker_frames
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -20,7 +20,7 @@ import numpy as np
 
 def run(frames: list, noise_seed: int | None, noise: int, gate: bool = True) -> tuple[bool, float]:
     """(ids stayed on their person, published / in view) of one pass over ``frames``."""
-    from livehmr.geometry import invert_T, project
+    from livehmr.core.geometry import invert_T, project
     from livehmr.stream.blazepose_multi import MultiBlazePose
     from livehmr.stream.tracker import TrackerConfig
 

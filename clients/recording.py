@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from livehmr.core.errors import LivehmrError
 from livehmr.core.outputs import check_output, open_output
-from livehmr.stream.errors import LivehmrError
 
 log = logging.getLogger(__name__)
 MAGIC = b"LIVEHMR-REC\x00"

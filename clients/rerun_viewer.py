@@ -28,9 +28,9 @@ import numpy as np
 
 from livehmr.clients.scene import CONTACT_NAMES, KEYPOINT_EDGES, person_colour
 from livehmr.clients.sdk import FrameGrouper, FrameImage, State, Status
-from livehmr.geometry import intrinsics_from_fov
+from livehmr.core.errors import LivehmrError
+from livehmr.core.geometry import intrinsics_from_fov
 from livehmr.models.skeleton import PARENTS
-from livehmr.stream.errors import LivehmrError
 from livehmr.stream.wire import WireError
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class RerunLogger:
 
     def _log_person(self, state: State) -> list:
         """Log one person's body, trail and plots; returns its mesh for the overlay (or [])."""
-        from livehmr.geometry import rotvec_to_rotmat
+        from livehmr.core.geometry import rotvec_to_rotmat
         from livehmr.models.skinned import skinned_anny_of
         from livehmr.studio.render import Mesh
 

@@ -23,13 +23,13 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from livehmr.clients.sdk import FrameImage, State
-from livehmr.geometry import rotvec_to_rotmat
+from livehmr.core.geometry import rotvec_to_rotmat
 from livehmr.models.skeleton import JOINT_NAMES, PARENTS, forward_kinematics
 
 #: REP-103 body axes (X forward, Y left, Z up) -> SMPL canon axes (X left, Y up, Z forward)
 R_CANON_BODY = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
 CONTACT_NAMES = ("left_ankle", "left_toes", "right_ankle", "right_toes")
-#: 2D skeleton drawn over the image (indices into ``livehmr.stream.types.KEYPOINT_NAMES``).
+#: 2D skeleton drawn over the image (indices into ``livehmr.core.types.KEYPOINT_NAMES``).
 KEYPOINT_EDGES = ((5, 7), (7, 9), (6, 8), (8, 10), (5, 6), (5, 11), (6, 12), (11, 12), (11, 13), (13, 15),
                   (12, 14), (14, 16), (15, 19), (15, 17), (17, 18), (16, 22), (16, 20), (20, 21), (0, 1), (0, 2),
                   (1, 3), (2, 4))  # fmt: skip

@@ -36,7 +36,17 @@ import zmq
 from livehmr.core.endpoints import check_endpoint
 from livehmr.core.errors import LivehmrError
 from livehmr.stream.security import CurveClient
-from livehmr.stream.wire import MAX_FRAME_BYTES, STATE_ARRAYS, TOPIC_FRAME, TOPIC_REFINED, TOPIC_STATE, TOPIC_STATUS, Message, WireError, decode
+from livehmr.stream.wire import (
+    MAX_FRAME_BYTES,
+    STATE_ARRAYS,
+    TOPIC_FRAME,
+    TOPIC_REFINED,
+    TOPIC_STATE,
+    TOPIC_STATUS,
+    Message,
+    WireError,
+    decode,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +119,7 @@ class FrameImage:
 
     @property
     def keypoints(self) -> np.ndarray:
-        """(P, 23, 3) pixel x, y, confidence (``livehmr.stream.types.KEYPOINT_NAMES``)."""
+        """(P, 23, 3) pixel x, y, confidence (``livehmr.core.types.KEYPOINT_NAMES``)."""
         return self.message.arrays["keypoints"]
 
     @property

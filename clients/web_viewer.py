@@ -37,7 +37,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from livehmr.clients.sdk import AsyncSubscriber, FrameGrouper, State
-from livehmr.stream.errors import LivehmrError
+from livehmr.core.errors import LivehmrError
 from livehmr.stream.publish import is_loopback
 
 log = logging.getLogger(__name__)

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from livehmr.core.geometry import invert_T
+from livehmr.core.types import FrameResult, PersonKeypoints
 from livehmr.eval import metrics as M
-from livehmr.geometry import invert_T
-from livehmr.stream.types import FrameResult, PersonKeypoints
 from livehmr.studio.keypoint_cache import cached_keypoints
 from livehmr.studio.suite import SequenceSpec, SequenceTruth, load_suite
 

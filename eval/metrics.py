@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from livehmr.geometry import special_procrustes
+from livehmr.core.geometry import special_procrustes
 
 HIPS = (1, 2)  # SMPL-24 left and right hip: the field's "pelvis" for alignment
 FOOT_POINTS = (7, 10, 8, 11)  # ankles and toes stand in for SMPL's four foot vertices

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from livehmr.geometry import R_WORLD_CANON
+from livehmr.core.geometry import R_WORLD_CANON
 from livehmr.models.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 
 # file (Y up) <- world (Z up): the inverse of the import's Y-up turn

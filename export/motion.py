@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from livehmr.geometry import rotmat_to_rotvec, rotvec_to_rotmat
-from livehmr.models.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, forward_kinematics
+from livehmr.core.errors import LivehmrError
+from livehmr.core.geometry import rotmat_to_rotvec, rotvec_to_rotmat
 from livehmr.core.outputs import check_output
-from livehmr.stream.errors import LivehmrError
+from livehmr.models.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, forward_kinematics
 
 log = logging.getLogger(__name__)
 

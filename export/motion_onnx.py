@@ -18,7 +18,7 @@ OPSET = 17
 def export_motion_onnx(weights: str | Path, out: str | Path) -> Path:
     import torch
 
-    from livehmr.models.motion.train import load_motion_net
+    from livehmr.models.motion.network import load_motion_net
 
     net = load_motion_net(weights)
 
@@ -49,7 +49,7 @@ class OnnxStep:
     """ONNX Runtime session of an exported step network (CPU, or CUDA when available)."""
 
     def __init__(self, path: str | Path, providers: list[str] | None = None):
-        from livehmr.stream.errors import LivehmrError
+        from livehmr.core.errors import LivehmrError
 
         try:
             import onnxruntime as ort

@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from livehmr.stream.errors import LivehmrError
+from livehmr.core.errors import LivehmrError
 
 OPSET = 17
 

@@ -19,10 +19,10 @@ from collections import deque
 
 import numpy as np
 
-from livehmr.geometry import cross3, rodrigues, rotation_between, rotmat_to_rotvec, unproject
+from livehmr.core.geometry import cross3, rodrigues, rotation_between, rotmat_to_rotvec, unproject
+from livehmr.core.types import KP, CameraState, Frame, PersonKeypoints, PersonState
 from livehmr.models.body import BodyModel, SmplParams, sole_gaps
 from livehmr.models.skeleton import JOINT, JOINT_NAMES, NUM_JOINTS, PARENTS, forward_kinematics, global_to_local
-from livehmr.stream.types import KP, CameraState, Frame, PersonKeypoints, PersonState
 
 # BlazePose landmark indices.
 _BP = dict(nose=0, l_ear=7, r_ear=8, l_sh=11, r_sh=12, l_el=13, r_el=14, l_wr=15, r_wr=16,

@@ -13,26 +13,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from livehmr.core.types import NUM_BETAS, SmplParams  # noqa: F401  (re-exported: body models build them)
 from livehmr.models.skeleton import FOOT_JOINTS, forward_kinematics, pose_to_rotmats
-
-NUM_BETAS = 10
-
-
-@dataclass
-class SmplParams:
-    """SMPL parameters of one body, in the **world** frame.
-
-    Attributes:
-        global_orient: (3,) axis-angle, radians: canon -> world rotation of the pelvis.
-        body_pose: (69,) axis-angle, radians: local rotations of joints 1..23.
-        transl: (3,) metres, added to every joint (``p[0] = J[0] + transl``).
-        betas: (10,) shape coefficients of the body model in use (see ``BodyModel.name``).
-    """
-
-    global_orient: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    body_pose: np.ndarray = field(default_factory=lambda: np.zeros(69))
-    transl: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    betas: np.ndarray = field(default_factory=lambda: np.zeros(NUM_BETAS))
 
 
 @runtime_checkable
@@ -60,7 +42,7 @@ def body_joints(body: BodyModel, params: SmplParams) -> np.ndarray:
 
 def load_body_model(name: str = "anny", model_path: str | None = None) -> BodyModel:
     """Build a body model by name: ``anny`` (default, bundled) or ``smpl`` (needs ``model_path``)."""
-    from livehmr.stream.errors import LivehmrError
+    from livehmr.core.errors import LivehmrError
 
     if name == "anny":
         from livehmr.models.anny_body import AnnyBody

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from livehmr.core.errors import LivehmrError
 from livehmr.models.body import NUM_BETAS, SmplParams
-from livehmr.stream.errors import LivehmrError
 
 
 def _import_smplx():

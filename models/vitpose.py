@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from livehmr.stream.errors import LivehmrError
+from livehmr.core.errors import LivehmrError
 
 #: (embed_dim, depth, heads) of the four published sizes.
 VARIANTS = {"s": (384, 12, 12), "b": (768, 12, 12), "l": (1024, 24, 16), "h": (1280, 32, 16)}

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from livehmr.stream.errors import LivehmrError
+from livehmr.core.errors import LivehmrError
 
 
 class HeatmapRunner(Protocol):

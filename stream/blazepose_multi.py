@@ -30,10 +30,10 @@ import cv2
 import numpy as np
 from scipy.special import expit
 
-from livehmr.stream.errors import LivehmrError
+from livehmr.core.errors import LivehmrError
+from livehmr.core.types import Frame, PersonKeypoints
 from livehmr.stream.keypoints import blazepose_to_keypoints, visible_box
 from livehmr.stream.tracker import PersonTracker, TrackerConfig, box_iou
-from livehmr.stream.types import Frame, PersonKeypoints
 
 log = logging.getLogger(__name__)
 

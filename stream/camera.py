@@ -12,9 +12,9 @@ import logging
 
 import numpy as np
 
-from livehmr.geometry import R_WORLD_CAM_LEVEL, gravity_aligned_from_cam, rotation_between, rotvec_to_rotmat
+from livehmr.core.geometry import R_WORLD_CAM_LEVEL, gravity_aligned_from_cam, rotation_between, rotvec_to_rotmat
+from livehmr.core.types import CameraState, Frame, PersonKeypoints
 from livehmr.stream.gyro import GyroFeed
-from livehmr.stream.types import CameraState, Frame, PersonKeypoints
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ class VoCamera:
     def _K(self, frame: Frame) -> np.ndarray:
         if frame.K is not None:
             return frame.K
-        from livehmr.geometry import intrinsics_from_fov
+        from livehmr.core.geometry import intrinsics_from_fov
 
         return intrinsics_from_fov(frame.image.shape[1], frame.image.shape[0], self.hfov_deg)
 
@@ -276,7 +276,7 @@ class VoCamera:
         else:
             self.lost_since = None
             R_new = self.R_world_kf @ est.R_kf_cam
-            from livehmr.geometry import rotmat_to_rotvec
+            from livehmr.core.geometry import rotmat_to_rotvec
 
             w = rotmat_to_rotvec(self.R_world_cam.T @ R_new) / dt
             self.w_last = w
@@ -345,7 +345,7 @@ class FusedCamera:
         self.offset_estimate = None
 
     def update(self, frame: Frame, persons: list[PersonKeypoints]) -> CameraState:
-        from livehmr.geometry import rotmat_to_rotvec
+        from livehmr.core.geometry import rotmat_to_rotvec
 
         t_prev = self.gyro.t_prev
         R_gyro_before = self.gyro.R_world_cam
@@ -391,7 +391,7 @@ class FusedCamera:
 
     def _plausible(self, R_gyro_kf_cam: np.ndarray, R_vo_kf_cam: np.ndarray, dt: float, w: np.ndarray) -> bool:
         """Whether vision's rotation since the keyframe is within the gyro's error bound."""
-        from livehmr.geometry import rotation_angle
+        from livehmr.core.geometry import rotation_angle
 
         # a clock offset error e shifts the interval: rotation error ~ e x the change of rate
         bound = self.bias_bound * dt + self.offset_bound * float(np.linalg.norm(w - self.w_kf)) + self.floor_rad

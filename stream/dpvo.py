@@ -26,9 +26,9 @@ import os
 
 import numpy as np
 
+from livehmr.core.errors import LivehmrError
+from livehmr.core.types import CameraState, Frame, PersonKeypoints
 from livehmr.stream.camera import initial_orientation
-from livehmr.stream.errors import LivehmrError
-from livehmr.stream.types import CameraState, Frame, PersonKeypoints
 
 
 def _quat_xyzw_to_rotmat(q: np.ndarray) -> np.ndarray:
@@ -71,7 +71,7 @@ class DpvoCamera:
         self._restart_at: np.ndarray | None = None  # where a restarted graph begins
 
     def _intrinsics(self, frame: Frame, h: int, w: int) -> np.ndarray:
-        from livehmr.geometry import intrinsics_from_fov
+        from livehmr.core.geometry import intrinsics_from_fov
 
         K = frame.K if frame.K is not None else intrinsics_from_fov(frame.image.shape[1], frame.image.shape[0], self.hfov_deg)
         return np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2]], dtype=np.float32)

@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from livehmr.core.endpoints import check_endpoint
-from livehmr.core.errors import LivehmrError
-from livehmr.stream.errors import GyroFormatError
+from livehmr.core.errors import GyroFormatError, LivehmrError
 
 MAX_GYRO_MESSAGE_BYTES = 64 * 1024  # one sample is a few dozen bytes; a longer frame is refused by ZeroMQ
 

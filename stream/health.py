@@ -21,7 +21,7 @@ from collections import Counter, deque
 
 import numpy as np
 
-from livehmr.stream.types import FrameResult
+from livehmr.core.types import FrameResult
 
 STATUS_PERIOD_S = 1.0
 STALL_S = 2.0

@@ -13,7 +13,7 @@ import warnings
 import cv2
 import numpy as np
 
-from livehmr.stream.types import KP, NUM_KEYPOINTS, Frame, PersonKeypoints
+from livehmr.core.types import KP, NUM_KEYPOINTS, Frame, PersonKeypoints
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ import urllib.parse
 import numpy as np
 import zmq
 
-from livehmr.stream.errors import LivehmrError
+from livehmr.core.errors import LivehmrError
+from livehmr.core.types import FrameResult, PersonState
 from livehmr.stream.security import CurveAuthenticator, CurveServer, check_bind, make_curve_server
-from livehmr.stream.types import FrameResult, PersonState
-from livehmr.stream.wire import TOPIC_FRAME, TOPIC_STATE, TOPIC_REFINED, TOPIC_STATUS, WireError, encode
+from livehmr.stream.wire import TOPIC_FRAME, TOPIC_REFINED, TOPIC_STATE, TOPIC_STATUS, WireError, encode
 
 log = logging.getLogger(__name__)
 DEFAULT_URL = "tcp://127.0.0.1:5557"

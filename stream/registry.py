@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from livehmr.core.errors import LivehmrError
+from livehmr.core.stages import CameraMotion, Estimator, KeypointDetector, Source
 from livehmr.models.body import BodyModel
-from livehmr.stream.errors import LivehmrError
-from livehmr.stream.stages import CameraMotion, Estimator, KeypointDetector, Source
 
 KEYPOINT_BACKENDS = ("blazepose", "blazepose-multi", "vitpose")
 CAMERA_BACKENDS = ("auto", "gyro", "vo", "gyro+vo", "dpvo", "static")
@@ -40,7 +40,7 @@ def make_keypoints(name: str, max_people: int = 4, vitpose: str | None = None, d
 
 def parse_imu_rotation(spec: str) -> np.ndarray:
     """A preset name (see livehmr.stream.gyro.IMU_PRESETS) or 9 comma-separated numbers (row-major R_cam_imu)."""
-    from livehmr.geometry import special_procrustes
+    from livehmr.core.geometry import special_procrustes
     from livehmr.stream.gyro import IMU_PRESETS
 
     if spec in IMU_PRESETS:

@@ -28,11 +28,11 @@ from typing import Callable
 
 import numpy as np
 
-from livehmr.geometry import R_WORLD_CAM_LEVEL
+from livehmr.core.geometry import R_WORLD_CAM_LEVEL
+from livehmr.core.stages import CameraMotion, Estimator, KeypointDetector, Publisher, Source
+from livehmr.core.types import CameraState, Frame, FrameResult, PersonKeypoints
 from livehmr.stream.health import HealthMonitor
-from livehmr.stream.stages import CameraMotion, Estimator, KeypointDetector, Publisher, Source
 from livehmr.stream.supervisor import Supervisor, camera_ok, keypoints_ok, restart_stage, states_ok
-from livehmr.stream.types import CameraState, Frame, FrameResult, PersonKeypoints
 
 log = logging.getLogger(__name__)
 _END = object()

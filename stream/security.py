@@ -17,7 +17,7 @@ from pathlib import Path
 
 import zmq
 
-from livehmr.stream.errors import LivehmrError
+from livehmr.core.errors import LivehmrError
 
 log = logging.getLogger(__name__)
 

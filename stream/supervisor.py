@@ -21,7 +21,7 @@ from typing import Callable, TypeVar
 
 import numpy as np
 
-from livehmr.stream.types import CameraState, PersonKeypoints, PersonState
+from livehmr.core.types import CameraState, PersonKeypoints, PersonState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

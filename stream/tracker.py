@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from livehmr.stream.types import KP, PersonKeypoints
+from livehmr.core.types import KP, PersonKeypoints
 
 #: Per-keypoint OKS falloff (COCO's sigmas; the foot points take the ankle's).
 OKS_SIGMAS = np.array([.026, .025, .025, .035, .035, .079, .079, .072, .072, .062, .062, .107, .107, .087, .087,

@@ -14,13 +14,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from livehmr.core.types import NUM_KEYPOINTS, Frame, PersonKeypoints
 from livehmr.models.heatmaps import box_to_crop, crop, decode_heatmaps, heatmap_to_image
 from livehmr.models.vitpose import HEATMAP_SIZE, INPUT_SIZE, normalise
 from livehmr.models.vitpose_runtime import HeatmapRunner, open_runner
 from livehmr.stream.blazepose_multi import PersonFinder, drop_duplicates
 from livehmr.stream.keypoints import visible_box
 from livehmr.stream.tracker import PersonTracker, TrackerConfig
-from livehmr.stream.types import NUM_KEYPOINTS, Frame, PersonKeypoints
 
 
 class ViTPoseKeypoints:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from livehmr.geometry import rotation_angle, rotmat_to_rotvec, special_procrustes
+from livehmr.core.geometry import rotation_angle, rotmat_to_rotvec, special_procrustes
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class VoEstimate:
 
 def kabsch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Rotations R (..., 3, 3) minimising sum |R b - a|^2 over point sets a, b (..., N, 3):
-    the rotation nearest to sum a b^T (:func:`livehmr.geometry.special_procrustes`)."""
+    the rotation nearest to sum a b^T (:func:`livehmr.core.geometry.special_procrustes`)."""
     return special_procrustes(np.swapaxes(a, -1, -2) @ b)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 from tqdm import tqdm
 
-from livehmr.stream.errors import LivehmrError
+from livehmr.core.errors import LivehmrError
 from livehmr.studio.corpus import TARGET_FPS, MotionClip
 
 # Our world is Z up; a Y-up file is turned by +90 deg about X (its +Y -> our +Z, +Z -> -Y).

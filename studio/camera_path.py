@@ -1,7 +1,7 @@
 """Camera trajectories with exact orientation and the gyroscope they imply.
 
 A trajectory is a smooth function of time ``t`` (seconds) returning ``T_world_cam``
-(4x4, OpenCV camera axes, see :mod:`livehmr.geometry`). The simulated gyroscope is
+(4x4, OpenCV camera axes, see :mod:`livehmr.core.geometry`). The simulated gyroscope is
 differentiated from it: the body-frame angular velocity ``w`` satisfies
 ``R(t + dt) = R(t) @ exp(w * dt)`` in the IMU frame.
 """
@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from livehmr.geometry import make_T, rotmat_to_rotvec, rotvec_to_rotmat
+from livehmr.core.geometry import make_T, rotmat_to_rotvec, rotvec_to_rotmat
 
 
 def look_at(eye: np.ndarray, target: np.ndarray, roll: float | np.ndarray = 0.0) -> np.ndarray:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
-from livehmr.stream.errors import LivehmrError
+from livehmr.core.errors import LivehmrError
 
 #: Default corpus location: ``../shared/motion`` beside the checkout (or $LIVEHMR_MOTION).
 SPLITS_DIR = Path(__file__).parent / "splits"

@@ -18,18 +18,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from livehmr.core.types import KP
+from livehmr.models.motion.features import PAIRS
 from livehmr.models.skeleton import JOINT
-from livehmr.stream.types import KP
 from livehmr.studio.suite import SequenceTruth, load_suite
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "models" / "data" / "blazepose_errors.json"
-# detector keypoint -> the SMPL joint whose projection stands for it
-PAIRS = {
-    "left_shoulder": "left_shoulder", "right_shoulder": "right_shoulder", "left_elbow": "left_elbow",
-    "right_elbow": "right_elbow", "left_wrist": "left_wrist", "right_wrist": "right_wrist", "left_hip": "left_hip",
-    "right_hip": "right_hip", "left_knee": "left_knee", "right_knee": "right_knee", "left_ankle": "left_ankle",
-    "right_ankle": "right_ankle", "left_big_toe": "left_foot", "right_big_toe": "right_foot",
-}  # fmt: skip
 MISS_CONFIDENCE = 0.3
 CONF_BINS = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 1.01)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from livehmr.core.errors import LivehmrError
-from livehmr.stream.types import PersonKeypoints
+from livehmr.core.types import PersonKeypoints
 from livehmr.studio.suite import SequenceTruth
 
 

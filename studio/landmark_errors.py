@@ -28,13 +28,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from livehmr.geometry import rotvec_to_rotmat
+from livehmr.core.geometry import rotvec_to_rotmat
+from livehmr.core.types import KP
 from livehmr.models.motion.features import MIRROR, hip_centred
 from livehmr.models.skeleton import JOINT
 from livehmr.studio.detector_errors import PAIRS
 from livehmr.studio.keypoint_cache import cached_keypoints
 from livehmr.studio.suite import SequenceTruth, load_suite
-from livehmr.stream.types import KP
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "models" / "data" / "blazepose_world_errors.json"
 #: our keypoint name -> BlazePose landmark index (33-point topology), for the 14 model points

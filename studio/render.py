@@ -3,7 +3,7 @@
 Hand-written with numba because the scene is simple (one plane + one or a few
 meshes) and must render at camera rate on 2 cores without a GPU or system OpenGL;
 pulling in a full renderer (pyrender, Mesa) would add a system dependency for
-no gain. Conventions: OpenCV camera (see :mod:`livehmr.geometry`), pixel centres at
+no gain. Conventions: OpenCV camera (see :mod:`livehmr.core.geometry`), pixel centres at
 integer coordinates, images are BGR uint8 (as OpenCV and the sources deliver them).
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from livehmr.geometry import invert_T
+from livehmr.core.geometry import invert_T
 
 
 @numba.njit(cache=True, inline="always")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from livehmr.geometry import rotations_between, rotmat_to_rotvec, rotvec_to_rotmat, special_procrustes
+from livehmr.core.geometry import rotations_between, rotmat_to_rotvec, rotvec_to_rotmat, special_procrustes
 from livehmr.models.body import BodyModel, SmplParams, sole_offsets
 from livehmr.models.skeleton import FOOT_JOINTS, JOINT, NUM_JOINTS, PARENTS, forward_kinematics, global_to_local
 from livehmr.studio.corpus import TARGET_FPS, Corpus, MotionClip

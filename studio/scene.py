@@ -14,7 +14,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from livehmr.geometry import intrinsics_from_fov
+from livehmr.core.geometry import intrinsics_from_fov
 from livehmr.models.anny_body import AnnyBody
 from livehmr.models.body import SmplParams, body_joints
 from livehmr.models.skeleton import JOINT

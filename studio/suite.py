@@ -24,10 +24,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from livehmr.geometry import project, transform_points, invert_T
+from livehmr.core.errors import LivehmrError
+from livehmr.core.geometry import invert_T, project, transform_points
 from livehmr.models.anny_body import AnnyBody
 from livehmr.models.skeleton import JOINT_NAMES
-from livehmr.stream.errors import LivehmrError
 from livehmr.stream.gyro import IMU_PRESETS
 from livehmr.studio.camera_path import CAMERA_FAMILIES, GyroNoise, make_camera_path
 from livehmr.studio.corpus import Corpus

@@ -4,7 +4,7 @@ A person walks counter-clockwise around a circle at a constant speed with a
 sinusoidal gait (hip and knee flexion, ankle roll, counter-swinging arms, pelvis
 yaw and bob). Feet are kept on the floor by lifting or lowering the root so the
 lowest sole touches ``z = 0`` at every frame. Angles are in radians, the world is
-Z-up (see :mod:`livehmr.geometry`).
+Z-up (see :mod:`livehmr.core.geometry`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from livehmr.geometry import R_WORLD_CANON, rotmat_to_rotvec, rotvec_to_rotmat
+from livehmr.core.geometry import R_WORLD_CANON, rotmat_to_rotvec, rotvec_to_rotmat
 from livehmr.models.body import BodyModel, SmplParams, body_joints, lowest_sole
 from livehmr.models.skeleton import JOINT
 

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from livehmr.geometry import rotvec_to_rotmat
+from livehmr.core.geometry import rotvec_to_rotmat
 
 pytest.importorskip("pythonosc")
 
@@ -20,7 +20,7 @@ R_FACING_X = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 
 def _bones(R_world_root=R_FACING_X, local: dict | None = None, pelvis=(1.0, 2.0, 0.9)):
-    from livehmr.geometry import rotmat_to_rotvec
+    from livehmr.core.geometry import rotmat_to_rotvec
 
     body_pose = np.zeros(69)
     for name, rotvec in (local or {}).items():

@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from livehmr.geometry import R_WORLD_CAM_LEVEL, intrinsics_from_fov, rotation_angle, rotvec_to_rotmat
-from livehmr.stream.errors import LivehmrError
+from livehmr.core.errors import LivehmrError
+from livehmr.core.geometry import R_WORLD_CAM_LEVEL, intrinsics_from_fov, rotation_angle, rotvec_to_rotmat
+from livehmr.core.types import Frame
 from livehmr.stream.gyro_align import estimate_offset
-from livehmr.stream.types import Frame
 from livehmr.studio.camera_path import GyroNoise, HandheldFollow, WhipPan, simulate_gyro
 from livehmr.studio.render import render
 from livehmr.studio.scene import scatter_props
@@ -69,7 +69,7 @@ def test_clock_offset_from_vision_rates_within_5ms():
     noise = GyroNoise(clock_offset=offset, bias=(0.01, -0.02, 0.005))
     samples = simulate_gyro(path.T_world_cam, 8.0, 200.0, noise=noise)
     t = np.arange(int(8 * fps)) / fps
-    from livehmr.geometry import rotmat_to_rotvec
+    from livehmr.core.geometry import rotmat_to_rotvec
 
     vision = np.array([rotmat_to_rotvec(path.T_world_cam(a)[:3, :3].T @ path.T_world_cam(b)[:3, :3]) / (b - a)
                        for a, b in zip(t[:-1], t[1:])])  # fmt: skip

@@ -7,8 +7,8 @@ import time
 
 import numpy as np
 
+from livehmr.core.types import FrameResult
 from livehmr.stream.publish import ZmqPublisher
-from livehmr.stream.types import FrameResult
 
 CLI = [sys.executable, "-m", "livehmr"]
 

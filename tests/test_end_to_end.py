@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from livehmr.clients.sdk import Subscriber
-from livehmr.geometry import invert_T, rotation_angle, transform_points
+from livehmr.core.geometry import invert_T, rotation_angle, transform_points
 from livehmr.models.baseline import BaselineEstimator
 from livehmr.models.skeleton import JOINT
 from livehmr.stream.camera import GyroCamera

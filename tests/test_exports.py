@@ -10,10 +10,10 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from livehmr.clients.recording import RecordingWriter
+from livehmr.core.errors import LivehmrError
+from livehmr.core.types import FrameResult, PersonState
 from livehmr.models.body import SmplParams
 from livehmr.models.skeleton import JOINT, NUM_JOINTS, forward_kinematics, pose_to_rotmats
-from livehmr.stream.errors import LivehmrError
-from livehmr.stream.types import FrameResult, PersonState
 
 STRAIGHT = ("left_hand", "right_hand", "left_foot", "right_foot")
 

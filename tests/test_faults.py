@@ -81,8 +81,8 @@ def test_sigint_sigterm_and_kill_9_leave_readable_recordings(tmp_path):
 
 def test_the_wire_tap_sees_what_a_subscriber_sees():
     """The harness itself: a NaN state is withheld on the wire and the tap says so."""
+    from livehmr.core.types import FrameResult, PersonState
     from livehmr.models.body import SmplParams
-    from livehmr.stream.types import FrameResult, PersonState
 
     params = SmplParams(transl=np.array([0.0, 0.0, np.nan]))
     person = PersonState(0, params, np.zeros((24, 3)), np.zeros(4), np.ones(24))

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from livehmr.geometry import intrinsics_from_fov
+from livehmr.core.geometry import intrinsics_from_fov
 from livehmr.models.motion.fit import fit_pelvis_cam
 
 

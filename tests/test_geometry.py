@@ -3,9 +3,21 @@
 import numpy as np
 import pytest
 
-from livehmr.geometry import (R_WORLD_CAM_LEVEL, R_WORLD_CANON, gravity_aligned_from_cam, intrinsics_from_fov,
-                              invert_T, make_T, project, rodrigues, rotation_between, rotmat_to_rotvec,
-                              rotvec_to_rotmat, transform_points, unproject)  # fmt: skip
+from livehmr.core.geometry import (
+    R_WORLD_CAM_LEVEL,
+    R_WORLD_CANON,
+    gravity_aligned_from_cam,
+    intrinsics_from_fov,
+    invert_T,
+    make_T,
+    project,
+    rodrigues,
+    rotation_between,
+    rotmat_to_rotvec,
+    rotvec_to_rotmat,  # fmt: skip
+    transform_points,
+    unproject,
+)
 
 
 def test_level_camera_looks_along_world_x_with_image_down_as_gravity():
@@ -61,7 +73,7 @@ def test_gravity_aligned_keeps_tilt_and_zeroes_heading():
 
 
 def test_rotations_between_matches_the_single_vector_version():
-    from livehmr.geometry import rotation_between, rotations_between
+    from livehmr.core.geometry import rotation_between, rotations_between
 
     rng = np.random.default_rng(5)
     a, b = rng.normal(size=(20, 3)), rng.normal(size=(20, 3))

@@ -3,11 +3,18 @@
 import numpy as np
 import pytest
 
-from livehmr.geometry import rotation_angle, rotvec_to_rotmat
+from livehmr.core.errors import GyroFormatError
+from livehmr.core.geometry import rotation_angle, rotvec_to_rotmat
+from livehmr.core.types import Frame
 from livehmr.stream.camera import GyroCamera, initial_orientation, integrate_gyro
-from livehmr.stream.errors import GyroFormatError
-from livehmr.stream.gyro import IMU_PRESETS, ArrayGyroFeed, CsvGyroFeed, GyroBuffer, parse_sample_line, parse_sample_message
-from livehmr.stream.types import Frame
+from livehmr.stream.gyro import (
+    IMU_PRESETS,
+    ArrayGyroFeed,
+    CsvGyroFeed,
+    GyroBuffer,
+    parse_sample_line,
+    parse_sample_message,
+)
 
 
 def _samples(w, t0=0.0, t1=1.0, rate=200.0):
@@ -149,7 +156,7 @@ def test_gravity_from_the_accelerometer_tilts_the_first_frame():
 
 
 def test_bias_is_learned_while_still_and_removed():
-    from livehmr.geometry import rotation_angle
+    from livehmr.core.geometry import rotation_angle
     from livehmr.stream.camera import GyroCamera
     from livehmr.stream.gyro import ArrayGyroFeed
 

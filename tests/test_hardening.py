@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from livehmr.clients.recording import RecordingWriter
+from livehmr.core.types import FrameResult, PersonKeypoints, PersonState
 from livehmr.models.body import SmplParams
 from livehmr.stream.publish import state_messages
-from livehmr.stream.types import FrameResult, PersonKeypoints, PersonState
 from livehmr.stream.wire import TOPIC_STATE, encode
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 
+from livehmr.core.types import FrameResult
 from livehmr.stream.health import HealthMonitor
-from livehmr.stream.types import FrameResult
 
 
 class _Clock:
@@ -51,10 +51,10 @@ def test_a_running_pipeline_publishes_its_status_and_echo_shows_it(tmp_path):
 
     from livehmr.cli import app
     from livehmr.clients.sdk import Status, Subscriber
+    from livehmr.core.types import CameraState, Frame
     from livehmr.stream.publish import ZmqPublisher
     from livehmr.stream.runtime import Pipeline
     from livehmr.tests.test_runtime import _Nobody, _NoPeople
-    from livehmr.stream.types import CameraState, Frame
 
     class Frames:  # 30 fps for 4 s, then nothing for 4 s (a stalled camera), then the end
         live = True

@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 from livehmr.models.motion.features import (
-    KEYPOINT_NAMES, LANDMARK_SLICE, MIRROR, NUM_FEATURES, NUM_KP, hip_centred, input_columns, landmark_features,
+    KEYPOINT_NAMES,
+    LANDMARK_SLICE,
+    MIRROR,
+    NUM_FEATURES,
+    NUM_KP,
+    hip_centred,
+    input_columns,
+    landmark_features,
 )  # fmt: skip
 from livehmr.studio.landmark_errors import compare, episodes, lag1_autocorrelation, robust_covariance, summarise
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from livehmr.core.geometry import rotvec_to_rotmat
 from livehmr.eval import metrics as M
-from livehmr.geometry import rotvec_to_rotmat
 
 RNG = np.random.default_rng(0)
 BODY = RNG.normal(0, 0.3, size=(24, 3))  # a cloud standing in for a body

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from livehmr.geometry import intrinsics_from_fov, rotvec_to_rotmat
+from livehmr.core.geometry import intrinsics_from_fov, rotvec_to_rotmat
 from livehmr.models.motion.features import NUM_FEATURES, camera_features, keypoint_features
 from livehmr.models.motion.network import MotionNet, NetConfig, decode, rotmat_to_sixd, sixd_to_rotmat
 from livehmr.testing import walker_frames
@@ -33,7 +33,7 @@ def test_keypoint_features_known_answer():
 
 
 def test_camera_features_give_down_in_cam():
-    from livehmr.geometry import R_WORLD_CAM_LEVEL
+    from livehmr.core.geometry import R_WORLD_CAM_LEVEL
 
     f = camera_features(np.array([0.1, 0.2, 0.3]), R_WORLD_CAM_LEVEL)
     assert np.allclose(f, [0.1, 0.2, 0.3, 0, 1, 0])  # a level camera: down is +y (OpenCV)
@@ -68,11 +68,11 @@ def test_decode_places_the_pelvis_from_box_offset_and_depth():
 
 
 def test_heading_velocity_integrates_back_to_the_trajectory():
-    from livehmr.models.motion.synth import heading_rotmats
+    from livehmr.core.geometry import heading_rotmats
 
     t = np.arange(60) / 30
     yaw = 0.8 * t
-    from livehmr.geometry import R_WORLD_CANON
+    from livehmr.core.geometry import R_WORLD_CANON
 
     # a body turning about world Z; canon forward (+Z) is world -Y at yaw 0
     R = rotvec_to_rotmat(np.stack([np.zeros_like(t), np.zeros_like(t), yaw], -1)) @ R_WORLD_CANON

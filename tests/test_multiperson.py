@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 import pytest
 
+from livehmr.core.types import NUM_KEYPOINTS, PersonKeypoints
 from livehmr.stream.tracker import PersonTracker, TrackerConfig, box_iou, keypoint_similarity
-from livehmr.stream.types import NUM_KEYPOINTS, PersonKeypoints
 
 
 def _person(cx: float, cy: float, h: float = 200.0, pose: int | None = None) -> PersonKeypoints:
@@ -114,7 +114,7 @@ def test_a_person_occluded_for_two_seconds_gets_the_same_id_back():
 def test_blazepose_multi_gives_each_person_of_a_crowd_one_stable_id():
     """Three rendered people who walk past and behind one another (a 2 s occlusion at
     about 5-7 s): three ids, each on one true person."""
-    from livehmr.geometry import invert_T, project
+    from livehmr.core.geometry import invert_T, project
     from livehmr.stream.blazepose_multi import MultiBlazePose
     from livehmr.stream.sources.synthetic import SyntheticSource
     from livehmr.studio.scene import crowd_scene
@@ -178,7 +178,7 @@ def test_two_people_are_published_with_their_own_ids(anny_body):
     assert {s.person for s in late} == {0, 1} and len(late) >= 2 * 40  # both, nearly every frame
     # each id stays on one true person: its pelvis, seen through the published camera, lands
     # nearest that person's true pelvis in the image
-    from livehmr.geometry import invert_T, project
+    from livehmr.core.geometry import invert_T, project
 
     truth_of_id = collections.defaultdict(collections.Counter)
     for s in late:

@@ -11,11 +11,11 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from livehmr.clients.recording import RecordingReader, read_recording, record_stream, replay
+from livehmr.core.errors import LivehmrError
+from livehmr.core.types import FrameResult, PersonState
 from livehmr.models.body import SmplParams
 from livehmr.models.skeleton import NUM_JOINTS, PARENTS, forward_kinematics
-from livehmr.stream.errors import LivehmrError
 from livehmr.stream.publish import ZmqPublisher
-from livehmr.stream.types import FrameResult, PersonState
 from livehmr.stream.wire import decode
 
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from livehmr.core.types import FrameResult, PersonKeypoints, PersonState
 from livehmr.models.body import SmplParams
-from livehmr.models.motion.data import load_rest_regressor
+from livehmr.models.motion.shape import load_rest_regressor
 from livehmr.models.priors.representation import motion_features
 from livehmr.models.skeleton import JOINT, forward_kinematics
 from livehmr.stream.refine.problem import WindowInputs, solve
-from livehmr.stream.types import FrameResult, PersonKeypoints, PersonState
 
 FPS = 30.0
 R_WORLD_CANON = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # facing +x, up +z
@@ -293,7 +293,7 @@ def test_worker_drops_rather_than_waits_when_refinement_falls_behind():
 def test_a_refinement_that_cannot_start_stops_the_run_with_its_reason():
     from functools import partial
 
-    from livehmr.stream.errors import LivehmrError
+    from livehmr.core.errors import LivehmrError
     from livehmr.stream.refine.refiner import RefineBody, RefineConfig, make_refiner
     from livehmr.stream.refine.worker import RefineWorker
 
@@ -310,7 +310,7 @@ def test_a_refinement_process_that_dies_silently_is_reported_at_once():
     import time
     from functools import partial
 
-    from livehmr.stream.errors import LivehmrError
+    from livehmr.core.errors import LivehmrError
     from livehmr.stream.refine.refiner import RefineConfig
     from livehmr.stream.refine.worker import RefineWorker
 
@@ -323,10 +323,9 @@ def test_a_refinement_process_that_dies_silently_is_reported_at_once():
 
 
 def test_refined_topic_reaches_a_subscriber_with_its_lag():
-    from livehmr.tests.conftest import watch_for_subscriber
-
     from livehmr.clients.sdk import Subscriber
     from livehmr.stream.publish import ZmqPublisher
+    from livehmr.tests.conftest import watch_for_subscriber
 
     stream, _, rest = _stream(40)
     refiner = _refiner(rest, window=20, lag=8, every=4)
@@ -378,8 +377,8 @@ def test_shipped_prior_pulls_a_jittered_walk_towards_the_clean_one(kind):
 
 
 def test_prior_files_are_checked(tmp_path):
+    from livehmr.core.errors import LivehmrError
     from livehmr.models.priors.train import load_prior
-    from livehmr.stream.errors import LivehmrError
 
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a torch file")

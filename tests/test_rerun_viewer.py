@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from livehmr.geometry import R_WORLD_CAM_LEVEL, intrinsics_from_fov, project, transform_points, invert_T
+from livehmr.core.geometry import R_WORLD_CAM_LEVEL, intrinsics_from_fov, invert_T, project, transform_points
+from livehmr.core.types import FrameResult, PersonKeypoints, PersonState
 from livehmr.models.body import SmplParams, body_joints
-from livehmr.stream.types import FrameResult, PersonKeypoints, PersonState
 from livehmr.tests.conftest import watch_for_subscriber
 
 FRAMES = 6

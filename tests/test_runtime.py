@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from livehmr.geometry import rotvec_to_rotmat
+from livehmr.core.geometry import rotvec_to_rotmat
+from livehmr.core.types import CameraState, Frame
 from livehmr.stream.runtime import Pipeline
-from livehmr.stream.types import CameraState, Frame
 
 
 class _Frames:

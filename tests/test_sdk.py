@@ -9,8 +9,8 @@ import time
 import numpy as np
 
 from livehmr.clients import AsyncSubscriber, Subscriber, subscribe
+from livehmr.core.types import FrameResult
 from livehmr.stream.publish import ZmqPublisher
-from livehmr.stream.types import FrameResult
 
 
 def _heartbeats(pub: ZmqPublisher, frames: range, pause: float = 0.01) -> None:

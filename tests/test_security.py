@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 
 from livehmr.cli import app
 from livehmr.clients.sdk import Subscriber
+from livehmr.core.errors import LivehmrError
+from livehmr.core.types import FrameResult, PersonState
 from livehmr.models.body import SmplParams
-from livehmr.stream.errors import LivehmrError
 from livehmr.stream.publish import ZmqPublisher
 from livehmr.stream.security import CurveClient, CurveServer, check_bind
-from livehmr.stream.types import FrameResult, PersonState
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import pickle
 import numpy as np
 import pytest
 
+from livehmr.core.errors import LivehmrError
 from livehmr.models.body import SmplParams, body_joints, load_body_model
 from livehmr.models.skeleton import PARENTS
-from livehmr.stream.errors import LivehmrError
 
 pytest.importorskip("smplx", reason="the smpl extra is not installed")
 

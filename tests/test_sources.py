@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import zmq
 
-from livehmr.stream.errors import SourceError
+from livehmr.core.errors import SourceError
 from livehmr.stream.gyro import ZmqGyroFeed
 from livehmr.stream.sources import open_source
 from livehmr.stream.sources.camera import CameraSource

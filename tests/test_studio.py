@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from livehmr.core.geometry import intrinsics_from_fov, make_T, rotation_angle
 from livehmr.export.bvh import write_bvh
-from livehmr.geometry import intrinsics_from_fov, make_T, rotation_angle
 from livehmr.models.skeleton import JOINT, JOINT_NAMES, forward_kinematics
 from livehmr.studio.bvh import import_bvh_folder, read_bvh
 from livehmr.studio.camera_path import look_at
@@ -143,7 +143,7 @@ def test_retarget_recovers_the_source_rotations_and_positions(tmp_path):
 
 
 def test_bvh_import_rejects_bad_files(tmp_path):
-    from livehmr.stream.errors import LivehmrError
+    from livehmr.core.errors import LivehmrError
 
     (tmp_path / "a.bvh").write_text("HIERARCHY\nROOT hip\n{\n OFFSET 0 0 0\n CHANNELS 3 Xrotation Yrotation Zrotation\n}\n")
     with pytest.raises(LivehmrError, match="no MOTION"):
@@ -213,7 +213,7 @@ def smoke_sequence(tmp_path_factory):
 def test_suite_truth_is_consistent_with_its_video_and_gyro(smoke_sequence):
     import cv2
 
-    from livehmr.geometry import invert_T, project, transform_points
+    from livehmr.core.geometry import invert_T, project, transform_points
     from livehmr.stream.camera import integrate_gyro
     from livehmr.stream.gyro import CsvGyroFeed
     from livehmr.studio.suite import SequenceTruth, load_suite
@@ -264,7 +264,7 @@ def test_gyro_simulation_carries_mounting_and_clock_offset():
 
 
 def test_detector_error_model_recovers_a_known_offset(smoke_sequence, tmp_path):
-    from livehmr.stream.types import NUM_KEYPOINTS, PersonKeypoints
+    from livehmr.core.types import NUM_KEYPOINTS, PersonKeypoints
     from livehmr.studio.detector_errors import PAIRS, load_detector_errors, measure_detector_errors
 
     offset_px = np.array([3.0, -2.0])
@@ -285,7 +285,7 @@ def test_detector_error_model_recovers_a_known_offset(smoke_sequence, tmp_path):
         def close(self):
             pass
 
-    from livehmr.stream.types import KP
+    from livehmr.core.types import KP
 
     path = measure_detector_errors(smoke_sequence, tmp_path / "errors.json", keypoints=Oracle)
     model = load_detector_errors(path)

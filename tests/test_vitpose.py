@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from livehmr.core.errors import LivehmrError
 from livehmr.models.heatmaps import box_to_crop, decode_heatmaps
 from livehmr.models.vitpose import IMAGENET_MEAN, IMAGENET_STD, ViTPose, ViTPoseConfig, load_vitpose
-from livehmr.stream.errors import LivehmrError
 
 
 def official_state_dict(dim: int, depth: int, head: str, seed: int = 0) -> OrderedDict:

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from livehmr.geometry import R_WORLD_CAM_LEVEL
+from livehmr.core.geometry import R_WORLD_CAM_LEVEL
+from livehmr.core.types import FrameResult, PersonState
 from livehmr.models.body import SmplParams
 from livehmr.models.skeleton import NUM_JOINTS
 from livehmr.stream.publish import ZmqPublisher
-from livehmr.stream.types import FrameResult, PersonState
 
 
 class _Stream:
@@ -88,10 +88,8 @@ def _get(url: str, host: str | None = None) -> tuple[int, bytes, str]:
 def test_page_message_carries_what_the_page_poses(anny_body):
     from livehmr.clients.sdk import State
     from livehmr.clients.web_viewer import page_message
-    from livehmr.stream.wire import decode
-
     from livehmr.stream.publish import state_messages
-    from livehmr.stream.wire import TOPIC_STATE, encode
+    from livehmr.stream.wire import TOPIC_STATE, decode, encode
 
     def states(result):
         return [State(decode(encode(TOPIC_STATE, h, a))) for h, a in state_messages(result, "s", "anny")]

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from livehmr.clients.sdk import Subscriber
+from livehmr.core.errors import LivehmrError
+from livehmr.core.types import FrameResult, PersonState
 from livehmr.models.body import SmplParams
-from livehmr.stream.errors import LivehmrError
 from livehmr.stream.publish import ZmqPublisher, is_loopback
-from livehmr.stream.types import FrameResult, PersonState
 from livehmr.stream.wire import TOPIC_STATE, WireError, decode, encode
 
 

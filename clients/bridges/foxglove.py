@@ -39,8 +39,8 @@ from livehmr.clients.scene import (
     transforms,
 )
 from livehmr.clients.sdk import FrameImage, State
+from livehmr.core.errors import LivehmrError
 from livehmr.core.outputs import check_output
-from livehmr.stream.errors import LivehmrError
 from livehmr.stream.publish import is_loopback
 
 DEFAULT_PORT = 8765

@@ -39,11 +39,19 @@ from pathlib import Path
 
 import numpy as np
 
-from livehmr.clients.scene import SceneFrame, body_name, person_colour, quat_xyzw, scene_frame, skeleton_segments, transforms
+from livehmr.clients.scene import (
+    SceneFrame,
+    body_name,
+    person_colour,
+    quat_xyzw,
+    scene_frame,
+    skeleton_segments,
+    transforms,
+)
 from livehmr.clients.sdk import FrameImage, State
+from livehmr.core.errors import LivehmrError
 from livehmr.core.outputs import open_output
-from livehmr.stream.errors import LivehmrError
-from livehmr.stream.types import KP
+from livehmr.core.types import KP
 
 log = logging.getLogger(__name__)
 DEFAULT_ROUTER = "tcp/localhost:7447"  # rmw_zenohd's default endpoint

@@ -17,7 +17,6 @@ import numpy as np
 
 from livehmr.clients.sdk import FrameGrouper, FrameImage, State, Subscriber
 
-
 FRAME_QUIET_S = 0.002
 
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from livehmr.clients.scene import quat_xyzw
 from livehmr.clients.sdk import FrameImage, State
-from livehmr.geometry import rotvec_to_rotmat
+from livehmr.core.geometry import rotvec_to_rotmat
 from livehmr.models.skeleton import JOINT, PARENTS, forward_kinematics
 
 log = logging.getLogger(__name__)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from livehmr.models.motion.shape import REST_REGRESSOR_PATH, RestJointsFromPhenotype, load_rest_regressor  # noqa: F401
+
 PHENOTYPE_KEYS = ("gender", "age", "muscle", "weight", "height", "proportions")
 CACHE_VERSION = 1
 
@@ -48,32 +50,6 @@ class BodyBank:
             rest.append(np.asarray(body.rest_joints, dtype=np.float64))
             soles.append(sole_offsets(body))
         return cls(phen, np.array(rest), np.array(soles))
-
-
-class RestJointsFromPhenotype:
-    """Anny's rest joints (24, 3) as a quadratic function of its phenotype (6,), fitted on
-    a body bank: what the live estimator uses to turn a predicted shape into a skeleton
-    without building an Anny body per frame (that costs ~0.1 s)."""
-
-    def __init__(self, coef: np.ndarray):
-        self.coef = coef  # (28, 72)
-
-    @staticmethod
-    def features(phenotype: np.ndarray) -> np.ndarray:
-        p = np.atleast_2d(phenotype)
-        iu = np.triu_indices(p.shape[1])
-        quad = (p[:, :, None] * p[:, None, :])[:, iu[0], iu[1]]
-        return np.concatenate([np.ones((len(p), 1)), p, quad], axis=1)
-
-    @classmethod
-    def fit(cls, bank: BodyBank) -> RestJointsFromPhenotype:
-        X = cls.features(bank.phenotypes)
-        coef, *_ = np.linalg.lstsq(X, bank.rest_joints.reshape(len(X), -1), rcond=None)
-        return cls(coef)
-
-    def __call__(self, phenotype: np.ndarray) -> np.ndarray:
-        out = self.features(phenotype) @ self.coef
-        return out.reshape(-1, 24, 3)[0] if np.ndim(phenotype) == 1 else out.reshape(-1, 24, 3)
 
 
 @dataclass
@@ -125,7 +101,7 @@ def build_motion_cache(split: str, bank: BodyBank, corpus=None, min_frames: int 
     """Retarget every clip of ``split`` onto a bank body (chosen by the clip id's CRC)."""
     from tqdm import tqdm
 
-    from livehmr.geometry import rotvec_to_rotmat
+    from livehmr.core.geometry import rotvec_to_rotmat
     from livehmr.models.skeleton import forward_kinematics
     from livehmr.studio.corpus import Corpus
     from livehmr.studio.retarget import Retargeter, foot_contacts
@@ -173,16 +149,9 @@ def load_or_build(split: str, bank_size: int = 32, seed: int = 0, limit: int | N
     return cache
 
 
-REST_REGRESSOR_PATH = Path(__file__).resolve().parents[1] / "data" / "anny_rest_from_phenotype.npz"
-
-
 def fit_rest_regressor(size: int = 96, seed: int = 1, path: Path = REST_REGRESSOR_PATH) -> Path:
     """Fit :class:`RestJointsFromPhenotype` on ``size`` random Anny bodies and save it (ships)."""
     bank = BodyBank.build(size, seed)
     reg = RestJointsFromPhenotype.fit(bank)
     np.savez(path, coef=reg.coef, bodies=size, seed=seed)
     return path
-
-
-def load_rest_regressor(path: Path = REST_REGRESSOR_PATH) -> RestJointsFromPhenotype:
-    return RestJointsFromPhenotype(np.load(path)["coef"])

@@ -30,17 +30,28 @@ from pathlib import Path
 
 import numpy as np
 
-from livehmr.geometry import rotmat_to_rotvec
+from livehmr.core.geometry import heading_rotmats, rotmat_to_rotvec
+from livehmr.core.types import CameraState, Frame, PersonKeypoints, PersonState
 from livehmr.models.body import BodyModel, SmplParams
 from livehmr.models.motion.features import (
-    DEFAULT_BOX, KEYPOINT_JOINTS, LANDMARK_SLICE, NUM_CAM_FEATURES, NUM_FEATURES, NUM_KP, NUM_KP_FEATURES, camera_features,
-    input_columns, keypoint_features, landmark_features, select_keypoints, select_landmarks,
+    DEFAULT_BOX,
+    FPS,
+    KEYPOINT_JOINTS,
+    LANDMARK_SLICE,
+    NUM_CAM_FEATURES,
+    NUM_FEATURES,
+    NUM_KP,
+    NUM_KP_FEATURES,
+    camera_features,
+    input_columns,
+    keypoint_features,
+    landmark_features,
+    select_keypoints,
+    select_landmarks,
 )  # fmt: skip
 from livehmr.models.motion.fit import fit_limbs, fit_pelvis_cam
-from livehmr.models.motion.synth import FPS, heading_rotmats
 from livehmr.models.motion.trajectory import PelvisObservation, TrajectoryFilter
 from livehmr.models.skeleton import FOOT_JOINTS, forward_kinematics, global_to_local
-from livehmr.stream.types import CameraState, Frame, PersonKeypoints, PersonState
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "data" / "motion_cpu.pt"
 NETWORK_DEPTH_SIGMA = 0.12  # the network's pelvis depth: relative std (validation log-depth error)
@@ -103,7 +114,7 @@ class _TorchStep:
     def __init__(self, weights: Path):
         import torch
 
-        from livehmr.models.motion.train import load_motion_net
+        from livehmr.models.motion.network import load_motion_net
 
         self.torch = torch
         self.net = load_motion_net(weights)
@@ -140,7 +151,7 @@ class LearnedEstimator:
     def __init__(self, body: BodyModel, weights: str | Path | None = None, default_hfov_deg: float = 60.0,
                  backend: str = "torch", max_predict_frames: int = 15, camera_translation: str = "auto",
                  fit_pelvis: bool = True, fit_limbs: bool = True, limb_smoothing: float = 0.5):  # fmt: skip
-        from livehmr.stream.errors import LivehmrError
+        from livehmr.core.errors import LivehmrError
 
         self.body = body
         self.default_hfov_deg = default_hfov_deg
@@ -159,7 +170,7 @@ class LearnedEstimator:
         self.columns = input_columns(self.step.landmarks)  # which features this network reads
         self.shape_from_phenotype = None
         if getattr(body, "name", "") == "anny":
-            from livehmr.models.motion.data import load_rest_regressor
+            from livehmr.models.motion.shape import load_rest_regressor
 
             self.shape_from_phenotype = load_rest_regressor()
         self.camera_mode = camera_translation

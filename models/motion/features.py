@@ -28,11 +28,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from livehmr.core.types import KP
 from livehmr.models.skeleton import JOINT
 from livehmr.stream.keypoints import BLAZEPOSE_OF_KEYPOINT
-from livehmr.stream.types import KP
-from livehmr.studio.detector_errors import PAIRS
 
+# detector keypoint -> the SMPL joint whose projection stands for it
+PAIRS = {
+    "left_shoulder": "left_shoulder", "right_shoulder": "right_shoulder", "left_elbow": "left_elbow",
+    "right_elbow": "right_elbow", "left_wrist": "left_wrist", "right_wrist": "right_wrist", "left_hip": "left_hip",
+    "right_hip": "right_hip", "left_knee": "left_knee", "right_knee": "right_knee", "left_ankle": "left_ankle",
+    "right_ankle": "right_ankle", "left_big_toe": "left_foot", "right_big_toe": "right_foot",
+}  # fmt: skip
+FPS = 30.0  # frames per second the network is trained at
 KEYPOINT_NAMES = tuple(PAIRS)
 KEYPOINT_INDEX = np.array([KP[k] for k in KEYPOINT_NAMES])  # into the 23-point layout
 KEYPOINT_JOINTS = np.array([JOINT[j] for j in PAIRS.values()])  # SMPL joint per keypoint

@@ -90,7 +90,7 @@ def fit_limbs(G: np.ndarray, joints: np.ndarray, keypoints: np.ndarray, K: np.nd
     average (weight ``smoothing`` on the last one) of this frame's and the last, so the
     detector's frame-to-frame noise is not passed on whole. Returns the new (G, joints);
     the pelvis, spine and head are not moved."""
-    from livehmr.geometry import rodrigues, rotation_between, rotmat_to_rotvec
+    from livehmr.core.geometry import rodrigues, rotation_between, rotmat_to_rotvec
     from livehmr.models.motion.features import KEYPOINT_NAMES
     from livehmr.models.skeleton import JOINT
 

@@ -16,6 +16,7 @@ Outputs are decoded by :func:`decode` into named quantities.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import roma
 import torch
@@ -48,7 +49,7 @@ class NetConfig:
     def from_dict(cls, config: dict, where: str = "motion model") -> NetConfig:
         """A config read from a file, checked: known keys, integers in sane ranges (a file
         must not make livehmr allocate without bound)."""
-        from livehmr.stream.errors import LivehmrError
+        from livehmr.core.errors import LivehmrError
 
         limits = {"hidden": (1, 4096), "layers": (1, 8)}
         unknown = set(config) - set(limits) - {"landmarks"}
@@ -139,3 +140,29 @@ def decode(out: torch.Tensor, box: torch.Tensor) -> Decoded:
     phen = torch.sigmoid(out[..., n + 9 : n + 15])
     t = out[..., LOCAL_OUT:]
     return Decoded(local, root, pelvis, phen, t[..., :3], t[..., 3] + PELVIS_HEIGHT_PRIOR_M, t[..., 4:8])
+
+
+def load_motion_net(path: str | Path) -> MotionNet:
+    """A shipped or trained ``motion.pt`` (or a ``checkpoint.pt``) as an eval-mode MotionNet.
+
+    The file is a user's path: it is read with ``weights_only`` (tensors and plain data,
+    never code from the file), and anything malformed is a LivehmrError saying what."""
+    from livehmr.core.errors import LivehmrError
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds (zip, unpickling, EOF, runtime) on a bad file
+        raise LivehmrError(f"{path} is not a readable motion model file ({type(exc).__name__}: {str(exc)[:200]})") from None
+    config = None
+    if isinstance(state, dict):
+        config = state.get("net")
+        if config is None and isinstance(state.get("config"), dict):  # a training checkpoint
+            config = state["config"].get("net")
+    if not isinstance(config, dict) or not isinstance(state.get("model"), dict):
+        raise LivehmrError(f"{path} is not a livehmr motion model: it needs 'model' weights and a 'net' config")
+    model = MotionNet(NetConfig.from_dict(config, where=str(path)))
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, TypeError, AttributeError, KeyError) as exc:
+        raise LivehmrError(f"{path}: its weights do not fit its network config ({str(exc)[:200]})") from None
+    return model.eval()

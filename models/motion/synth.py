@@ -22,16 +22,25 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from livehmr.geometry import rotmat_to_rotvec, rotvec_to_rotmat
+from livehmr.core.geometry import heading_rotmats, rotmat_to_rotvec, rotvec_to_rotmat
 from livehmr.models.motion.data import MotionCache
 from livehmr.models.motion.features import (
-    KEYPOINT_JOINTS, KEYPOINT_NAMES, LANDMARK_SLICE, MIRROR, NUM_CAM_FEATURES, NUM_FEATURES, NUM_KP_FEATURES,
-    camera_features, hip_centred, keypoint_features, landmark_features,
+    FPS,
+    KEYPOINT_JOINTS,
+    KEYPOINT_NAMES,
+    LANDMARK_SLICE,
+    MIRROR,
+    NUM_CAM_FEATURES,
+    NUM_FEATURES,
+    NUM_KP_FEATURES,
+    camera_features,
+    hip_centred,
+    keypoint_features,
+    landmark_features,
 )  # fmt: skip
 from livehmr.models.skeleton import forward_kinematics
 from livehmr.studio.camera_path import look_at
 
-FPS = 30.0
 IMAGE_SIZE = (640, 480)
 FAMILIES = ("static", "pan", "orbit", "handheld", "whip", "drone")
 
@@ -59,17 +68,6 @@ class Batch:
     phenotype: torch.Tensor
     rest_joints: torch.Tensor
     joints_world: torch.Tensor
-
-
-def heading_rotmats(R_world_root: np.ndarray) -> np.ndarray:
-    """Yaw-only rotations (..., 3, 3) about world Z that turn world +X towards the body's
-    forward (canon +Z) projected on the floor."""
-    fwd = R_world_root[..., :, 2]
-    yaw = np.arctan2(fwd[..., 1], fwd[..., 0])
-    c, s = np.cos(yaw), np.sin(yaw)
-    R = np.zeros((*yaw.shape, 3, 3))
-    R[..., 0, 0], R[..., 0, 1], R[..., 1, 0], R[..., 1, 1], R[..., 2, 2] = c, -s, s, c, 1.0
-    return R
 
 
 def _smooth(x: np.ndarray, alpha: float) -> np.ndarray:

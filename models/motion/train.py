@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from livehmr.models.motion.features import input_columns
-from livehmr.models.motion.network import MotionNet, NetConfig, decode
+from livehmr.models.motion.network import MotionNet, NetConfig, decode, load_motion_net  # noqa: F401  (re-exported)
 from livehmr.models.skeleton import forward_kinematics
 
 WEIGHTS = {"pose": 1.0, "root": 1.0, "joints": 5.0, "pelvis": 1.0, "depth": 1.0, "velocity": 1.0,
@@ -229,32 +229,6 @@ def save_weights(model: MotionNet, cfg: TrainConfig, history: dict, path: Path) 
     summary = {"steps": history["step"][-1] if history["step"] else 0, "train_seconds": history["seconds"],
                "final_val": history["val"][-1] if history["val"] else None}  # fmt: skip
     torch.save({"model": state, "net": cfg.net.to_dict(), "train": config_dict(cfg), "summary": summary}, path)
-
-
-def load_motion_net(path: str | Path) -> MotionNet:
-    """A shipped or trained ``motion.pt`` (or a ``checkpoint.pt``) as an eval-mode MotionNet.
-
-    The file is a user's path: it is read with ``weights_only`` (tensors and plain data,
-    never code from the file), and anything malformed is a LivehmrError saying what."""
-    from livehmr.stream.errors import LivehmrError
-
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds (zip, unpickling, EOF, runtime) on a bad file
-        raise LivehmrError(f"{path} is not a readable motion model file ({type(exc).__name__}: {str(exc)[:200]})") from None
-    config = None
-    if isinstance(state, dict):
-        config = state.get("net")
-        if config is None and isinstance(state.get("config"), dict):  # a training checkpoint
-            config = state["config"].get("net")
-    if not isinstance(config, dict) or not isinstance(state.get("model"), dict):
-        raise LivehmrError(f"{path} is not a livehmr motion model: it needs 'model' weights and a 'net' config")
-    model = MotionNet(NetConfig.from_dict(config, where=str(path)))
-    try:
-        model.load_state_dict(state["model"])
-    except (RuntimeError, TypeError, AttributeError, KeyError) as exc:
-        raise LivehmrError(f"{path}: its weights do not fit its network config ({str(exc)[:200]})") from None
-    return model.eval()
 
 
 def plot_history(history: dict, path: Path) -> None:

@@ -1,7 +1,7 @@
 """The motion features both priors see, from world joints alone (so any body model's
 skeleton works, and the refinement can differentiate through them).
 
-World is Z up (see :mod:`livehmr.geometry`). Per frame ``t`` (F = 77 numbers):
+World is Z up (see :mod:`livehmr.core.geometry`). Per frame ``t`` (F = 77 numbers):
 
 - the 24 joints relative to the pelvis in the body's **heading frame** (72): rotated by
   the inverse of the pelvis' yaw, so turning on the spot or walking north or east look

@@ -183,7 +183,7 @@ def train_prior(out: str | Path, kind: str = "humor", config: str | PriorTrainCo
 def load_prior(path: str | Path) -> torch.nn.Module:
     """A ``prior_<kind>.pt`` as an eval-mode model, read with ``weights_only`` (never code);
     anything malformed is a LivehmrError saying what."""
-    from livehmr.stream.errors import LivehmrError
+    from livehmr.core.errors import LivehmrError
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

@@ -1,6 +1,6 @@
 """One person's window as an optimisation problem: what it holds, its energy, its solve.
 
-Frames are named as in :mod:`livehmr.geometry`: world is gravity-aligned, Z up, metres;
+Frames are named as in :mod:`livehmr.core.geometry`: world is gravity-aligned, Z up, metres;
 cam is OpenCV's. The unknowns per frame are the local body pose (23 rotation vectors),
 the root orientation (rotation vector, canon -> world), the pelvis' world position and
 the camera's world position (rotation-only front ends leave the camera's position to the

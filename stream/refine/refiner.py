@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from livehmr.core.types import FrameResult, PersonState
 from livehmr.models.body import BodyModel, SmplParams, sole_offsets
 from livehmr.models.motion.features import NUM_KP, select_keypoints
 from livehmr.models.skeleton import FOOT_JOINTS
 from livehmr.stream.refine.problem import RefineWeights, WindowInputs, frames_with_evidence, solve
-from livehmr.stream.types import FrameResult, PersonState
 
 
 @dataclass
@@ -112,13 +112,13 @@ class FixedLagRefiner:
             from livehmr.models.priors.train import SHIPPED, load_prior
 
             if c.prior not in SHIPPED:
-                from livehmr.stream.errors import LivehmrError
+                from livehmr.core.errors import LivehmrError
 
                 raise LivehmrError(f"unknown prior {c.prior!r}: choose humor or diffusion (None: no prior)")
             self.prior = load_prior(SHIPPED[c.prior])
         self.rest_from_phenotype = None
         if getattr(body, "name", "") == "anny":
-            from livehmr.models.motion.data import load_rest_regressor
+            from livehmr.models.motion.shape import load_rest_regressor
 
             self.rest_from_phenotype = load_rest_regressor()
         self.soles = np.asarray(sole_offsets(body), dtype=np.float64)

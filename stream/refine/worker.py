@@ -25,8 +25,8 @@ import threading
 import time
 from typing import Callable
 
+from livehmr.core.types import FrameResult
 from livehmr.stream.refine.refiner import FixedLagRefiner, RefineConfig
-from livehmr.stream.types import FrameResult
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class RefineWorker:
         """Block until the refiner is loaded (torch imported, prior read), so that a live
         source is not read while the refinement still starts (that cost ~5 s of refined
         lag on the first frames). Raises :class:`LivehmrError` when it could not start."""
-        from livehmr.stream.errors import LivehmrError
+        from livehmr.core.errors import LivehmrError
 
         deadline = time.monotonic() + timeout_s
         while not (self._started or self._failure):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from livehmr.stream.errors import SourceError
-from livehmr.stream.stages import Source
+from livehmr.core.errors import SourceError
+from livehmr.core.stages import Source
 
 
 def open_source(spec: str, *, realtime: bool | None = None, max_frames: int | None = None) -> Source:

@@ -16,8 +16,8 @@ from typing import Iterator
 
 import cv2
 
-from livehmr.stream.errors import SourceError
-from livehmr.stream.types import Frame
+from livehmr.core.errors import SourceError
+from livehmr.core.types import Frame
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from livehmr.stream.errors import SourceError
-from livehmr.stream.types import Frame
+from livehmr.core.errors import SourceError
+from livehmr.core.types import Frame
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}

@@ -11,8 +11,8 @@ from typing import Iterator
 
 import numpy as np
 
+from livehmr.core.types import Frame
 from livehmr.stream.gyro import ArrayGyroFeed
-from livehmr.stream.types import Frame
 from livehmr.studio.scene import SyntheticScene, default_scene
 
 
