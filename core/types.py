@@ -10,6 +10,7 @@ Units: seconds, metres, radians, pixels. Frames are named as in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -46,20 +47,25 @@ KEYPOINT_NAMES: tuple[str, ...] = (
 KP = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 
-#: Flags a published state may carry (documented in docs/protocol.md).
-FLAGS = (
-    "no_person",  # nobody in view: a heartbeat with no body arrays
-    "gyro_gap",  # gyro samples missing around this frame; rotation from vision, else extrapolated
-    "gyro_clock_jump",  # the gyro's clock jumped; its offset was re-anchored at this frame
-    "vo_lost",  # visual odometry lost its tracks this frame; rotation from the gyro, else held
-    "predicted",  # body state predicted, not observed this frame
-    "frame_missing",  # the source skipped frame indices before this one
-    "frame_dropped",  # a live source dropped stale frames before this one
-    "camera_static",  # no camera-motion input: the camera is assumed still
-    "stage_error",  # a stage failed on this frame; see the log
-    "invalid",  # a stage produced non-finite values; the body arrays were withheld
-    "refined",  # topic ``refined``: the frame (and each person so flagged) after windowed refinement
-)
+class Flag(StrEnum):
+    """Flags a published state may carry (docs/protocol.md). Members are their wire strings
+    (``Flag.GYRO_GAP == "gyro_gap"``), so sets of them encode as the protocol's list of str."""
+
+    NO_PERSON = "no_person"  # nobody in view: a heartbeat with no body arrays
+    GYRO_GAP = "gyro_gap"  # gyro samples missing around this frame; rotation from vision, else extrapolated
+    GYRO_CLOCK_JUMP = "gyro_clock_jump"  # the gyro's clock jumped; its offset was re-anchored at this frame
+    VO_LOST = "vo_lost"  # visual odometry lost its tracks this frame; rotation from the gyro, else held
+    PREDICTED = "predicted"  # body state predicted, not observed this frame
+    FRAME_MISSING = "frame_missing"  # the source skipped frame indices before this one
+    FRAME_DROPPED = "frame_dropped"  # a live source dropped stale frames before this one
+    CAMERA_STATIC = "camera_static"  # no camera-motion input: the camera is assumed still
+    STAGE_ERROR = "stage_error"  # a stage failed on this frame; see the log
+    INVALID = "invalid"  # a stage produced non-finite values; the body arrays were withheld
+    REFINED = "refined"  # topic ``refined``: the frame (and each person so flagged) after windowed refinement
+
+
+#: every flag's wire string, in protocol order
+FLAGS = tuple(f.value for f in Flag)
 
 
 @dataclass

@@ -13,7 +13,7 @@ import logging
 import numpy as np
 
 from livehmr.core.geometry import R_WORLD_CAM_LEVEL, gravity_aligned_from_cam, rotation_between, rotvec_to_rotmat
-from livehmr.core.types import CameraState, Frame, PersonKeypoints
+from livehmr.core.types import CameraState, Flag, Frame, PersonKeypoints
 from livehmr.stream.gyro import GyroFeed
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class StaticCamera:
     def update(self, frame: Frame, persons: list[PersonKeypoints]) -> CameraState:
         if self.R_world_cam is None:
             self.R_world_cam = initial_orientation(frame)
-        return CameraState(self.R_world_cam.copy(), flags={"camera_static"}, translates=False)
+        return CameraState(self.R_world_cam.copy(), flags={Flag.CAMERA_STATIC}, translates=False)
 
     def reset(self, R_world_cam: np.ndarray | None = None) -> None:
         self.R_world_cam = None if R_world_cam is None else R_world_cam.copy()
@@ -179,9 +179,9 @@ class GyroCamera:
         self.R_world_cam = self.R_world_cam @ R_delta
         self.t_prev = frame.t
         self._repair(frame.t)
-        flags = {"gyro_gap"} if gap else set()
+        flags = {Flag.GYRO_GAP} if gap else set()
         if jump:
-            flags.add("gyro_clock_jump")
+            flags.add(Flag.GYRO_CLOCK_JUMP)
         if gap:
             log.debug("gyro gap before frame %d: rotation extrapolated at constant rate", frame.index)
         else:
@@ -269,7 +269,7 @@ class VoCamera:
         self.t_prev = frame.t
         flags: set[str] = set()
         if est.lost:
-            flags.add("vo_lost")
+            flags.add(Flag.VO_LOST)
             self.lost_since = frame.t if self.lost_since is None else self.lost_since
             w = self.w_last if frame.t - self.lost_since < self.hold_s else np.zeros(3)
             R_new = self.R_world_cam @ rotvec_to_rotmat(w * dt)
@@ -363,7 +363,7 @@ class FusedCamera:
         if not vo.lost:
             self.history.append((t_prev, frame.t, vo_state.angular_velocity))
             # during a gyro gap vision is all there is, unless it has been caught out lately
-            gap = "gyro_gap" in flags and frame.t >= self.distrust_until
+            gap = Flag.GYRO_GAP in flags and frame.t >= self.distrust_until
             R_gyro_kf_cam = self.R_gyro_kf.T @ gyro_state.R_world_cam
             if frame.t < self.distrust_until:
                 self.kf_trusted = False

@@ -27,7 +27,7 @@ import os
 import numpy as np
 
 from livehmr.core.errors import LivehmrError
-from livehmr.core.types import CameraState, Frame, PersonKeypoints
+from livehmr.core.types import CameraState, Flag, Frame, PersonKeypoints
 from livehmr.stream.camera import initial_orientation
 
 
@@ -90,7 +90,7 @@ class DpvoCamera:
         with torch.no_grad():
             self.slam(frame.index, image, intrinsics)
         if not getattr(self.slam, "is_initialized", False):
-            return CameraState(self.R_world_cam.copy(), flags={"vo_lost"})
+            return CameraState(self.R_world_cam.copy(), flags={Flag.VO_LOST})
         graph = getattr(self.slam, "pg", self.slam)
         n = int(self.slam.n)
         pose = graph.poses_[n - 1].detach().cpu().numpy().astype(np.float64)  # T_cam_world, tx ty tz qx qy qz qw

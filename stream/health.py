@@ -21,7 +21,7 @@ from collections import Counter, deque
 
 import numpy as np
 
-from livehmr.core.types import FrameResult
+from livehmr.core.types import Flag, FrameResult
 
 STATUS_PERIOD_S = 1.0
 STALL_S = 2.0
@@ -43,7 +43,7 @@ class HealthMonitor:
     def observe(self, result: FrameResult) -> None:
         now = self.clock()
         self.frames += 1
-        self.stage_errors += "stage_error" in result.flags
+        self.stage_errors += Flag.STAGE_ERROR in result.flags
         self.persons = len(result.persons)
         self.last_frame_at = now
         self._window.append((now, result))
@@ -79,9 +79,9 @@ def _camera_health(flags: Counter, frames: int) -> str:
     """One word for the camera-motion front end over the last period."""
     if frames == 0:
         return "ok"
-    if flags["stage_error"] and flags["stage_error"] == frames:
+    if flags[Flag.STAGE_ERROR] and flags[Flag.STAGE_ERROR] == frames:
         return "failing"
-    for flag in ("vo_lost", "gyro_gap"):
+    for flag in (Flag.VO_LOST, Flag.GYRO_GAP):
         if flags[flag]:
             return flag
-    return "static" if flags["camera_static"] == frames else "ok"
+    return "static" if flags[Flag.CAMERA_STATIC] == frames else "ok"

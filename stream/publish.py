@@ -17,7 +17,7 @@ import numpy as np
 import zmq
 
 from livehmr.core.errors import LivehmrError
-from livehmr.core.types import FrameResult, PersonState
+from livehmr.core.types import Flag, FrameResult, PersonState
 from livehmr.stream.security import CurveAuthenticator, CurveServer, check_bind, make_curve_server
 from livehmr.stream.wire import TOPIC_FRAME, TOPIC_REFINED, TOPIC_STATE, TOPIC_STATUS, WireError, encode
 
@@ -90,7 +90,7 @@ def state_messages(result: FrameResult, stream_id: str, body_model: str) -> list
         }
 
     if not result.persons:
-        return [(header(None, result.flags | {"no_person"}), {"T_world_cam": T})]
+        return [(header(None, result.flags | {Flag.NO_PERSON}), {"T_world_cam": T})]
     messages = []
     for person in result.persons:
         p = person.params
@@ -126,7 +126,7 @@ def encode_or_withhold(topic: bytes, header: dict, arrays: dict[str, np.ndarray]
         return encode(topic, header, arrays), False
     except WireError as exc:  # never put NaN on the wire
         log.warning("frame %s person %s: %s", header.get("frame"), header.get("person"), exc)
-        return encode(topic, {**header, "flags": sorted({*header["flags"], "invalid"})}, {}), True
+        return encode(topic, {**header, "flags": sorted({*header["flags"], Flag.INVALID})}, {}), True
 
 
 class ZmqPublisher:

@@ -30,7 +30,7 @@ import numpy as np
 
 from livehmr.core.geometry import R_WORLD_CAM_LEVEL
 from livehmr.core.stages import CameraMotion, Estimator, KeypointDetector, Publisher, Source
-from livehmr.core.types import CameraState, Frame, FrameResult, PersonKeypoints
+from livehmr.core.types import CameraState, Flag, Frame, FrameResult, PersonKeypoints
 from livehmr.stream.health import HealthMonitor
 from livehmr.stream.supervisor import Supervisor, camera_ok, keypoints_ok, restart_stage, states_ok
 
@@ -133,7 +133,7 @@ class Pipeline:
                     skipped = True
                     continue
                 if skipped:
-                    frame.flags.add("frame_missing")
+                    frame.flags.add(Flag.FRAME_MISSING)
                     skipped = False
                 frame.latency_ms["source"] = (time.perf_counter() - t0) * 1e3
                 self._hand_over(self._frames, frame, lambda f: f)
@@ -153,7 +153,7 @@ class Pipeline:
                 "keypoints", frame.index, lambda: self.keypoints.detect(frame), keypoints_ok,
                 restart=lambda: restart_stage(self.keypoints), stand_in=list)  # fmt: skip
             if not ok:
-                frame.flags.add("stage_error")
+                frame.flags.add(Flag.STAGE_ERROR)
             frame.latency_ms["keypoints"] = (time.perf_counter() - t1) * 1e3
             self._hand_over(self._queue, (frame, persons), lambda item: item[0])
         self._put_end(self._queue)
@@ -195,7 +195,7 @@ class Pipeline:
             try:
                 q.get_nowait()
                 self.summary.dropped += 1
-                frame_of(item).flags.add("frame_dropped")
+                frame_of(item).flags.add(Flag.FRAME_DROPPED)
             except queue.Empty:
                 pass
             q.put_nowait(item)
@@ -208,7 +208,7 @@ class Pipeline:
             "camera", frame.index, lambda: self.camera.update(frame, persons), camera_ok,
             restart=lambda: restart_stage(self.camera, R_world_cam=self._held_camera().R_world_cam),
             stand_in=lambda: CameraState(self._held_camera().R_world_cam.copy(), self._held_camera().t_world_cam.copy(),
-                                         flags={"stage_error"}))  # fmt: skip
+                                         flags={Flag.STAGE_ERROR}))  # fmt: skip
         if ok:  # hold the last good pose rather than publish a made-up one
             self._last_camera = camera
         flags |= camera.flags
@@ -220,7 +220,7 @@ class Pipeline:
         if ok:
             self._camera_offset = camera_offset
         else:
-            flags.add("stage_error")
+            flags.add(Flag.STAGE_ERROR)
         t2 = time.perf_counter()
         T_world_cam = camera.T_world_cam
         T_world_cam[:3, 3] += camera_offset
@@ -268,7 +268,7 @@ class Pipeline:
                 self.health.observe(result)
                 self.summary.frames += 1
                 self.summary.published_states += max(len(result.persons), 1)
-                self.summary.stage_errors += "stage_error" in result.flags
+                self.summary.stage_errors += Flag.STAGE_ERROR in result.flags
                 for callback in self.on_result:
                     callback(result)
         finally:

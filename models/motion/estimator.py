@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from livehmr.core.geometry import heading_rotmats, rotmat_to_rotvec
-from livehmr.core.types import CameraState, Frame, PersonKeypoints, PersonState
+from livehmr.core.types import CameraState, Flag, Frame, PersonKeypoints, PersonState
 from livehmr.models.body import BodyModel, SmplParams
 from livehmr.models.motion.features import (
     DEFAULT_BOX,
@@ -284,7 +284,7 @@ class LearnedEstimator:
         flags = set()
         conf = kp[:, 2]
         if track.missing:
-            flags.add("predicted")
+            flags.add(Flag.PREDICTED)
             track.confidence *= 0.8
         else:
             track.confidence = float(conf[conf >= 0.3].mean()) if (conf >= 0.3).any() else 0.0

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from livehmr.core.types import FrameResult, PersonState
+from livehmr.core.types import Flag, FrameResult, PersonState
 from livehmr.models.body import BodyModel, SmplParams, sole_offsets
 from livehmr.models.motion.features import NUM_KP, select_keypoints
 from livehmr.models.skeleton import FOOT_JOINTS
@@ -176,7 +176,7 @@ class FixedLagRefiner:
     def _person_frame(self, result: FrameResult, state: PersonState, kp) -> _PersonFrame:
         p = state.params
         rest = self._rest(p.betas)
-        keypoints = select_keypoints(kp.keypoints) if kp is not None and "predicted" not in state.flags else np.zeros((NUM_KP, 3))
+        keypoints = select_keypoints(kp.keypoints) if kp is not None and Flag.PREDICTED not in state.flags else np.zeros((NUM_KP, 3))
         K = result.K if result.K is not None else np.eye(3)
         return _PersonFrame(result.frame_index, np.nan_to_num(np.asarray(keypoints, dtype=np.float64)), K,
                             result.T_world_cam[:3, :3].copy(), result.T_world_cam[:3, 3].copy(),
@@ -275,7 +275,7 @@ class FixedLagRefiner:
                 transl = pelvis - self._rest(state.params.betas)[0]  # p[0] = J[0] + transl
                 params = SmplParams(global_orient=root, body_pose=pose.reshape(69), transl=transl, betas=state.params.betas)
                 persons.append(PersonState(state.person_id, params, joints, state.contacts, state.joint_confidence,
-                                           state.flags | {"refined"}))  # fmt: skip
+                                           state.flags | {Flag.REFINED}))  # fmt: skip
                 if camera is None:
                     camera = cam
             T = causal.T_world_cam.copy()

@@ -17,7 +17,7 @@ from typing import Iterator
 import cv2
 
 from livehmr.core.errors import SourceError
-from livehmr.core.types import Frame
+from livehmr.core.types import Flag, Frame
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class CameraSource:
                 t = t_prev + (now - last_ok)
             t_prev = t
             frame = Frame(index=index, t=t, image=image, t_captured=now,
-                          flags={"frame_missing"} if stalled_since is not None else set())  # fmt: skip
+                          flags={Flag.FRAME_MISSING} if stalled_since is not None else set())  # fmt: skip
             if stalled_since is not None:
                 log.warning("camera %r is back after %.1f s without frames", self.target, now - stalled_since)
                 stalled_since = None
@@ -95,7 +95,7 @@ class CameraSource:
                     return
                 frame, self._latest = self._latest, None
             if last_index >= 0 and frame.index > last_index + 1:
-                frame.flags.add("frame_dropped")
+                frame.flags.add(Flag.FRAME_DROPPED)
             last_index = frame.index
             delivered += 1
             yield frame

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from livehmr.core.errors import SourceError
-from livehmr.core.types import Frame
+from livehmr.core.types import Flag, Frame
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -69,7 +69,7 @@ class ImageFolderSource:
                 log.warning("skipping unreadable image %s", path)
                 skipped = True
                 continue
-            flags = {"frame_missing"} if skipped else set()
+            flags = {Flag.FRAME_MISSING} if skipped else set()
             skipped = False
             yield Frame(index=index, t=index / self.fps, image=np.ascontiguousarray(image), t_captured=time.perf_counter(), flags=flags)
 
