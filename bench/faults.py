@@ -31,6 +31,7 @@ import numpy as np
 
 from livehmr.clients.sdk import State, Status, parse
 from livehmr.core.geometry import rotation_angle
+from livehmr.core.stages import Estimator, Publisher
 from livehmr.core.types import KP, NUM_KEYPOINTS, CameraState, Frame, FrameResult, PersonKeypoints
 from livehmr.models.skeleton import JOINT
 from livehmr.stream.camera import StaticCamera
@@ -44,7 +45,7 @@ FPS = 30.0
 
 
 # -- harness ---------------------------------------------------------------------------------------
-class WireTap:
+class WireTap(Publisher):
     """A publisher that keeps every message as a subscriber decodes it (wire encode + decode),
     with the wall time it was sent."""
 
@@ -110,7 +111,7 @@ class TruthKeypoints:
         pass
 
 
-class Nobody:
+class Nobody(Estimator):
     """An estimator that publishes no body (for faults of the camera front end)."""
 
     def estimate(self, frame, camera, persons):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Iterator, Protocol
 
+import numpy as np
+
 from livehmr.core.types import CameraState, Frame, FrameResult, PersonKeypoints, PersonState
 
 
@@ -34,17 +36,37 @@ class CameraMotion(Protocol):
 
 
 class Estimator(Protocol):
-    """Keypoints + camera -> per-person SMPL states in the world. Causal: sees only the past."""
+    """Keypoints + camera -> per-person SMPL states in the world. Causal: sees only the past.
+
+    ``default_hfov_deg``: the field of view it assumes when a frame has no intrinsics (the
+    published ``K`` says the same). ``camera_translation``: the camera's world position it
+    estimated, (3,) m, or None when it does not place the camera (rotation-only front ends
+    leave the position to it). A backend may subclass this protocol for those defaults."""
+
+    default_hfov_deg: float = 60.0
 
     def estimate(self, frame: Frame, camera: CameraState, persons: list[PersonKeypoints]) -> list[PersonState]: ...
 
     def reset(self) -> None: ...
 
+    def camera_translation(self) -> np.ndarray | None:
+        return None
+
 
 class Publisher(Protocol):
-    """Takes every frame result (and, if it has ``publish_status(status: dict)``, the
-    pipeline's health once a second)."""
+    """Takes every frame result, the refined stream's results (``--refine``) and the
+    pipeline's health once a second; ``withheld`` counts the states it refused to send
+    (non-finite values). A backend may subclass this protocol for the defaults (refined
+    results and health ignored, nothing withheld)."""
+
+    withheld: int = 0
 
     def publish(self, result: FrameResult) -> None: ...
 
     def close(self) -> None: ...
+
+    def publish_refined(self, result: FrameResult) -> None:
+        return None
+
+    def publish_status(self, status: dict) -> None:
+        return None

@@ -162,8 +162,8 @@ class Pipeline:
         """The estimator's states and the camera position it estimated (rotation-only front
         ends leave the position to it), (3,) metres."""
         states = self.estimator.estimate(frame, camera, persons)
-        offset = getattr(self.estimator, "camera_translation", None)
-        return states, (np.asarray(offset(), dtype=np.float64) if offset is not None else np.zeros(3))
+        offset = self.estimator.camera_translation()
+        return states, (np.asarray(offset, dtype=np.float64) if offset is not None else np.zeros(3))
 
     def _held_camera(self) -> CameraState:
         return self._last_camera or CameraState(R_WORLD_CAM_LEVEL.copy())
@@ -224,7 +224,7 @@ class Pipeline:
         t2 = time.perf_counter()
         T_world_cam = camera.T_world_cam
         T_world_cam[:3, 3] += camera_offset
-        K = frame.intrinsics(getattr(self.estimator, "default_hfov_deg", 60.0))  # what the estimator assumed
+        K = frame.intrinsics(self.estimator.default_hfov_deg)  # what the estimator assumed
         result = FrameResult(frame.index, frame.t, frame.t_captured, T_world_cam, states, flags, keypoints=persons,
                              image=frame.image, K=K, camera_up_to_scale=camera.t_up_to_scale)  # fmt: skip
         result.latency_ms.update(frame.latency_ms, camera=(t1 - t0) * 1e3, estimator=(t2 - t1) * 1e3)
@@ -287,24 +287,20 @@ class Pipeline:
     def _publish_refined(self, results: list[FrameResult]) -> None:
         for result in results:
             for publisher in self.publishers:
-                publish_refined = getattr(publisher, "publish_refined", None)
-                if publish_refined is not None:
-                    publish_refined(result)
+                publisher.publish_refined(result)
             for callback in self.on_refined:
                 callback(result)
 
     def _publish_status_when_due(self) -> None:
         if not self.health.due():
             return
-        withheld = sum(getattr(p, "withheld", 0) for p in self.publishers)
+        withheld = sum(p.withheld for p in self.publishers)
         status = self.health.status(self.summary.dropped, withheld, self.supervisor.restarts, self.summary.skipped)
         for publisher in self.publishers:
-            publish_status = getattr(publisher, "publish_status", None)
-            if publish_status is not None:
-                try:
-                    publish_status(status)
-                except Exception as exc:  # health reporting must never stop the stream
-                    log.warning("status not published: %s", exc)
+            try:
+                publisher.publish_status(status)
+            except Exception as exc:  # health reporting must never stop the stream
+                log.warning("status not published: %s", exc)
 
     def stop(self) -> None:
         self.stop_event.set()

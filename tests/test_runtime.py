@@ -3,6 +3,7 @@
 import numpy as np
 
 from livehmr.core.geometry import rotvec_to_rotmat
+from livehmr.core.stages import Estimator
 from livehmr.core.types import CameraState, Frame
 from livehmr.stream.runtime import Pipeline
 
@@ -34,7 +35,7 @@ class _CameraFailingOnFrame2:
         return CameraState(self.R.copy())
 
 
-class _Nobody:
+class _Nobody(Estimator):
     def estimate(self, frame, camera, persons):
         return []
 
