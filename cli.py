@@ -742,6 +742,8 @@ def view(
     try:
         if "://" in source:
             check_endpoint(source, "SOURCE")
+        elif not Path(source).is_file():
+            _fail(f"{source} is neither a recording file nor a stream URL (tcp://HOST:PORT)")
         else:
             from livehmr.clients.recording import RecordingReader
 

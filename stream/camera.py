@@ -251,15 +251,8 @@ class VoCamera:
         self.lost_since: float | None = None
         self.last = None  # the latest VoEstimate
 
-    def _K(self, frame: Frame) -> np.ndarray:
-        if frame.K is not None:
-            return frame.K
-        from livehmr.core.geometry import intrinsics_from_fov
-
-        return intrinsics_from_fov(frame.image.shape[1], frame.image.shape[0], self.hfov_deg)
-
     def update(self, frame: Frame, persons: list[PersonKeypoints]) -> CameraState:
-        est = self.last = self.vo.track(frame.image, self._K(frame), [p.box for p in persons])
+        est = self.last = self.vo.track(frame.image, frame.intrinsics(self.hfov_deg), [p.box for p in persons])
         if self.R_world_cam is None:
             self.R_world_cam = initial_orientation(frame)
             self.R_world_kf = self.R_world_cam.copy()

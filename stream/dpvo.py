@@ -71,9 +71,7 @@ class DpvoCamera:
         self._restart_at: np.ndarray | None = None  # where a restarted graph begins
 
     def _intrinsics(self, frame: Frame, h: int, w: int) -> np.ndarray:
-        from livehmr.core.geometry import intrinsics_from_fov
-
-        K = frame.K if frame.K is not None else intrinsics_from_fov(frame.image.shape[1], frame.image.shape[0], self.hfov_deg)
+        K = frame.intrinsics(self.hfov_deg)
         return np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2]], dtype=np.float32)
 
     def update(self, frame: Frame, persons: list[PersonKeypoints]) -> CameraState:

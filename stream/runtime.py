@@ -135,6 +135,8 @@ class Pipeline:
                 if skipped:
                     frame.flags.add(Flag.FRAME_MISSING)
                     skipped = False
+                # intrinsics resolved once, here: every stage and the published K see the same
+                frame.K = frame.intrinsics(self.estimator.default_hfov_deg)
                 frame.latency_ms["source"] = (time.perf_counter() - t0) * 1e3
                 self._hand_over(self._frames, frame, lambda f: f)
         except BaseException as exc:
@@ -224,7 +226,7 @@ class Pipeline:
         t2 = time.perf_counter()
         T_world_cam = camera.T_world_cam
         T_world_cam[:3, 3] += camera_offset
-        K = frame.intrinsics(self.estimator.default_hfov_deg)  # what the estimator assumed
+        K = frame.K  # resolved by the reader
         result = FrameResult(frame.index, frame.t, frame.t_captured, T_world_cam, states, flags, keypoints=persons,
                              image=frame.image, K=K, camera_up_to_scale=camera.t_up_to_scale)  # fmt: skip
         result.latency_ms.update(frame.latency_ms, camera=(t1 - t0) * 1e3, estimator=(t2 - t1) * 1e3)
