@@ -483,11 +483,6 @@ def bench_accuracy_cmd(
     priors = tuple(p.strip() for p in refine.split(",")) if refine else ()
     if any(p not in set(RefinePrior) for p in priors):
         _fail(f"--refine: choose from {', '.join(RefinePrior)}, got {refine!r}")
-    if suite_dir is not None and not (Path(suite_dir) / "suite.json").is_file():
-        _fail(f"--suite-dir {suite_dir} is not a rendered suite (no suite.json)")
-    folder = Path(suite_dir) if suite_dir else Path("suites") / suite
-    if suite and not (folder / "suite.json").is_file():
-        make_suite(suite, folder)
     refine_configs = {}
     if priors:
         from dataclasses import replace
@@ -502,6 +497,11 @@ def bench_accuracy_cmd(
                               for p in priors}  # fmt: skip
         except ValueError as exc:
             _fail(f"--refine-every: {exc}")
+    if suite_dir is not None and not (Path(suite_dir) / "suite.json").is_file():
+        _fail(f"--suite-dir {suite_dir} is not a rendered suite (no suite.json)")
+    folder = Path(suite_dir) if suite_dir else Path("suites") / suite
+    if suite and not (folder / "suite.json").is_file():
+        make_suite(suite, folder)
     bench_accuracy(folder, out, configs=chosen or CONFIGS, limit=limit, refine=refine_configs,
                    estimator_options={"motion_model": motion_model, "camera_translation": camera_translation})  # fmt: skip
     typer.echo((Path(out) / "table.md").read_text())

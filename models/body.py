@@ -7,7 +7,6 @@ skeleton ``rest_joints`` (from its shape) and, when asked, a skinned mesh.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np

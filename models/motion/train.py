@@ -17,9 +17,7 @@ the network must predict through them):
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +27,7 @@ import torch.nn.functional as F
 from livehmr.models.motion.features import input_columns
 from livehmr.models.motion.network import MotionNet, NetConfig, decode, load_motion_net  # noqa: F401  (re-exported)
 from livehmr.models.skeleton import forward_kinematics
+from livehmr.models.training import StepTail, config_dict, resume_checkpoint
 
 WEIGHTS = {"pose": 1.0, "root": 1.0, "joints": 5.0, "pelvis": 1.0, "depth": 1.0, "velocity": 1.0,
            "height": 2.0, "contact": 0.3, "shape": 0.3}  # fmt: skip
@@ -95,9 +94,6 @@ class _Batches(torch.utils.data.IterableDataset):
         self.split, self.cfg, self.seed = split, cfg, seed
 
     def __iter__(self):
-        from livehmr.models.motion.data import load_or_build
-        from livehmr.models.motion.synth import Synthesizer
-        from livehmr.studio.detector_errors import load_detector_errors
 
         torch.set_num_threads(1)
         synth = make_synthesizer(self.split, self.cfg, self.seed)
@@ -154,9 +150,9 @@ def train(out: str | Path, config: str | TrainConfig = "cpu", workers: int = 1, 
     val = [val_synth.batch(cfg.batch, cfg.frames) for _ in range(cfg.val_batches)]
     # a resumed run continues the batch stream from a new seed offset, so it never repeats batches
     batches = _loader("train", cfg, seed=cfg.seed * 1000 + step, workers=workers)
-    started = time.time()
-    seconds0 = history["seconds"]
     bar = tqdm(total=cfg.steps, initial=step, desc="train motion", unit="step", disable=not progress)
+    tail = StepTail(out, model, opt, sched, cfg, history, bar, max_minutes, validate=lambda: evaluate(model, val),
+                    report=lambda s, v: bar.write(f"step {s}: val " + " ".join(f"{k} {x:.4f}" for k, x in v.items())))  # fmt: skip
     running = None
     while step < cfg.steps:
         batch = next(batches)
@@ -169,58 +165,13 @@ def train(out: str | Path, config: str | TrainConfig = "cpu", workers: int = 1, 
         step += 1
         total = float(parts["total"].detach())
         running = total if running is None else 0.98 * running + 0.02 * total
-        history["step"].append(step)
-        history["train"].append(total)
-        bar.update(1)
         bar.set_postfix(loss=f"{running:.3f}")
-        if step % cfg.val_every == 0 or step == cfg.steps:
-            v = evaluate(model, val)
-            history["val_step"].append(step)
-            history["val"].append(v)
-            bar.write(f"step {step}: val " + " ".join(f"{k} {x:.4f}" for k, x in v.items()))
-        out_of_time = max_minutes is not None and time.time() - started > 60 * max_minutes
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
-            history["seconds"] = seconds0 + time.time() - started
-            save_progress(out, model, opt, sched, step, history, cfg)
-        if out_of_time:
-            bar.write(f"stopping at step {step} after {max_minutes} min; run again to resume")
+        if tail(step, total):
             break
     bar.close()
     if step >= cfg.steps:
         save_weights(model, cfg, history, out / "motion.pt")
     return out
-
-
-def config_dict(cfg) -> dict:
-    """A training config dataclass as plain JSON data (what checkpoints compare)."""
-    return json.loads(json.dumps(asdict(cfg)))
-
-
-def resume_checkpoint(out: Path, model, opt, sched, cfg) -> tuple[int, dict]:
-    """Restore model, optimiser and schedule from ``out/checkpoint.pt`` (written by
-    :func:`save_progress`, with the same config ``cfg``); its (step, history), or
-    (0, an empty history) for a new run. Shared by every trainer here."""
-    ckpt = out / "checkpoint.pt"
-    if not ckpt.exists():
-        return 0, {"step": [], "train": [], "val_step": [], "val": [], "seconds": 0.0}
-    state = torch.load(ckpt, weights_only=True)
-    if state["config"] != config_dict(cfg):
-        raise ValueError(f"{ckpt} was made with another config; use a new --out or the same config")
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["opt"])
-    sched.load_state_dict(state["sched"])
-    return state["step"], state["history"]
-
-
-def save_progress(out: Path, model, opt, sched, step: int, history: dict, cfg) -> None:
-    """A resumable checkpoint (``checkpoint.pt``, replaced atomically), ``history.json``
-    and the loss plot ``loss.png`` in ``out``."""
-    tmp = out / "checkpoint.tmp"
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step,
-                "history": history, "config": config_dict(cfg)}, tmp)  # fmt: skip
-    tmp.replace(out / "checkpoint.pt")
-    (out / "history.json").write_text(json.dumps(history))
-    plot_history(history, out / "loss.png")
 
 
 def save_weights(model: MotionNet, cfg: TrainConfig, history: dict, path: Path) -> None:
@@ -229,33 +180,3 @@ def save_weights(model: MotionNet, cfg: TrainConfig, history: dict, path: Path) 
     summary = {"steps": history["step"][-1] if history["step"] else 0, "train_seconds": history["seconds"],
                "final_val": history["val"][-1] if history["val"] else None}  # fmt: skip
     torch.save({"model": state, "net": cfg.net.to_dict(), "train": config_dict(cfg), "summary": summary}, path)
-
-
-def plot_history(history: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
-    steps = np.array(history["step"])
-    train = np.array(history["train"])
-    if len(train):
-        k = max(1, len(train) // 100)
-        smooth = np.convolve(train, np.ones(k) / k, mode="valid")
-        ax[0].plot(steps[: len(smooth)] + k // 2, smooth, label="train (smoothed)")
-    if history["val"]:
-        ax[0].plot(history["val_step"], [v["total"] for v in history["val"]], "o-", label="val")
-        for key in ("joints", "pelvis", "velocity", "height"):  # the motion model's terms, where logged
-            if key in history["val"][0]:
-                ax[1].plot(history["val_step"], [v[key] for v in history["val"]], label=f"val {key}")
-    for a in ax:
-        a.set_xlabel("step")
-        a.set_yscale("log")
-        if a.get_legend_handles_labels()[0]:
-            a.legend(fontsize=8)
-    ax[0].set_title("total loss")
-    ax[1].set_title("validation terms (m, m/s)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)

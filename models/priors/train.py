@@ -10,7 +10,6 @@ checkpoint; seeded. The shipped weights come from the ``cpu`` config.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,7 +127,7 @@ def train_prior(out: str | Path, kind: str = "humor", config: str | PriorTrainCo
     when done, ``prior_<kind>.pt`` (what livehmr ships)."""
     from tqdm import tqdm
 
-    from livehmr.models.motion.train import config_dict, resume_checkpoint, save_progress
+    from livehmr.models.training import StepTail, config_dict, resume_checkpoint
 
     cfg = PriorTrainConfig.preset(kind, config) if isinstance(config, str) else config
     out = Path(out)
@@ -144,8 +143,15 @@ def train_prior(out: str | Path, kind: str = "humor", config: str | PriorTrainCo
     draw = train_set.sampler(span, seed=cfg.seed * 1000 + step)  # a resumed run draws new batches
     val_draw = val_set.sampler(span, seed=10_000)
     val_batches = [val_set.take(val_draw(cfg.batch), span) for _ in range(8)]
-    started, seconds0 = time.time(), history["seconds"]
     bar = tqdm(total=cfg.steps, initial=step, desc=f"train prior {cfg.kind}", unit="step", disable=not progress)
+
+    def validate() -> dict:
+        torch.manual_seed(1)  # the same noise every validation: comparable numbers
+        with torch.no_grad():
+            return {"total": float(np.mean([float(_loss(model, b, cfg)) for b in val_batches]))}
+
+    tail = StepTail(out, model, opt, sched, cfg, history, bar, max_minutes, validate,
+                    report=lambda s, v: bar.set_postfix(val=f"{v['total']:.4f}"))  # fmt: skip
     while step < cfg.steps:
         loss = _loss(model, train_set.take(draw(cfg.batch), span), cfg)
         opt.zero_grad()
@@ -154,22 +160,7 @@ def train_prior(out: str | Path, kind: str = "humor", config: str | PriorTrainCo
         opt.step()
         sched.step()
         step += 1
-        history["step"].append(step)
-        history["train"].append(float(loss.detach()))
-        bar.update(1)
-        if step % cfg.val_every == 0 or step == cfg.steps:
-            torch.manual_seed(1)  # the same noise every validation: comparable numbers
-            with torch.no_grad():
-                v = float(np.mean([float(_loss(model, b, cfg)) for b in val_batches]))
-            history["val_step"].append(step)
-            history["val"].append({"total": v})
-            bar.set_postfix(val=f"{v:.4f}")
-        out_of_time = max_minutes is not None and time.time() - started > 60 * max_minutes
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
-            history["seconds"] = seconds0 + time.time() - started
-            save_progress(out, model, opt, sched, step, history, cfg)
-        if out_of_time:
-            bar.write(f"stopping at step {step} after {max_minutes} min; run again to resume")
+        if tail(step, float(loss.detach())):
             break
     bar.close()
     if step >= cfg.steps:
