@@ -12,6 +12,8 @@ PYTHON=${PYTHON:-python3}
 # an unpinned 'torch' would pull a multi-GB CUDA build that the CPU pipeline does not need.
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
 .venv/bin/python -m pip install --quiet -e ".[dev]"
+# static checkers (pyright) find the package through this link: the checkout itself is `livehmr`
+mkdir -p .venv/src && ln -sfn "$PWD" .venv/src/livehmr
 .venv/bin/livehmr setup
 case "${1:-}" in
   demo) shift; exec .venv/bin/livehmr demo "$@" ;;             # bash setup.sh demo: set up, then the demo
