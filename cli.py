@@ -9,7 +9,7 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 
@@ -29,18 +29,12 @@ def _interrupt(*_) -> None:
     raise KeyboardInterrupt
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     typer.secho(f"livehmr: error: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code)
 
 
 # -- option values, checked while the command line is parsed (before anything loads) ----------------
-def _choice(name: str, values) -> type[StrEnum]:
-    """The values of an option that names one of ``values``: a typer choice whose members are
-    the plain strings (so they pass on as they are)."""
-    return StrEnum(name, {str(v): str(v) for v in values})  # type: ignore[return-value]
-
-
 def _within(lo: float | None = None, hi: float | None = None):
     """A check that a number is finite and within [lo, hi] (either end may be open: None)."""
 
@@ -75,22 +69,105 @@ def _existing_file(value: str | None) -> str | None:
     return value
 
 
-Keypoints = _choice("Keypoints", ("blazepose", "blazepose-multi", "vitpose"))
-Camera = _choice("Camera", ("auto", "gyro", "vo", "gyro+vo", "dpvo", "static"))
-EstimatorName = _choice("EstimatorName", ("learned", "baseline"))
-BodyName = _choice("BodyName", ("anny", "smpl"))
-RefinePrior = _choice("RefinePrior", ("humor", "diffusion", "noprior"))
-Device = _choice("Device", ("cpu", "cuda"))
-ExportFormat = _choice("ExportFormat", ("bvh", "gltf", "npz", "csv"))
-RecordFormat = _choice("RecordFormat", ("lhmr", "mcap"))
-SuiteName = _choice("SuiteName", ("smoke", "test", "detector"))
-TrainConfig = _choice("TrainConfig", ("cpu", "cpu-v1", "gpu", "smoke"))
-PriorConfig = _choice("PriorConfig", ("cpu", "gpu", "smoke"))
-PriorKind = _choice("PriorKind", ("humor", "diffusion"))
-UpAxis = _choice("UpAxis", ("y", "z"))
-VitVariant = _choice("VitVariant", ("s", "b", "l", "h"))
-CameraTranslation = _choice("CameraTranslation", ("auto", "fixed", "moving"))
-LogLevel = _choice("LogLevel", ("debug", "info", "warning", "error"))
+# The values of options that name one of a few things: typer choices whose members are the
+# plain strings (StrEnum), so they pass on as they are. tests/test_cli.py holds them to the
+# registries they name (backends, suites, training presets).
+class Keypoints(StrEnum):
+    BLAZEPOSE = "blazepose"
+    BLAZEPOSE_MULTI = "blazepose-multi"
+    VITPOSE = "vitpose"
+
+
+class Camera(StrEnum):
+    AUTO = "auto"
+    GYRO = "gyro"
+    VO = "vo"
+    GYRO_VO = "gyro+vo"
+    DPVO = "dpvo"
+    STATIC = "static"
+
+
+class EstimatorName(StrEnum):
+    LEARNED = "learned"
+    BASELINE = "baseline"
+
+
+class BodyName(StrEnum):
+    ANNY = "anny"
+    SMPL = "smpl"
+
+
+class RefinePrior(StrEnum):
+    HUMOR = "humor"
+    DIFFUSION = "diffusion"
+    NOPRIOR = "noprior"
+
+
+class Device(StrEnum):
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+class ExportFormat(StrEnum):
+    BVH = "bvh"
+    GLTF = "gltf"
+    NPZ = "npz"
+    CSV = "csv"
+
+
+class RecordFormat(StrEnum):
+    LHMR = "lhmr"
+    MCAP = "mcap"
+
+
+class SuiteName(StrEnum):
+    SMOKE = "smoke"
+    TEST = "test"
+    DETECTOR = "detector"
+
+
+class TrainConfig(StrEnum):
+    CPU = "cpu"
+    CPU_V1 = "cpu-v1"
+    GPU = "gpu"
+    SMOKE = "smoke"
+
+
+class PriorConfig(StrEnum):
+    CPU = "cpu"
+    GPU = "gpu"
+    SMOKE = "smoke"
+
+
+class PriorKind(StrEnum):
+    HUMOR = "humor"
+    DIFFUSION = "diffusion"
+
+
+class UpAxis(StrEnum):
+    Y = "y"
+    Z = "z"
+
+
+class VitVariant(StrEnum):
+    S = "s"
+    B = "b"
+    L = "l"
+    H = "h"
+
+
+class CameraTranslation(StrEnum):
+    AUTO = "auto"
+    FIXED = "fixed"
+    MOVING = "moving"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
 
 
 def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Optional[str], imu_to_cam: str,
@@ -146,7 +223,7 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
         if publisher is not None:
             publisher.close()
         _fail(str(exc))
-    console.print(f"[green]publishing[/] on {pipeline.publishers[0].url}  (watch with: livehmr echo {publish})")
+    console.print(f"[green]publishing[/] on {publisher.url}  (watch with: livehmr echo {publish})")
 
     def on_result(result):
         if quiet or result.frame_index % 15:
@@ -225,7 +302,7 @@ def _curve_server(secret: Optional[str], clients: Optional[str]):
 
     if (secret is None) != (clients is None):
         _fail("--curve-secret and --curve-clients go together")
-    return CurveServer(Path(secret), Path(clients)) if secret else None
+    return CurveServer(Path(secret), Path(clients)) if secret is not None and clients is not None else None
 
 
 def _curve_client(key: Optional[str], server: Optional[str]):
@@ -233,7 +310,7 @@ def _curve_client(key: Optional[str], server: Optional[str]):
 
     if (key is None) != (server is None):
         _fail("--curve-key and --curve-server go together")
-    return CurveClient(Path(key), Path(server)) if key else None
+    return CurveClient(Path(key), Path(server)) if key is not None and server is not None else None
 _MAX = typer.Option(None, callback=_within(1), help="Stop after this many frames.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="No per-frame progress lines.")
 _FRAMES = typer.Option(False, help="Also publish each frame's image (JPEG), intrinsics and 2D keypoints on topic 'frame' (for `livehmr view`).")
@@ -276,8 +353,8 @@ def demo(
     """Run the whole pipeline on the embedded synthetic scene (no files needed)."""
     max_frames = int(round(seconds * 30))
     source = "synthetic" if people == 1 else f"crowd:{people}"
-    if people > 1 and keypoints == "blazepose":
-        keypoints = "blazepose-multi"
+    if people > 1 and keypoints == Keypoints.BLAZEPOSE:
+        keypoints = Keypoints.BLAZEPOSE_MULTI
     _run_pipeline(source, people=max(people, 1), keypoints=keypoints, camera=camera, gyro=None, imu_to_cam="identity", gyro_offset=None,
                   estimator=estimator, body="anny", smpl_model=None, fov=70.0, publish=publish, insecure=False,
                   max_frames=max_frames, realtime=realtime, quiet=quiet, publish_frames=publish_frames, refine=refine,
@@ -293,14 +370,14 @@ def echo(
     status: bool = typer.Option(False, "--status", help="Show the pipeline's health (topic 'status', once a second) instead of the states."),
 ) -> None:  # fmt: skip
     """Print a one-line summary of every published state (or, with --status, of the pipeline's health)."""
-    from livehmr.clients.sdk import Subscriber
+    from livehmr.clients.sdk import Status, Subscriber
 
     seen = 0
     try:
         with Subscriber(url, timeout_s=timeout, curve=_curve_client(curve_key, curve_server), status=status,
                         states=not status) as sub:  # fmt: skip
             for message in sub:
-                typer.echo(_status_line(message.status) if status else _state_line(message))
+                typer.echo(_status_line(message.status) if isinstance(message, Status) else _state_line(message))
                 seen += 1
                 if count is not None and seen >= count:
                     break
@@ -499,7 +576,7 @@ def bench_accuracy_cmd(
             _fail(f"--refine-every: {exc}")
     if suite_dir is not None and not (Path(suite_dir) / "suite.json").is_file():
         _fail(f"--suite-dir {suite_dir} is not a rendered suite (no suite.json)")
-    folder = Path(suite_dir) if suite_dir else Path("suites") / suite
+    folder = Path(suite_dir) if suite_dir else Path("suites") / str(suite)
     if suite and not (folder / "suite.json").is_file():
         make_suite(suite, folder)
     bench_accuracy(folder, out, configs=chosen or CONFIGS, limit=limit, refine=refine_configs,
@@ -818,7 +895,7 @@ def bridge_ros2(
         _fail("--no-zenoh needs --bag (there would be nothing to do)")
     try:
         store = typestore()
-        sinks = [] if bag is None else [BagSink(bag, store, force=force)]
+        sinks: list[BagSink | ZenohSink] = [] if bag is None else [BagSink(bag, store, force=force)]
         if not no_zenoh:
             sinks.append(ZenohSink(connect=connect, listen=listen, domain=domain, store=store))
         feed = None

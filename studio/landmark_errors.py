@@ -23,6 +23,7 @@ motion model's training synthesises 3D landmarks from these numbers
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +100,7 @@ def lag1_autocorrelation(e: np.ndarray, segments: list[slice]) -> float:
     return num / den if den > 0 else 0.0
 
 
-def collect(suite_dirs: list[str | Path], detector: str = "blazepose") -> tuple[dict[str, np.ndarray], list[slice], int]:
+def collect(suite_dirs: Sequence[str | Path], detector: str = "blazepose") -> tuple[dict[str, np.ndarray], list[slice], int]:
     """Every frame with landmarks, over suites: the arrays of :func:`compare` concatenated,
     plus visibility (N, 14) and the slices of consecutive frames; and the sequence count."""
     parts, segments, start = [], [], 0
@@ -112,7 +113,7 @@ def collect(suite_dirs: list[str | Path], detector: str = "blazepose") -> tuple[
         if not frames:
             continue
         idx = np.array(frames)
-        lm = np.stack([recorded[i][0].landmarks_3d[LANDMARKS] for i in frames])
+        lm = np.stack([lm3d[LANDMARKS] for i in frames if (lm3d := recorded[i][0].landmarks_3d) is not None])
         R_wc, eye = truth.T_world_cam[idx, :3, :3], truth.T_world_cam[idx, :3, 3]
         joints_cam = np.einsum("tji,tkj->tki", R_wc, truth.joints_world[idx][:, JOINTS] - eye[:, None])
         R_cam_root = np.einsum("tji,tjk->tik", R_wc, rotvec_to_rotmat(truth.global_orient[idx]))
@@ -198,7 +199,7 @@ def summarise(data: dict[str, np.ndarray], segments: list[slice]) -> dict:
     return model
 
 
-def measure_landmark_errors(suite_dirs: list[str | Path], out: str | Path | None = None, detector: str = "blazepose") -> Path:
+def measure_landmark_errors(suite_dirs: Sequence[str | Path], out: str | Path | None = None, detector: str = "blazepose") -> Path:
     """Measure and write the 3D landmark error model over one or more rendered suites
     (training subjects: ``livehmr studio make --suite detector [--seed N]``); returns the file."""
     data, segments, n_sequences = collect(suite_dirs, detector)

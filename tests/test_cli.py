@@ -76,3 +76,24 @@ def test_echo_prints_live_states():
 def test_echo_times_out_with_an_error():
     proc = _run("echo", "tcp://127.0.0.1:5598", "--timeout", "0.5")
     assert proc.returncode == 1 and "no state arrived" in proc.stderr
+
+
+def test_the_cli_choices_are_the_registries_names():
+    """The option choices are written out as StrEnums (static checkers read them); they must
+    name exactly what the registries, suites and trainers accept."""
+    from livehmr import cli
+    from livehmr.export.motion import FORMATS
+    from livehmr.models.motion.train import TrainConfig
+    from livehmr.models.motion.trajectory import CAMERA_MODES
+    from livehmr.stream import registry
+    from livehmr.studio.suite import SUITES
+
+    assert tuple(cli.Keypoints) == registry.KEYPOINT_BACKENDS
+    assert tuple(cli.Camera) == registry.CAMERA_BACKENDS
+    assert tuple(cli.EstimatorName) == registry.ESTIMATORS
+    assert tuple(cli.RefinePrior) == registry.REFINE_PRIORS
+    assert tuple(cli.CameraTranslation) == registry.CAMERA_TRANSLATION == CAMERA_MODES
+    assert tuple(cli.ExportFormat) == FORMATS
+    assert set(cli.SuiteName) == set(SUITES)
+    for preset in cli.TrainConfig:
+        TrainConfig.preset(preset)
