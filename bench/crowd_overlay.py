@@ -18,7 +18,7 @@ import argparse
 import numpy as np
 
 
-def run(people: int, seconds: float, fit: bool = True) -> dict[int, dict[str, float]]:
+def run(people: int, seconds: float, fit: bool = True, motion_model: str | None = None) -> dict[int, dict[str, float]]:
     from livehmr.core.geometry import invert_T, project
     from livehmr.models.anny_body import AnnyBody
     from livehmr.models.motion.features import KEYPOINT_INDEX, KEYPOINT_JOINTS
@@ -29,18 +29,20 @@ def run(people: int, seconds: float, fit: bool = True) -> dict[int, dict[str, fl
     source = SyntheticSource(crowd_scene(people, duration=seconds))
     detector = registry.make_keypoints("blazepose-multi", max_people=people)
     camera = registry.make_camera("gyro", source)
-    estimator = registry.make_estimator("learned", AnnyBody(), 70.0, fit_pelvis=fit, fit_limbs=fit)
+    estimator = registry.make_estimator("learned", AnnyBody(), 70.0, motion_model, fit_pelvis=fit, fit_limbs=fit)
     errors: dict[int, dict[str, list]] = {i: {"published": [], "blazepose": []} for i in range(people)}
     try:
         for frame in source:
             persons = detector.detect(frame)
             cam = camera.update(frame, persons)
             states = estimator.estimate(frame, cam, persons)
-            truth = frame.truth
+            truth, K = frame.truth, frame.intrinsics(70.0)
             T_cam_world = invert_T(truth.T_world_cam)
             true_joints = [truth.joints_world, *truth.others_joints]
-            true_2d = [project(j @ T_cam_world[:3, :3].T + T_cam_world[:3, 3], frame.K) for j in true_joints]
-            T_pub = invert_T(np.block([[cam.R_world_cam, estimator.camera_translation()[:, None]], [np.zeros((1, 3)), np.ones((1, 1))]]))
+            true_2d = [project(j @ T_cam_world[:3, :3].T + T_cam_world[:3, 3], K) for j in true_joints]
+            T_world_pub = np.eye(4)
+            T_world_pub[:3, :3], T_world_pub[:3, 3] = cam.R_world_cam, np.asarray(estimator.camera_translation())
+            T_pub = invert_T(T_world_pub)
             keypoints = {p.track_id: p.keypoints for p in persons}
             for state in states:
                 if state.person_id not in keypoints:
@@ -48,7 +50,7 @@ def run(people: int, seconds: float, fit: bool = True) -> dict[int, dict[str, fl
                 kp = keypoints[state.person_id][KEYPOINT_INDEX]
                 hips = kp[[KEYPOINT_INDEX.tolist().index(11), KEYPOINT_INDEX.tolist().index(12)], :2].mean(0)
                 who = int(np.nanargmin([np.linalg.norm(t2[[1, 2]].mean(0) - hips) for t2 in true_2d]))
-                published = project(state.joints_world @ T_pub[:3, :3].T + T_pub[:3, 3], frame.K)[KEYPOINT_JOINTS]
+                published = project(state.joints_world @ T_pub[:3, :3].T + T_pub[:3, 3], K)[KEYPOINT_JOINTS]
                 target = true_2d[who][KEYPOINT_JOINTS]
                 ok = (kp[:, 2] >= 0.3) & np.isfinite(published).all(-1) & np.isfinite(target).all(-1)
                 errors[who]["published"] += np.linalg.norm(published - target, axis=-1)[ok].tolist()
@@ -65,12 +67,13 @@ def run(people: int, seconds: float, fit: bool = True) -> dict[int, dict[str, fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--people", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--no-fit", action="store_true", help="without the per-frame fit to the keypoints (the network alone)")
+    parser.add_argument("--motion-model", default=None, help="motion model weights (default: the shipped ones)")
     args = parser.parse_args()
-    for who, r in run(args.people, args.seconds, fit=not args.no_fit).items():
+    for who, r in run(args.people, args.seconds, fit=not args.no_fit, motion_model=args.motion_model).items():
         print(f"person {who}: published {r['published_px']:.1f} px, BlazePose {r['blazepose_px']:.1f} px, "
               f"ratio {r['ratio']:.2f} ({r['joints']} joint observations)")  # fmt: skip
 

@@ -49,7 +49,10 @@ def record(folder: Path, spec, truth, body, motion_model: str | None = None) -> 
     from livehmr.studio.keypoint_cache import cached_keypoints
 
     source = VideoFileSource(folder / "video.mp4")
+    from livehmr.models.motion.estimator import LearnedEstimator
+
     estimator = registry.make_estimator("learned", body, spec.hfov_deg, motion_model, "fixed")
+    assert isinstance(estimator, LearnedEstimator)
     rows: dict = {"frames": [], "dt": [], "R": [], "obs": [], "rel": []}
     inner_step = estimator.trajectory.step
     current = {"frame": 0}
@@ -119,7 +122,7 @@ def main() -> None:
     from livehmr.models.motion.trajectory import TrajectoryConfig
     from livehmr.studio.suite import SequenceTruth, load_suite
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--suite-dir", action="append", required=True, help="a suite of training subjects (repeatable)")
     parser.add_argument("--motion-model", default=None)
     args = parser.parse_args()

@@ -13,6 +13,8 @@ This parameterisation is the state everywhere in livehmr, whichever body model
 
 from __future__ import annotations
 
+from typing import overload
+
 import numpy as np
 import roma
 import torch
@@ -35,8 +37,17 @@ def _xp(x):
     return torch if isinstance(x, torch.Tensor) else np
 
 
+@overload
+def forward_kinematics(rotmats: torch.Tensor, rest_joints, transl=None) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+@overload
+def forward_kinematics(rotmats: np.ndarray, rest_joints, transl=None) -> tuple[np.ndarray, np.ndarray]: ...
+
+
 def forward_kinematics(rotmats, rest_joints, transl=None):
-    """SMPL forward kinematics, on torch tensors or numpy arrays alike.
+    """SMPL forward kinematics, on torch tensors or numpy arrays alike (the result is of the
+    kind ``rotmats`` is).
 
     Args:
         rotmats: (..., 24, 3, 3) local joint rotations, ``rotmats[..., 0]`` = global_orient.
@@ -75,6 +86,14 @@ def rotmats_to_pose(rotmats: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """(..., 24, 3, 3) -> axis-angle ``global_orient`` (..., 3), ``body_pose`` (..., 69)."""
     rv = roma.rotmat_to_rotvec(rotmats).numpy()
     return rv[..., 0, :], rv[..., 1:, :].reshape(*rv.shape[:-2], 69)
+
+
+@overload
+def global_to_local(global_rotmats: torch.Tensor) -> torch.Tensor: ...
+
+
+@overload
+def global_to_local(global_rotmats: np.ndarray) -> np.ndarray: ...
 
 
 def global_to_local(global_rotmats):

@@ -238,6 +238,7 @@ class TrajectoryFilter:
 
     # -- internals -------------------------------------------------------------------------------------
     def _measurement_cov(self, obs: PelvisObservation, R_world_cam: np.ndarray) -> np.ndarray:
+        assert obs.pelvis_cam is not None  # only observations with a camera-frame pelvis are measured
         depth = max(float(obs.pelvis_cam[2]), 0.3)
         lateral = self.cfg.lateral_sigma * depth + self.cfg.lateral_floor_m
         along = obs.depth_sigma * depth + self.cfg.depth_floor_m
