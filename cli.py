@@ -539,7 +539,7 @@ def bench_accuracy_cmd(
     refine: Optional[str] = typer.Option(None, help="Also score refined streams of every config: comma-separated priors humor,diffusion,noprior."),
     refine_every: Optional[int] = typer.Option(None, callback=_within(1), help="--refine: solve each window every N frames (default: the live setting, 15)."),
     refine_iterations: Optional[int] = typer.Option(None, callback=_within(1), help="--refine: L-BFGS evaluations per solve (default: the live setting, 15)."),
-    refine_prior_weight: Optional[float] = typer.Option(None, callback=_within(0.0), help="--refine: weight of the motion prior term (default 0.02)."),
+    refine_prior_weight: Optional[float] = typer.Option(None, callback=_within(0.0), help="--refine: weight of the motion prior term (default: each prior's own, humor 0.02, diffusion 0.005)."),
     motion_model: Optional[str] = _MOTION_MODEL, camera_translation: CameraTranslation = _CAMERA_TRANSLATION,
 ) -> None:
     """Run the pipeline causally on every sequence of a suite and print the accuracy table."""
@@ -564,10 +564,12 @@ def bench_accuracy_cmd(
     if priors:
         from dataclasses import replace
 
+        from livehmr.stream.refine.problem import RefineWeights
         from livehmr.stream.refine.refiner import RefineConfig
 
         d = RefineConfig()
-        weights = d.weights if refine_prior_weight is None else replace(d.weights, prior=refine_prior_weight)
+        # each prior keeps its own tuned weight unless one is given
+        weights = None if refine_prior_weight is None else replace(RefineWeights(), prior=refine_prior_weight)
         try:
             refine_configs = {p: RefineConfig(prior=None if p == "noprior" else p, every=refine_every or d.every,
                                               iterations=refine_iterations or d.iterations, weights=weights)

@@ -166,7 +166,8 @@ def score(pred: Prediction, truth: SequenceTruth, meshes=None) -> dict[str, floa
     R_rel_pred = np.swapaxes(pred.T_world_cam[:1, :3, :3], 1, 2) @ pred.T_world_cam[:, :3, :3]
     R_rel_gt = np.swapaxes(truth.T_world_cam[:1, :3, :3], 1, 2) @ truth.T_world_cam[:, :3, :3]
     out["cam rot"] = float(M.rotation_error_deg(R_rel_pred, R_rel_gt).mean())
-    camera_path = pred.T_world_cam[:, :3, 3]
+    # from the first frame with a body: before anyone is seen, no world (floor, origin) exists to place the camera in
+    camera_path = pred.T_world_cam[np.argmax(ok) if ok.any() else 0 :, :3, 3]
     out["cam drift"] = float(100 * np.linalg.norm(camera_path - camera_path[0], axis=-1).max())
     height_px, visible_2d = person_height_px(truth)
     out["_height_px"], out["_has_body"] = height_px, ok
