@@ -33,13 +33,14 @@ from livehmr.clients.sdk import State, Status, parse
 from livehmr.core.geometry import rotation_angle
 from livehmr.core.stages import Estimator, Publisher
 from livehmr.core.types import KP, NUM_KEYPOINTS, CameraState, Frame, FrameResult, PersonKeypoints
+from livehmr.models.motion.features import PAIRS
 from livehmr.models.skeleton import JOINT
 from livehmr.stream.camera import StaticCamera
 from livehmr.stream.gyro import ArrayGyroFeed, GyroFeed
+from livehmr.stream.keypoints import BLAZEPOSE_OF_KEYPOINT
 from livehmr.stream.publish import encode_or_withhold, state_messages
 from livehmr.stream.runtime import Pipeline
 from livehmr.stream.wire import TOPIC_STATE, TOPIC_STATUS, decode, encode
-from livehmr.studio.detector_errors import PAIRS
 
 FPS = 30.0
 
@@ -88,9 +89,11 @@ def first_at_or_after(frames: list[int], start: int) -> int | None:
 
 
 class TruthKeypoints:
-    """The scene's true joints projected into the image (confidence 0.9) on frames that
-    carry truth; nobody on frames that do not. Only the 14 points the motion model reads
-    (:data:`livehmr.studio.detector_errors.PAIRS`) are filled."""
+    """What BlazePose would report with no error: the scene's true joints projected into the
+    image (confidence 0.9) and, as its 3D world landmarks, the same joints in camera axes
+    (the estimator re-centres them on their hips), on frames that carry truth; nobody on
+    frames that do not. Only the 14 points the motion model reads
+    (:data:`livehmr.models.motion.features.PAIRS`) are filled."""
 
     def detect(self, frame: Frame) -> list[PersonKeypoints]:
         truth = frame.truth
@@ -103,9 +106,13 @@ class TruthKeypoints:
         keypoints = np.zeros((NUM_KEYPOINTS, 3))
         for kp_name, joint_name in PAIRS.items():
             keypoints[KP[kp_name]] = (*uv[JOINT[joint_name]], 0.9)
+        landmarks, visibility = np.zeros((33, 3)), np.zeros(33)
+        for kp_name, joint_name in PAIRS.items():
+            landmarks[BLAZEPOSE_OF_KEYPOINT[kp_name]] = p_cam[JOINT[joint_name]]
+            visibility[BLAZEPOSE_OF_KEYPOINT[kp_name]] = 0.9
         used = keypoints[keypoints[:, 2] > 0, :2]
         box = np.concatenate([used.min(0), used.max(0)])
-        return [PersonKeypoints(keypoints, box, track_id=0)]
+        return [PersonKeypoints(keypoints, box, landmarks_3d=landmarks, landmarks_3d_conf=visibility, track_id=0)]
 
     def close(self) -> None:
         pass
