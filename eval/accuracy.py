@@ -21,6 +21,7 @@ What is compared (see :mod:`livehmr.eval.metrics` for the definitions):
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,7 +210,8 @@ def person_height_px(truth: SequenceTruth) -> tuple[np.ndarray, np.ndarray]:
     NaN when fewer than 4 are visible) and (T, 24) which joints are visible."""
     visible = truth.visible & np.isfinite(truth.joints_2d).all(-1)
     y = np.where(visible, truth.joints_2d[..., 1], np.nan)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # frames where nobody is visible: NaN, said so below
+        warnings.simplefilter("ignore", RuntimeWarning)
         height = np.nanmax(y, axis=1) - np.nanmin(y, axis=1)
     height[visible.sum(1) < 4] = np.nan
     return height, visible
