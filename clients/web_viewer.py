@@ -37,8 +37,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from livehmr.clients.sdk import AsyncSubscriber, FrameGrouper, State
+from livehmr.core.endpoints import is_loopback
 from livehmr.core.errors import LivehmrError
-from livehmr.stream.publish import is_loopback
 
 log = logging.getLogger(__name__)
 CLIENT_QUEUE = 2

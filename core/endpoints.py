@@ -7,7 +7,9 @@ loaded; :func:`check_endpoint` says which option holds what, up front.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import urllib.parse
 
 from livehmr.core.errors import LivehmrError
 
@@ -43,3 +45,16 @@ def _check(url: str, bind: bool) -> str:
     if not 1 <= int(port) <= 65535:
         raise LivehmrError(f"{url!r}: port {port} is outside 1-65535")
     return url
+
+
+def is_loopback(url: str) -> bool:
+    """Whether a bind URL stays on this machine (ipc/inproc, or a loopback tcp host)."""
+    if not url.startswith("tcp://"):
+        return url.startswith(("ipc://", "inproc://"))
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # '*', interface names, hostnames

@@ -14,7 +14,7 @@ import numpy as np
 
 from livehmr.core.geometry import R_WORLD_CAM_LEVEL, gravity_aligned_from_cam, rotation_between, rotvec_to_rotmat
 from livehmr.core.types import CameraState, Flag, Frame, PersonKeypoints
-from livehmr.stream.gyro import GyroFeed
+from livehmr.stream.gyro import GyroFeed, centred_hold
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +28,6 @@ def initial_orientation(frame: Frame) -> np.ndarray:
     g_level = R_WORLD_CAM_LEVEL.T @ np.array([0.0, 0.0, -1.0])
     R_level_cam = rotation_between(g, g_level)  # cam -> a level camera frame
     return gravity_aligned_from_cam(R_WORLD_CAM_LEVEL @ R_level_cam)
-
-
-def centred_hold(samples: np.ndarray) -> np.ndarray:
-    """Samples (N, 4) with times moved back half a sample period: a sample is the rate *at*
-    its timestamp, so it best holds over the interval centred on it (midpoint rule); holding
-    it forward from its timestamp would delay the gyro by half a period (2.5 ms at 200 Hz)."""
-    if len(samples) < 2:
-        return samples
-    out = samples.copy()
-    out[:, 0] -= 0.5 * float(np.median(np.diff(samples[:, 0])))
-    return out
 
 
 def integrate_gyro(samples: np.ndarray, t0: float, t1: float, R_cam_imu: np.ndarray,

@@ -361,3 +361,14 @@ def open_gyro(spec: str) -> GyroFeed:
     if spec.startswith("udp://"):
         return UdpGyroFeed(spec)
     return CsvGyroFeed(spec)
+
+
+def centred_hold(samples: np.ndarray) -> np.ndarray:
+    """Samples (N, 4) with times moved back half a sample period: a sample is the rate *at*
+    its timestamp, so it best holds over the interval centred on it (midpoint rule); holding
+    it forward from its timestamp would delay the gyro by half a period (2.5 ms at 200 Hz)."""
+    if len(samples) < 2:
+        return samples
+    out = samples.copy()
+    out[:, 0] -= 0.5 * float(np.median(np.diff(samples[:, 0])))
+    return out

@@ -34,7 +34,7 @@ class OffsetEstimate:
 
 def mean_rates(samples: np.ndarray, R_cam_imu: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Mean gyro rate (M, 3) rad/s in **cam** over intervals [starts, ends] on the gyro clock."""
-    from livehmr.stream.camera import centred_hold
+    from livehmr.stream.gyro import centred_hold
 
     samples = centred_hold(samples)
     t = samples[:, 0]

@@ -8,14 +8,13 @@ and the pipeline, are unaffected.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
-import urllib.parse
 
 import numpy as np
 import zmq
 
+from livehmr.core.endpoints import is_loopback  # noqa: F401  (re-exported: it lived here)
 from livehmr.core.errors import LivehmrError
 from livehmr.core.types import Flag, FrameResult, PersonState
 from livehmr.stream.security import CurveAuthenticator, CurveServer, check_bind, make_curve_server
@@ -23,19 +22,6 @@ from livehmr.stream.wire import TOPIC_FRAME, TOPIC_REFINED, TOPIC_STATE, TOPIC_S
 
 log = logging.getLogger(__name__)
 DEFAULT_URL = "tcp://127.0.0.1:5557"
-
-
-def is_loopback(url: str) -> bool:
-    """Whether a bind URL stays on this machine (ipc/inproc, or a loopback tcp host)."""
-    if not url.startswith("tcp://"):
-        return url.startswith(("ipc://", "inproc://"))
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # '*', interface names, hostnames
 
 
 class PubSocket:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import zmq
 
+from livehmr.core.endpoints import is_loopback
 from livehmr.core.errors import LivehmrError
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,6 @@ def _load(path: Path, secret: bool) -> tuple[bytes, bytes | None]:
 
 def check_bind(url: str, curve: CurveServer | None, insecure: bool) -> None:
     """Refuse to bind ``url`` beyond loopback without CURVE or an explicit ``insecure``."""
-    from livehmr.stream.publish import is_loopback
-
     if is_loopback(url) or curve is not None:
         return
     if not insecure:

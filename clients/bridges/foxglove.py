@@ -39,9 +39,9 @@ from livehmr.clients.scene import (
     transforms,
 )
 from livehmr.clients.sdk import FrameImage, State
+from livehmr.core.endpoints import is_loopback
 from livehmr.core.errors import LivehmrError
 from livehmr.core.outputs import check_output
-from livehmr.stream.publish import is_loopback
 
 DEFAULT_PORT = 8765
 TRAIL_FRAMES = 150
