@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from livehmr.core.geometry import rotation_between
-from livehmr.models.body import NUM_BETAS, SmplParams
+from livehmr.core.types import NUM_BETAS, SmplParams
 from livehmr.models.skeleton import JOINT, JOINT_NAMES, NUM_JOINTS, forward_kinematics, pose_to_rotmats
 
 #: canon -> Anny rest frame.

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from livehmr.core.errors import LivehmrError
-from livehmr.models.body import NUM_BETAS, SmplParams
+from livehmr.core.types import NUM_BETAS, SmplParams
 
 
 def _import_smplx():
