@@ -76,13 +76,17 @@ class _Track:
 class _Body:
     """One person's decoded network output in one frame (world axes, before placement).
 
-    rotmats (24, 3, 3): [0] canon -> world, then local; rest (24, 3) canon m;
+    rotmats (24, 3, 3): [0] canon -> world, then local; rest (24, 3) canon m; joints (24, 3)
+    and G (24, 3, 3) their forward kinematics with the pelvis at the world origin (the
+    body at any pelvis is ``joints + pelvis``: computed once per frame);
     pelvis_cam (3,) m or None (not detected this frame), its depth's relative std
     depth_sigma; height m; v_world (3,) m/s;
     contacts (4,); kp (14, 3) the keypoints it saw."""
 
     rotmats: np.ndarray
     rest: np.ndarray
+    joints: np.ndarray
+    G: np.ndarray
     pelvis_cam: np.ndarray | None
     depth_sigma: float
     height: float
@@ -99,12 +103,11 @@ class _Body:
         displacement[2] = 0.0  # height is observed directly
         in_contact = False
         if track.pelvis_world is not None and track.feet_world is not None:
-            moved = track.pelvis_world + displacement
-            joints, _ = forward_kinematics(self.rotmats, self.rest, moved - self.rest[0])
+            feet = self.joints[list(FOOT_JOINTS)] + track.pelvis_world + displacement
             w = np.minimum(self.contacts, track.contacts)
             w = w * (w > 0.5)
             if w.sum() > 0:
-                slip = ((track.feet_world - joints[list(FOOT_JOINTS)])[:, :2] * w[:, None]).sum(0) / w.sum()
+                slip = ((track.feet_world - feet)[:, :2] * w[:, None]).sum(0) / w.sum()
                 displacement[:2] += slip
                 in_contact = True
         return PelvisObservation(displacement, self.height, self.pelvis_cam, in_contact, self.depth_sigma)
@@ -253,22 +256,22 @@ class LearnedEstimator:
         rotmats = np.concatenate([R_world_root[None], local])
         contacts = 1.0 / (1.0 + np.exp(-d.contact_logits.double().numpy()))
         v_world = heading_rotmats(R_world_root) @ d.v_heading.double().numpy()
+        joints, G = forward_kinematics(rotmats, rest, -rest[0])  # pelvis at the origin
         pelvis_cam, depth_sigma = None, NETWORK_DEPTH_SIGMA
         if detected:
             pelvis_cam = d.pelvis_cam.double().numpy()
             if self.fit_pelvis:
-                joints, _ = forward_kinematics(rotmats, rest)
-                joints_rel_cam = (joints[KEYPOINT_JOINTS] - joints[0]) @ R_wc  # R_wc^T (J - pelvis), per row
+                joints_rel_cam = joints[KEYPOINT_JOINTS] @ R_wc  # R_wc^T (J - pelvis), per row
                 fitted = fit_pelvis_cam(joints_rel_cam, kp, K, pelvis_cam)
                 if fitted is not None:
                     pelvis_cam, depth_sigma = fitted, FIT_DEPTH_SIGMA
-        return _Body(rotmats=rotmats, rest=rest, pelvis_cam=pelvis_cam, depth_sigma=depth_sigma, height=float(d.height),
+        return _Body(rotmats=rotmats, rest=rest, joints=joints, G=G, pelvis_cam=pelvis_cam, depth_sigma=depth_sigma, height=float(d.height),
                      v_world=v_world, contacts=contacts, kp=kp, track=track)  # fmt: skip
 
     def _to_state(self, tid: int, track: _Track, body: _Body, pelvis: np.ndarray, kp: np.ndarray, view=None) -> PersonState:
         """The person's published state, placed at the filter's pelvis; with ``view`` (K,
         R_world_cam, camera position), its limbs turned towards the keypoints (:func:`fit_limbs`)."""
-        joints, G = forward_kinematics(body.rotmats, body.rest, pelvis - body.rest[0])
+        joints, G = body.joints + pelvis, body.G
         # the network's feet (before the limb fit) are what the next frame's slip is measured against
         track.pelvis_world, track.feet_world, track.contacts = pelvis, joints[list(FOOT_JOINTS)], body.contacts
         rotmats = body.rotmats
