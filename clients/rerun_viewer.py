@@ -18,6 +18,7 @@ sends a frame's image before its states), so the overlay shows the bodies of tha
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections import deque
@@ -190,7 +191,6 @@ def messages_from(source: str, idle_s: float | None = None, count: int | None = 
     without a message, or ``count`` messages)."""
     from livehmr.clients.sdk import Subscriber
 
-    n = 0
     if "://" not in source:
         from livehmr.clients.recording import RecordedMessages
 
@@ -198,22 +198,14 @@ def messages_from(source: str, idle_s: float | None = None, count: int | None = 
             raise LivehmrError(f"{source} is neither a recording file nor a stream URL (tcp://HOST:PORT)")
         messages = RecordedMessages(source)
         try:
-            for item in messages:
-                yield item
-                n += 1
-                if count is not None and n >= count:
-                    return
+            yield from itertools.islice(messages, count)
         finally:
             for warning in messages.warnings():
                 log.warning("%s", warning)
         return
     with Subscriber(source, timeout_s=idle_s, frames=True, curve=curve) as sub:
         try:
-            for item in sub:
-                yield item
-                n += 1
-                if count is not None and n >= count:
-                    return
+            yield from itertools.islice(sub, count)
         finally:
             if sub.rejected:
                 log.warning("%s: skipped %d malformed message(s)", source, sub.rejected)

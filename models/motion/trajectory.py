@@ -179,6 +179,11 @@ class TrajectoryFilter:
             w = np.exp(log_w - log_w.max())
             self.weights = np.clip(w / w.sum(), 1e-6, 1.0)
             self.weights /= self.weights.sum()
+            p = self.camera_moving_probability  # hysteresis: a moment's doubt does not move the camera
+            if p > self.cfg.believe_moving:
+                self.believed_moving = True
+            elif p < self.cfg.believe_fixed:
+                self.believed_moving = False
         x = self.state
         if not np.isfinite(x).all() or not all(np.isfinite(m.P).all() for m in self.models):
             # never publish NaN: a degenerate update (it should not happen) restarts the filter
@@ -215,15 +220,10 @@ class TrajectoryFilter:
     @property
     def state(self) -> np.ndarray:
         """The state of the camera model believed now: with ``auto``, the moving model's once
-        its probability passes ``believe_moving`` and the fixed model's again once it falls
-        below ``believe_fixed`` (hysteresis: a moment's doubt does not move the camera)."""
+        its probability has passed ``believe_moving``, the fixed model's again once it has
+        fallen below ``believe_fixed`` (updated once per :meth:`step`)."""
         if len(self.models) == 1:
             return self.models[0].x
-        p = self.camera_moving_probability
-        if p > self.cfg.believe_moving:
-            self.believed_moving = True
-        elif p < self.cfg.believe_fixed:
-            self.believed_moving = False
         return self.models[1 if self.believed_moving else 0].x
 
     @property
