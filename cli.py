@@ -179,7 +179,7 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
                   camera_translation: str = "auto") -> None:  # fmt: skip
     from rich.console import Console
 
-    from livehmr.models.body import load_body_model
+    from livehmr.models.body import check_body_options, load_body_model
     from livehmr.stream import registry
     from livehmr.stream.publish import ZmqPublisher
     from livehmr.stream.runtime import Pipeline
@@ -199,10 +199,8 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
     try:
         # Bind first: subscribers that are already waiting connect while the models load,
         # instead of missing the first seconds of a file that then runs flat out.
-        if body == "smpl" and not smpl_model:
-            raise LivehmrError("--body smpl needs --smpl-model PATH (SMPL is licensed; livehmr never ships it)")
-        if keypoints == "vitpose" and not vitpose:
-            raise LivehmrError("--keypoints vitpose needs --vitpose FILE (.pth checkpoint, .onnx or .engine)")
+        check_body_options(body, smpl_model)  # the same checks the loaders make, before anything loads
+        registry.check_keypoint_options(keypoints, vitpose)
         publisher = ZmqPublisher(publish, body_model=body, insecure=insecure, publish_frames=publish_frames, curve=curve)
         with console.status("opening the source and camera, loading the models..."):
             # the cheap stages first: a bad source or gyro file is reported before any model loads

@@ -39,6 +39,14 @@ def body_joints(body: BodyModel, params: SmplParams) -> np.ndarray:
     return joints.numpy()
 
 
+def check_body_options(name: str, model_path: str | None) -> None:
+    """What a body model needs besides its name (checked before anything loads)."""
+    from livehmr.core.errors import LivehmrError
+
+    if name == "smpl" and not model_path:
+        raise LivehmrError("--body smpl needs --smpl-model PATH (SMPL is licensed; livehmr never ships it)")
+
+
 def load_body_model(name: str = "anny", model_path: str | None = None) -> BodyModel:
     """Build a body model by name: ``anny`` (default, bundled) or ``smpl`` (needs ``model_path``)."""
     from livehmr.core.errors import LivehmrError
@@ -47,11 +55,10 @@ def load_body_model(name: str = "anny", model_path: str | None = None) -> BodyMo
         from livehmr.models.anny_body import AnnyBody
 
         return AnnyBody()
+    check_body_options(name, model_path)
     if name == "smpl":
         from livehmr.models.smpl_body import SmplBody
 
-        if not model_path:
-            raise LivehmrError("--body smpl needs --smpl-model PATH (SMPL is licensed; livehmr never ships it)")
         return SmplBody(model_path)
     raise LivehmrError(f"unknown body model {name!r}: choose 'anny' or 'smpl'")
 

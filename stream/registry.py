@@ -19,6 +19,7 @@ def make_keypoints(name: str, max_people: int = 4, vitpose: str | None = None, d
     the same models run per person, up to ``max_people``, with a tracker. ``vitpose``: a
     user-supplied ViTPose checkpoint (``.pth``), ONNX model or TensorRT engine on the
     people ``blazepose-multi``'s detector finds."""
+    check_keypoint_options(name, vitpose)
     if name == "blazepose":
         from livehmr.stream.keypoints import BlazePoseDetector
 
@@ -30,12 +31,16 @@ def make_keypoints(name: str, max_people: int = 4, vitpose: str | None = None, d
 
         return MultiBlazePose(max_people=max_people)
     if name == "vitpose":
-        if not vitpose:
-            raise LivehmrError("--keypoints vitpose needs --vitpose FILE (.pth checkpoint, .onnx or .engine)")
         from livehmr.stream.vitpose_stage import ViTPoseKeypoints
 
         return ViTPoseKeypoints(vitpose, device=device, max_people=max_people, trust_pickle=trust_checkpoint)
     raise LivehmrError(f"unknown keypoint backend {name!r}; choose from {', '.join(KEYPOINT_BACKENDS)}")
+
+
+def check_keypoint_options(name: str, vitpose: str | None) -> None:
+    """What a keypoint backend needs besides its name (checked before anything loads)."""
+    if name == "vitpose" and not vitpose:
+        raise LivehmrError("--keypoints vitpose needs --vitpose FILE (.pth checkpoint, .onnx or .engine)")
 
 
 def parse_imu_rotation(spec: str) -> np.ndarray:

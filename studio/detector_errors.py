@@ -107,7 +107,12 @@ def measure_detector_errors(suite_dir: str | Path, out: str | Path | None = None
             "outlier_rate_0.2": float((err > 0.2).mean()) if len(err) else None,
             "confidence_calibration": calib,
         }
-    path = Path(out) if out else DEFAULT_PATH
+    return write_error_model(model, out, DEFAULT_PATH)
+
+
+def write_error_model(model: dict, out: str | Path | None, default: Path) -> Path:
+    """Write a measured error model as JSON to ``out`` (None: ``default``, the shipped file)."""
+    path = Path(out) if out else default
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(model, indent=1))
     return path

@@ -33,7 +33,7 @@ from livehmr.core.geometry import rotvec_to_rotmat
 from livehmr.core.types import KP
 from livehmr.models.motion.features import MIRROR, hip_centred
 from livehmr.models.skeleton import JOINT
-from livehmr.studio.detector_errors import PAIRS
+from livehmr.studio.detector_errors import PAIRS, write_error_model
 from livehmr.studio.keypoint_cache import cached_keypoints
 from livehmr.studio.suite import SequenceTruth, load_suite
 
@@ -205,10 +205,7 @@ def measure_landmark_errors(suite_dirs: Sequence[str | Path], out: str | Path | 
     data, segments, n_sequences = collect(suite_dirs, detector)
     model = {"detector": detector, "suites": [Path(d).name for d in suite_dirs], "sequences": n_sequences,
              **summarise(data, segments)}  # fmt: skip
-    path = Path(out) if out else DEFAULT_PATH
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(model, indent=1))
-    return path
+    return write_error_model(model, out, DEFAULT_PATH)
 
 
 def load_landmark_errors(path: str | Path | None = None) -> dict:
