@@ -539,6 +539,8 @@ def bench_accuracy_cmd(
     refine_iterations: Optional[int] = typer.Option(None, callback=_within(1), help="--refine: L-BFGS evaluations per solve (default: the live setting, 15)."),
     refine_prior_weight: Optional[float] = typer.Option(None, callback=_within(0.0), help="--refine: weight of the motion prior term (default: each prior's own, humor 0.02, diffusion 0.005)."),
     motion_model: Optional[str] = _MOTION_MODEL, camera_translation: CameraTranslation = _CAMERA_TRANSLATION,
+    fit_pelvis: bool = typer.Option(True, help="Learned estimator: place the pelvis by the fit to the keypoints (--no-fit-pelvis: the network's depth)."),
+    fit_limbs: bool = typer.Option(True, help="Learned estimator: turn the limbs towards the keypoints (--no-fit-limbs: the network's pose)."),
 ) -> None:
     """Run the pipeline causally on every sequence of a suite and print the accuracy table."""
     from pathlib import Path
@@ -580,7 +582,8 @@ def bench_accuracy_cmd(
     if suite and not (folder / "suite.json").is_file():
         make_suite(suite, folder)
     bench_accuracy(folder, out, configs=chosen or CONFIGS, limit=limit, refine=refine_configs,
-                   estimator_options={"motion_model": motion_model, "camera_translation": camera_translation})  # fmt: skip
+                   estimator_options={"motion_model": motion_model, "camera_translation": camera_translation,
+                                      "fit_pelvis": fit_pelvis, "fit_limbs": fit_limbs})  # fmt: skip
     typer.echo((Path(out) / "table.md").read_text())
     typer.echo(f"plots and per-sequence results in {out}")
 
