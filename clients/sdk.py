@@ -18,7 +18,8 @@
 2D keypoints) from a publisher started with ``--publish-frames``; ``status=True`` the
 pipeline's :class:`Status` once a second.
 Subscribers reconnect by themselves: a publisher that restarts on the same endpoint is
-picked up again (retries every 0.1 s, backing off to 2 s). Messages that are malformed
+picked up again (retries every 0.1 s, backing off to 0.25 s, so a subscriber started
+before its publisher misses at most a quarter of a second). Messages that are malformed
 or of another protocol version are skipped and counted (``rejected``); the first reason
 is logged.
 """
@@ -355,7 +356,7 @@ def sub_socket(context, url: str, topics: tuple[bytes, ...] = (TOPIC_STATE,), hw
     # a peer's oversized message is refused by ZeroMQ before it is allocated whole
     socket.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
     socket.setsockopt(zmq.RECONNECT_IVL, 100)  # ms; ZeroMQ reconnects by itself
-    socket.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+    socket.setsockopt(zmq.RECONNECT_IVL_MAX, 250)  # a subscriber started first misses <= 0.25 s
     for topic in topics:
         socket.setsockopt(zmq.SUBSCRIBE, topic)
     if curve is not None:
