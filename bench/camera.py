@@ -103,7 +103,7 @@ def table(result: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--suite-dir", required=True)
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()

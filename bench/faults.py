@@ -25,7 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -59,11 +59,15 @@ class WireTap(Publisher):
         for header, arrays in state_messages(result, "faults", "anny"):
             frames, withheld = encode_or_withhold(TOPIC_STATE, header, arrays)
             self.withheld += withheld
-            self.states.append((time.perf_counter(), parse(decode(frames))))
+            state = parse(decode(frames))
+            assert isinstance(state, State)
+            self.states.append((time.perf_counter(), state))
 
     def publish_status(self, status: dict) -> None:
         frames = encode(TOPIC_STATUS, {"stream": "faults", "t_publish": time.time(), "status": status, "flags": []}, {})
-        self.statuses.append((time.perf_counter(), parse(decode(frames))))
+        message = parse(decode(frames))
+        assert isinstance(message, Status)
+        self.statuses.append((time.perf_counter(), message))
 
     def close(self) -> None:
         pass
@@ -145,7 +149,7 @@ class SceneFrames:
 
     live = False
 
-    def __init__(self, scene, schedule: list[tuple[int | None, float]], before_frame: Callable[[Frame], None] | None = None,
+    def __init__(self, scene, schedule: Sequence[tuple[int | None, float]], before_frame: Callable[[Frame], None] | None = None,
                  truth: bool = True, render: bool = False):  # fmt: skip
         self.scene = scene
         self.schedule = schedule
@@ -326,7 +330,9 @@ def nobody_for(minutes: float = 3.0, before_s: float = 3.0, after_s: float = 5.0
     for f in bodies:
         if f >= back_at + 30:
             s = frames[f][0]
-            truth = sc.truth(schedule[f][0])
+            index = schedule[f][0]
+            assert index is not None  # frames after the return show the person
+            truth = sc.truth(index)
             errors.append(abs(float(s.joints_world[15, 2]) - float(truth.joints_world[15, 2])))
     head_err = float(np.median(errors)) if errors else float("nan")
     ok = heartbeats and back is not None and tap.all_finite() and head_err < 0.15
@@ -403,9 +409,11 @@ def _gyro_run(kind: str | None, seconds: float, at: float) -> tuple[list[np.ndar
 
     schedule = [(i, i / FPS) for i in range(int(seconds * FPS))]
     vision = kind == "dropout_vo"
-    camera = FusedCamera(feed, clock_offset=0.0, hfov_deg=sc.hfov_deg) if vision else GyroCamera(feed, wait_s=0.0)
     if vision:
+        camera = FusedCamera(feed, clock_offset=0.0, hfov_deg=sc.hfov_deg)
         camera.gyro.wait_s = 0.0  # a file-speed run: waiting would only slow it
+    else:
+        camera = GyroCamera(feed, wait_s=0.0)
     tap, _ = run(SceneFrames(sc, schedule, before_frame, truth=False, render=vision), NoKeypoints(), camera, Nobody())
     frames = tap.by_frame()
     R = [frames[i][0].T_world_cam[:3, :3].astype(np.float64) for i in range(len(schedule))]
@@ -466,7 +474,7 @@ class ScriptedCamera:
         time.sleep(1 / FPS)
         return (True, self.image.copy()) if self.on(time.perf_counter() - self.start) else (False, None)
 
-    def get(self, prop) -> float:
+    def get(self, prop: int) -> float:
         return 0.0
 
     def release(self) -> None:
@@ -568,7 +576,7 @@ def truncated_files(tmp: Path) -> list[Outcome]:
     outcomes = []
     for suffix, fourcc in ((".avi", "MJPG"), (".mp4", "mp4v")):
         path = tmp / f"scene{suffix}"
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), FPS, (images[0].shape[1], images[0].shape[0]))
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*fourcc), FPS, (images[0].shape[1], images[0].shape[0]))
         for image in images:
             writer.write(image)
         writer.release()

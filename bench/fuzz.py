@@ -28,7 +28,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -290,14 +290,16 @@ def _cli_argv() -> st.SearchStrategy[list[str]]:
 def _cli_parse(argv: list[str]):
     """Parse a command line exactly as ``livehmr`` does (types, ranges, choices, endpoint and
     file checks) without running the command: a usage error is the clear rejection."""
+    import typer.core
     import typer.main
 
     from livehmr.cli import app
 
     group = typer.main.get_command(app)
     context = group.make_context("livehmr", list(argv))
-    while context.args and hasattr(context.command, "resolve_command"):
+    while context.args and isinstance(context.command, typer.core.TyperGroup):
         name, command, rest = context.command.resolve_command(context, context.args)
+        assert name is not None and command is not None
         context = command.make_context(name, rest, parent=context)
     return context.params
 
@@ -397,7 +399,7 @@ def fuzz(target: Target, examples: int, seed: int | None = None) -> None:
     """Run ``examples`` inputs through ``target`` (Hypothesis shrinks and raises a failure)."""
 
     @settings(max_examples=examples, deadline=None, database=None, derandomize=seed is not None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+              suppress_health_check=cast(list[HealthCheck], list(HealthCheck)))  # (HealthCheck's metaclass hides the element type)  # fmt: skip
     @given(target.strategy())
     def run(value):
         check(target, value)

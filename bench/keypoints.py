@@ -96,7 +96,7 @@ def bench_batches(device: str, repeats: int = 20) -> None:
                 runners["pytorch cpu fp32"] = TorchRunner(model, "cpu")
                 runners["onnxruntime cpu"] = OrtRunner(onnx_path, "cpu")
             for name, runner in runners.items():
-                cells, four = [], None
+                cells, four = [], float("nan")
                 for b in batches:
                     x = np.random.default_rng(b).normal(size=(b, 3, 256, 192)).astype(np.float32)
                     runner(x)
@@ -143,14 +143,16 @@ def bench_agreement(frames: int = 60) -> None:
         if a and b:
             both = (a[0].keypoints[:, 2] > 0.5) & (b[0].keypoints[:, 2] > 0.5)
             pixel.append(np.median(np.linalg.norm(a[0].keypoints[both, :2] - b[0].keypoints[both, :2], axis=1)))
-            world.append(np.median(np.linalg.norm(a[0].landmarks_3d - b[0].landmarks_3d, axis=1)))
+            la, lb = a[0].landmarks_3d, b[0].landmarks_3d
+            if la is not None and lb is not None:
+                world.append(np.median(np.linalg.norm(la - lb, axis=1)))
     print(f"blazepose-multi vs MediaPipe's Pose solution, embedded scene, {len(pixel)} of {frames} frames: "
           f"median {np.median(pixel):.1f} px (p90 {np.percentile(pixel, 90):.1f}), "
           f"world landmarks median {100 * np.median(world):.1f} cm")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=60, help="timed frames per people count (blazepose-multi)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--skip-people", action="store_true", help="only the per-batch table")

@@ -43,7 +43,7 @@ def encode_scene(path: Path, frames: int, keep_images: bool = True) -> list[np.n
     """Render the embedded scene's first ``frames`` frames into an MP4 at ``path``; returns the
     images (none with ``keep_images=False``: 600 frames hold 550 MB)."""
     scene = default_scene(duration=frames / 30)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, scene.size)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, scene.size)
     images = []
     for i in tqdm(range(frames), desc="rendering the scene to MP4", leave=False):
         image = scene.render(scene.truth(i))

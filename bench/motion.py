@@ -29,7 +29,7 @@ def main() -> None:
     from livehmr.models.motion.network import load_motion_net
     from livehmr.testing import walker_frames
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     parser.add_argument("--frames", type=int, default=500)
     args = parser.parse_args()

@@ -69,7 +69,7 @@ def run(video: Path, gyro: np.ndarray, body, prior: str | None) -> dict:
     pipeline.on_refined.append(on_refined)
     summary = pipeline.run()
     pipeline.close()
-    out = {"summary": summary}
+    out: dict[str, object] = {"summary": summary}
     if refiner is not None:
         live = ~np.array(at_end, dtype=bool)
         out.update(lag_ms=np.array(lag_ms)[live], lag_frames=np.array(lag_frames)[live], at_end=int((~live).sum()),

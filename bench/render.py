@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -24,10 +25,10 @@ def _percentiles(ms: list[float]) -> str:
     return f"{np.percentile(ms, 50):6.1f} / {np.percentile(ms, 95):6.1f} ms  ({1000 / np.percentile(ms, 50):5.1f} fps)"
 
 
-def _mesa_renderer(size: tuple[int, int]):
+def _mesa_renderer(size: tuple[int, int]) -> Callable[[np.ndarray, np.ndarray, list[Mesh]], tuple[np.ndarray, np.ndarray]] | None:
     """An OpenGL (Mesa/EGL) renderer of the same scene content, or None without moderngl."""
     try:
-        import moderngl
+        import moderngl  # pyright: ignore[reportMissingImports]  (optional: the comparison is skipped without it)
     except ImportError:
         return None
     ctx = moderngl.create_standalone_context(backend="egl")
@@ -82,7 +83,7 @@ def _mesa_renderer(size: tuple[int, int]):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=150)
     args = parser.parse_args()
     scene = default_scene(duration=args.frames / 30 + 1)
@@ -103,7 +104,7 @@ def main() -> None:
         render_ms = []
         for t, (v, f) in zip(truths, meshes):
             t0 = time.perf_counter()
-            render(scene.K, t.T_world_cam, size, [Mesh(v, f, scene.colors), *scene.props], seed=7)
+            render(scene.K, t.T_world_cam, size, [Mesh(v, f, scene.body_colors), *scene.props], seed=7)
             render_ms.append((time.perf_counter() - t0) * 1e3)
         full_ms = []
         for t in truths:
@@ -116,11 +117,12 @@ def main() -> None:
         if draw is None:
             print("  (OpenGL comparison skipped: pip install moderngl to measure Mesa/EGL)")
             continue
-        draw(scene.K, truths[0].T_world_cam, [Mesh(*meshes[0], scene.colors)])
+        first_vertices, first_faces = meshes[0]
+        draw(scene.K, truths[0].T_world_cam, [Mesh(first_vertices, first_faces, scene.body_colors)])
         gl_ms = []
         for t, (v, f) in zip(truths, meshes):
             t0 = time.perf_counter()
-            draw(scene.K, t.T_world_cam, [Mesh(v, f, scene.colors), *scene.props])
+            draw(scene.K, t.T_world_cam, [Mesh(v, f, scene.body_colors), *scene.props])
             gl_ms.append((time.perf_counter() - t0) * 1e3)
         print(f"{f'Mesa llvmpipe (moderngl) {size[0]}x{size[1]}':38s} {_percentiles(gl_ms)}")
 

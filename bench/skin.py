@@ -18,7 +18,7 @@ import numpy as np
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--poses", type=int, default=20)
     parser.add_argument("--sigma", type=float, default=0.3)
     args = parser.parse_args()
@@ -45,7 +45,7 @@ def main() -> None:
         body_pose[ends] = 0.0
         params = SmplParams(rng.normal(0, 0.5, 3), body_pose.ravel(), rng.normal(0, 1, 3), np.zeros(NUM_BETAS))
         reference, _ = body.mesh(params)
-        rotmats = pose_to_rotmats(params.global_orient, params.body_pose)[None]
+        rotmats = pose_to_rotmats(params.global_orient, params.body_pose)[None].numpy()
         t0 = time.perf_counter()
         vertices = four.skin(rotmats, params.transl[None])[0]
         skin_ms.append((time.perf_counter() - t0) * 1e3)

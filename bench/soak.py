@@ -38,7 +38,7 @@ import os
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -140,10 +140,8 @@ class Window:
     frames: int = 0
     lost: int = 0
     invalid: int = 0
-    latency: dict | None = None
-
-    def __post_init__(self):
-        self.latency = {stage: [] for stage in STAGES}
+    #: per stage, the latencies (ms) seen in this window
+    latency: dict[str, list[float]] = field(default_factory=lambda: {stage: [] for stage in STAGES})
 
 
 class SoakRecorder:

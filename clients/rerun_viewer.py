@@ -186,7 +186,7 @@ def blueprint():
 
 
 def messages_from(source: str, idle_s: float | None = None, count: int | None = None,
-                  curve=None) -> Iterator[State | FrameImage]:  # fmt: skip
+                  curve=None) -> Iterator[State | FrameImage | Status]:  # fmt: skip
     """The messages of a recording file (in order) or of a live stream URL (until ``idle_s``
     without a message, or ``count`` messages)."""
     from livehmr.clients.sdk import Subscriber

@@ -111,7 +111,7 @@ def scene_frame(messages: list[State | FrameImage]) -> SceneFrame:
     bodies = []
     for s in states:
         if s.has_body:
-            kp = image.keypoints[rows[s.person]].astype(np.float64) if s.person in rows else None
+            kp = image.keypoints[rows[s.person]].astype(np.float64) if image is not None and s.person in rows else None
             bodies.append(_body(s, kp))
     first = states[0]
     T = first.T_world_cam.astype(np.float64) if "T_world_cam" in first.message.arrays else None

@@ -394,8 +394,8 @@ class AsyncSubscriber(_Decoding):
         self.conflate = conflate
         self.rejected = 0
 
-    async def recv(self) -> State | None:
-        poll_ms = None if self.timeout_s is None else int(self.timeout_s * 1000)
+    async def recv(self) -> State | FrameImage | Status | None:
+        poll_ms = -1 if self.timeout_s is None else int(self.timeout_s * 1000)
         while True:
             if not await self.socket.poll(poll_ms):
                 return None
@@ -407,7 +407,7 @@ class AsyncSubscriber(_Decoding):
             if state is not None:
                 return state
 
-    async def __aiter__(self) -> AsyncIterator[State]:
+    async def __aiter__(self) -> AsyncIterator[State | FrameImage | Status]:
         while True:
             state = await self.recv()
             if state is None:
@@ -438,7 +438,7 @@ class CallbackHandle:
     def _run(self) -> None:
         while not self._stop.is_set():
             state = self.subscriber.recv(timeout_s=0.1)
-            if state is None:
+            if not isinstance(state, State):  # nothing yet (its Subscriber asks for states only)
                 continue
             try:
                 self.callback(state)

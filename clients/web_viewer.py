@@ -170,12 +170,14 @@ class WebViewer:
         finally:
             self.clients.discard(client)
 
-    async def _bridge(self) -> None:
+    async def _bridge(self, stop: asyncio.Event) -> None:
         """Group the stream's states by frame; hand each finished frame to every client."""
         frames = FrameGrouper()
         async with AsyncSubscriber(self.stream_url, timeout_s=0.2, curve=self.curve) as sub:
-            while not self._stop.is_set():
+            while not stop.is_set():
                 state = await sub.recv()
+                if state is not None and not isinstance(state, State):
+                    continue  # only states are asked for
                 done = frames.flush() if state is None else frames.add(state)
                 if done:
                     self._broadcast(done)
@@ -195,7 +197,7 @@ class WebViewer:
                          max_size=2**16, ping_interval=20) as server:  # fmt: skip
             self.port = server.sockets[0].getsockname()[1]
             self._ready.set()
-            bridge = asyncio.create_task(self._bridge())
+            bridge = asyncio.create_task(self._bridge(self._stop))
             await self._stop.wait()
             bridge.cancel()
 

@@ -30,9 +30,17 @@ class KeypointDetector(Protocol):
 
 
 class CameraMotion(Protocol):
-    """Camera orientation (and translation when known) in the gravity-aligned world."""
+    """Camera orientation (and translation when known) in the gravity-aligned world.
+    ``reset`` goes on from ``R_world_cam`` (None: from gravity); ``close`` releases what
+    the backend holds (a backend may subclass this protocol for a ``close`` that has nothing
+    to release)."""
 
     def update(self, frame: Frame, persons: list[PersonKeypoints]) -> CameraState: ...
+
+    def reset(self, R_world_cam: np.ndarray | None = None) -> None: ...
+
+    def close(self) -> None:
+        return None
 
 
 class Estimator(Protocol):

@@ -102,7 +102,7 @@ class ReplayedKeypoints:
 
 
 def run_sequence(folder: Path, spec: SequenceSpec, truth: SequenceTruth, estimator: str, camera: str, body,
-                 keypoints="blazepose", refine: tuple[str, ...] | dict = (),
+                 keypoints: str | dict[int, list[PersonKeypoints]] = "blazepose", refine: tuple[str, ...] | dict = (),
                  estimator_options: dict | None = None) -> Prediction:  # fmt: skip
     """Run the pipeline on one sequence; ``keypoints``: a backend name or recorded keypoints.
     ``refine``: priors (``humor``, ``diffusion``, ``noprior``), or labelled RefineConfigs,

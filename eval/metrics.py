@@ -162,7 +162,7 @@ def rotation_error_deg(R_pred: np.ndarray, R_gt: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
-def runs(valid: np.ndarray, min_length: int) -> list[slice]:
+def runs(valid: np.ndarray | np.bool_, min_length: int) -> list[slice]:
     """Maximal runs of consecutive True frames at least ``min_length`` long: the stretches
     on which differences (jitter, acceleration) and chunked world metrics are defined."""
     out, start = [], None

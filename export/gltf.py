@@ -100,6 +100,8 @@ def write_glb(path: str | Path, body: SkinnedBody, rotmats: np.ndarray | None = 
     gltf.skins = [g.Skin(name="smpl24", joints=list(range(1, NUM_JOINTS + 1)), skeleton=1, inverseBindMatrices=ibm)]
 
     if rotmats is not None:
+        if transl is None or times is None:
+            raise ValueError("an animated GLB needs transl and times beside rotmats")
         T = len(rotmats)
         times = np.asarray(times, dtype=np.float64)
         if len(times) != T or len(transl) != T:
@@ -126,8 +128,20 @@ def write_glb(path: str | Path, body: SkinnedBody, rotmats: np.ndarray | None = 
 # -- reading back, as a viewer does -----------------------------------------------------------
 
 
-def _accessor(gltf, index: int) -> np.ndarray:
+def _load_glb(path: str | Path):
     import pygltflib as g
+
+    gltf = g.GLTF2().load_binary(str(path))
+    if gltf is None:
+        raise ValueError(f"{path}: not a GLB file")
+    return gltf
+
+
+def _accessor(gltf, index: int | None) -> np.ndarray:
+    import pygltflib as g
+
+    if index is None:
+        raise ValueError("the glTF file lacks an accessor it needs")
 
     acc = gltf.accessors[index]
     view = gltf.bufferViews[acc.bufferView]
@@ -172,12 +186,10 @@ def _tracks(gltf) -> dict[tuple[int, str], np.ndarray]:
 
 def read_glb_joints(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Key times (T,) and the skin's joint positions (T, 24, 3) in glTF space (Y up) at each key."""
-    import pygltflib as g
-
-    gltf = g.GLTF2().load_binary(str(path))
+    gltf = _load_glb(path)
     times = _accessor(gltf, gltf.animations[0].samplers[0].input)[:, 0]
     tracks = _tracks(gltf)
-    skin_joints = gltf.skins[0].joints
+    skin_joints = gltf.skins[0].joints or []
     positions = np.zeros((len(times), len(skin_joints), 3))
     for k in range(len(times)):
         globals_ = _node_globals(gltf, {key: values[k] for key, values in tracks.items()})
@@ -188,14 +200,12 @@ def read_glb_joints(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 def read_glb_skin(path: str | Path, key: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Skinned vertices (V, 3) in glTF space at animation key ``key`` (or the rest pose when
     None), computed as a glTF viewer does, and the triangle indices (F, 3)."""
-    import pygltflib as g
-
-    gltf = g.GLTF2().load_binary(str(path))
+    gltf = _load_glb(path)
     overrides = {} if key is None else {track: values[key] for track, values in _tracks(gltf).items()}
     globals_ = _node_globals(gltf, overrides)
     skin = gltf.skins[0]
     ibm = _accessor(gltf, skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)
-    joint_matrices = np.stack([globals_[n] for n in skin.joints]) @ ibm
+    joint_matrices = np.stack([globals_[n] for n in skin.joints or []]) @ ibm
     primitive = gltf.meshes[0].primitives[0]
     v = _accessor(gltf, primitive.attributes.POSITION).astype(np.float64)
     joints = _accessor(gltf, primitive.attributes.JOINTS_0).astype(np.int64)

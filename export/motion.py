@@ -71,9 +71,10 @@ def motions_from_recording(path: str | Path, warnings: list[str] | None = None,
     tail) is appended to ``warnings``."""
     from livehmr.clients.recording import RecordedMessages
     from livehmr.clients.sdk import State
+    from livehmr.stream.wire import Message
 
     messages = RecordedMessages(path)
-    rows: dict[int, dict[int, object]] = {}
+    rows: dict[int, dict[int, Message]] = {}
     for item in messages:
         if isinstance(item, State) and item.topic == topic and item.has_body:
             rows.setdefault(item.person, {})[item.frame] = item.message

@@ -84,4 +84,4 @@ class OnnxStep:
 
     def __call__(self, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         out, new = self.session.run(None, {"x": x.astype(np.float32), "state": state.astype(np.float32)})
-        return out, new
+        return np.asarray(out), np.asarray(new)

@@ -34,7 +34,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, fp16: bool = Tr
                  workspace_gb: float = 4.0) -> Path:  # fmt: skip
     """A TensorRT engine for batches 1..``max_batch`` (optimised for 4) from an exported ONNX."""
     try:
-        import tensorrt as trt
+        import tensorrt as trt  # pyright: ignore[reportMissingImports]  (optional: GPU machines only)
     except ImportError as exc:
         raise LivehmrError("--engine needs TensorRT (pip install 'livehmr[gpu]' on a CUDA machine); "
                            "the ONNX file was written and runs in ONNX Runtime") from exc  # fmt: skip

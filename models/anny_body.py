@@ -158,7 +158,7 @@ class AnnyBody:
             for joint, child in _TPOSE_CHILD.items():
                 d = (smpl_joint_position(f"{side}_{child}", h_canon, index)
                      - smpl_joint_position(f"{side}_{joint}", h_canon, index))  # fmt: skip
-                C[JOINT[f"{side}_{joint}"]] = rotation_between(d, [sign, 0.0, 0.0])
+                C[JOINT[f"{side}_{joint}"]] = rotation_between(d, np.array([sign, 0.0, 0.0]))
             C[JOINT[f"{side}_hand"]] = C[JOINT[f"{side}_wrist"]]  # fingers stay rigid with the palm
         self.C = C
         self._R_rest = R_rest

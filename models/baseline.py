@@ -21,7 +21,7 @@ import numpy as np
 
 from livehmr.core.geometry import cross3, rodrigues, rotation_between, rotmat_to_rotvec, unproject
 from livehmr.core.types import KP, CameraState, Frame, PersonKeypoints, PersonState
-from livehmr.models.body import BodyModel, SmplParams, sole_gaps
+from livehmr.models.body import BodySkeleton, SmplParams, sole_gaps
 from livehmr.models.skeleton import JOINT, JOINT_NAMES, NUM_JOINTS, PARENTS, forward_kinematics, global_to_local
 
 # BlazePose landmark indices.
@@ -142,7 +142,7 @@ class BaselineEstimator:
         default_hfov_deg: horizontal field of view assumed when the source gives no intrinsics.
     """
 
-    def __init__(self, body: BodyModel, default_hfov_deg: float = 60.0, floor_window: int = 150):
+    def __init__(self, body: BodySkeleton, default_hfov_deg: float = 60.0, floor_window: int = 150):
         self.body = body
         self.default_hfov_deg = default_hfov_deg
         self._sole_heights: deque[float] = deque(maxlen=floor_window)

@@ -62,8 +62,8 @@ def forward_kinematics(rotmats, rest_joints, transl=None):
     if xp is torch:
         rest_joints = torch.as_tensor(rest_joints, dtype=rotmats.dtype)
     rest_joints = xp.broadcast_to(rest_joints, (*rotmats.shape[:-3], NUM_JOINTS, 3))
-    G = [rotmats[..., 0, :, :]]
-    p = [rest_joints[..., 0, :]]
+    G: list = [rotmats[..., 0, :, :]]  # of rotmats' kind (numpy or torch)
+    p: list = [rest_joints[..., 0, :]]
     for j in range(1, NUM_JOINTS):
         parent = PARENTS[j]
         G.append(G[parent] @ rotmats[..., j, :, :])

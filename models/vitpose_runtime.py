@@ -89,7 +89,7 @@ class OrtRunner:
         self.name = "onnxruntime-" + ("cuda" if device.startswith("cuda") else "cpu")
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input: np.ascontiguousarray(crops, dtype=np.float32)})[0]
+        return np.asarray(self.session.run(None, {self.input: np.ascontiguousarray(crops, dtype=np.float32)})[0])
 
 
 class TrtRunner:
@@ -97,7 +97,7 @@ class TrtRunner:
 
     def __init__(self, path: Path):
         try:
-            import tensorrt as trt
+            import tensorrt as trt  # pyright: ignore[reportMissingImports]  (optional: GPU machines only)
             import torch
         except ImportError as exc:
             raise LivehmrError("a .engine needs TensorRT: pip install 'livehmr[gpu]' (CUDA machines only)") from exc

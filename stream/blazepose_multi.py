@@ -56,6 +56,13 @@ def mediapipe_model(name: str) -> Path:
     return path
 
 
+def _open(interpreter):
+    """``interpreter``, unless its model was closed."""
+    if interpreter is None:
+        raise RuntimeError("this BlazePose model was closed")
+    return interpreter
+
+
 def _interpreter(path: Path, threads: int):
     try:
         from ai_edge_litert.interpreter import Interpreter
@@ -150,11 +157,12 @@ class PoseDetector:
         M = np.array([[scale, 0, pad[0]], [0, scale, pad[1]]])
         tensor = cv2.warpAffine(rgb, M, (DETECTOR_SIZE, DETECTOR_SIZE), flags=cv2.INTER_LINEAR)
         tensor = tensor.astype(np.float32)[None] / 127.5 - 1.0
-        self.interpreter.set_tensor(self._input, tensor)
-        self.interpreter.invoke()
-        raw = self.interpreter.get_tensor(self._boxes)[0]  # (2254, 12)
+        interpreter = _open(self.interpreter)
+        interpreter.set_tensor(self._input, tensor)
+        interpreter.invoke()
+        raw = interpreter.get_tensor(self._boxes)[0]  # (2254, 12)
         # score_clipping_thresh 100, as MediaPipe's graph
-        logits = np.clip(self.interpreter.get_tensor(self._scores)[0, :, 0].astype(np.float64), -100.0, 100.0)
+        logits = np.clip(interpreter.get_tensor(self._scores)[0, :, 0].astype(np.float64), -100.0, 100.0)
         scores = expit(logits)
         keep = np.flatnonzero(scores >= self.min_score)
         if len(keep) == 0:
@@ -219,11 +227,12 @@ class PoseLandmarker:
     def __call__(self, rgb: np.ndarray, roi: Roi) -> PoseLandmarks:
         M = roi.crop_to_image(LANDMARK_SIZE)
         crop = warp_crop(rgb, M, LANDMARK_SIZE).astype(np.float32)[None] / 255.0
-        self.interpreter.set_tensor(self._input, crop)
-        self.interpreter.invoke()
-        raw = self.interpreter.get_tensor(self._landmarks)[0].reshape(-1, 5)  # 39 × (x, y, z, vis, presence)
-        score = float(self.interpreter.get_tensor(self._flag)[0, 0])
-        world = self.interpreter.get_tensor(self._world)[0].reshape(-1, 3)[:NUM_LANDMARKS].astype(np.float64)
+        interpreter = _open(self.interpreter)
+        interpreter.set_tensor(self._input, crop)
+        interpreter.invoke()
+        raw = interpreter.get_tensor(self._landmarks)[0].reshape(-1, 5)  # 39 × (x, y, z, vis, presence)
+        score = float(interpreter.get_tensor(self._flag)[0, 0])
+        world = interpreter.get_tensor(self._world)[0].reshape(-1, 3)[:NUM_LANDMARKS].astype(np.float64)
         pixels = raw[:, :2] @ M[:, :2].T + M[:, 2]
         visibility = expit(raw[:, 3].astype(np.float64))
         world[:, :2] = world[:, :2] @ roi.rotation_matrix().T  # undo the crop's rotation

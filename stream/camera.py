@@ -9,12 +9,17 @@ the world's heading (+X) is the first frame's viewing direction.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from livehmr.core.geometry import R_WORLD_CAM_LEVEL, gravity_aligned_from_cam, rotation_between, rotvec_to_rotmat
+from livehmr.core.stages import CameraMotion
 from livehmr.core.types import CameraState, Flag, Frame, PersonKeypoints
 from livehmr.stream.gyro import GyroFeed, centred_hold
+
+if TYPE_CHECKING:
+    from livehmr.stream.vo import VoEstimate
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +72,7 @@ def integrate_gyro(samples: np.ndarray, t0: float, t1: float, R_cam_imu: np.ndar
     return R, w_mean, gap
 
 
-class StaticCamera:
+class StaticCamera(CameraMotion):
     """No camera-motion input: the camera keeps its first orientation (flag ``camera_static``)."""
 
     def __init__(self):
@@ -168,7 +173,7 @@ class GyroCamera:
         self.R_world_cam = self.R_world_cam @ R_delta
         self.t_prev = frame.t
         self._repair(frame.t)
-        flags = {Flag.GYRO_GAP} if gap else set()
+        flags: set[str] = {Flag.GYRO_GAP} if gap else set()
         if jump:
             flags.add(Flag.GYRO_CLOCK_JUMP)
         if gap:
@@ -219,7 +224,7 @@ class GyroCamera:
         self.feed.close()
 
 
-class VoCamera:
+class VoCamera(CameraMotion):
     """``--camera vo``: rotation from the CPU visual odometry (:mod:`livehmr.stream.vo`).
 
     The keyframe's world orientation times the tracked keyframe -> now rotation. While
@@ -238,7 +243,7 @@ class VoCamera:
         self.t_prev = 0.0
         self.w_last = np.zeros(3)
         self.lost_since: float | None = None
-        self.last = None  # the latest VoEstimate
+        self.last: VoEstimate | None = None  # the latest estimate
 
     def update(self, frame: Frame, persons: list[PersonKeypoints]) -> CameraState:
         est = self.last = self.vo.track(frame.image, frame.intrinsics(self.hfov_deg), [p.box for p in persons])
@@ -334,7 +339,8 @@ class FusedCamera:
         gyro_state = self.gyro.update(frame, persons)
         vo_state = self.vo.update(frame, persons)
         vo = self.vo.last
-        if self.R_world_cam is None:
+        assert vo is not None  # the update above made it
+        if self.R_world_cam is None or R_gyro_before is None:
             self.R_world_cam = gyro_state.R_world_cam
             self._new_keyframe(frame.t, np.zeros(3))
             return CameraState(self.R_world_cam.copy())
@@ -365,6 +371,7 @@ class FusedCamera:
         return CameraState(R.copy(), angular_velocity=w, flags=flags)
 
     def _new_keyframe(self, t: float, w: np.ndarray) -> None:
+        assert self.R_world_cam is not None and self.gyro.R_world_cam is not None  # both updated first
         self.R_world_kf = self.R_world_cam.copy()
         self.w_kf = w.copy()
         self.R_gyro_kf = self.gyro.R_world_cam.copy()

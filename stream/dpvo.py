@@ -50,8 +50,8 @@ class DpvoCamera:
                  device: str = "cuda"):  # fmt: skip
         try:
             import torch
-            from dpvo.config import cfg
-            from dpvo.dpvo import DPVO
+            from dpvo.config import cfg  # pyright: ignore[reportMissingImports]  (optional: CUDA machines)
+            from dpvo.dpvo import DPVO  # pyright: ignore[reportMissingImports]
         except ImportError as exc:
             raise LivehmrError(f"--camera dpvo needs the dpvo package ({exc}); see livehmr/stream/dpvo.py for how to install it") from None
         if device == "cuda" and not torch.cuda.is_available():
@@ -82,6 +82,7 @@ class DpvoCamera:
             self.slam = self._DPVO(self._cfg, self._weights, ht=h, wd=w, viz=False)
             self.R_world_cam0 = self._restart_at if self._restart_at is not None else initial_orientation(frame)
             self.R_world_cam = self.R_world_cam0.copy()
+        assert self.R_world_cam is not None and self.R_world_cam0 is not None  # set with the graph
         rgb = np.ascontiguousarray(frame.image[:h, :w, ::-1])  # BGR -> RGB, as DPVO's streams give it
         image = torch.from_numpy(rgb).permute(2, 0, 1).to(self.device)
         intrinsics = torch.from_numpy(self._intrinsics(frame, h, w)).to(self.device)

@@ -16,6 +16,7 @@ import math
 import threading
 import time
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -219,6 +220,14 @@ class GyroFeed:
 
     def close(self) -> None:
         pass
+
+
+@runtime_checkable
+class GyroSource(Protocol):
+    """A frame source that carries its own gyroscope on the frames' clock (the synthetic
+    scene); ``--camera auto`` uses it when no ``--gyro`` is given."""
+
+    def gyro_feed(self) -> GyroFeed: ...
 
 
 class ArrayGyroFeed(GyroFeed):

@@ -9,6 +9,7 @@ import io
 import logging
 import os
 import warnings
+from typing import Any
 
 import cv2
 import numpy as np
@@ -67,23 +68,23 @@ class BlazePoseDetector:
         # protobuf deprecation noise from mediapipe 0.10.14's own graph code, on every frame
         warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
         with contextlib.redirect_stderr(io.StringIO()):
-            import mediapipe as mp
+            from mediapipe.python.solutions import pose as mp_pose
 
-        self._options = dict(static_image_mode=static_image_mode, model_complexity=model_complexity,
-                             smooth_landmarks=True, min_detection_confidence=min_confidence,
-                             min_tracking_confidence=min_confidence)  # fmt: skip
-        self._pose = mp.solutions.pose.Pose(**self._options)
-        self._mp_pose = mp.solutions.pose
+        self._new_graph = lambda: mp_pose.Pose(static_image_mode=static_image_mode, model_complexity=model_complexity,
+                                               smooth_landmarks=True, min_detection_confidence=min_confidence,
+                                               min_tracking_confidence=min_confidence)  # fmt: skip
+        self._pose = self._new_graph()
 
     def reset(self) -> None:
         """A fresh MediaPipe graph: no track, no smoothing history."""
         self._pose.close()
-        self._pose = self._mp_pose.Pose(**self._options)
+        self._pose = self._new_graph()
 
     def detect(self, frame: Frame) -> list[PersonKeypoints]:
         image = frame.image
         h, w = image.shape[:2]
-        result = self._pose.process(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        # the solution's result is a NamedTuple built at run time from the graph's outputs
+        result: Any = self._pose.process(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
         if result.pose_landmarks is None:
             return []
         lm = np.array([(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark])

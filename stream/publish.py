@@ -94,6 +94,8 @@ def frame_message(result: FrameResult, stream_id: str, jpeg_quality: int = 80) -
     ``keypoints`` (P, 23, 3) pixel x, y, confidence of the persons in ``header["persons"]``."""
     import cv2
 
+    if result.image is None:
+        raise WireError("this frame result carries no image to publish")
     ok, jpeg = cv2.imencode(".jpg", result.image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
     if not ok:
         raise WireError("the frame's image could not be JPEG-encoded")

@@ -30,7 +30,7 @@ def make_keypoints(name: str, max_people: int = 4, vitpose: str | None = None, d
         from livehmr.stream.blazepose_multi import MultiBlazePose
 
         return MultiBlazePose(max_people=max_people)
-    if name == "vitpose":
+    if name == "vitpose" and vitpose:  # (check_keypoint_options refused it without one)
         from livehmr.stream.vitpose_stage import ViTPoseKeypoints
 
         return ViTPoseKeypoints(vitpose, device=device, max_people=max_people, trust_pickle=trust_checkpoint)
@@ -68,7 +68,7 @@ def make_camera(name: str, source: Source, gyro: str | None = None, imu_to_cam: 
     online for ``gyro+vo``. ``auto``: gyro when a gyro exists, else static (the cheapest
     choices; ``vo`` and ``gyro+vo`` cost a few ms per frame, see bench/camera.py)."""
     from livehmr.stream.camera import FusedCamera, GyroCamera, StaticCamera, VoCamera
-    from livehmr.stream.gyro import open_gyro
+    from livehmr.stream.gyro import GyroSource, open_gyro
 
     if name not in CAMERA_BACKENDS:
         raise LivehmrError(f"unknown camera backend {name!r}; choose from {', '.join(CAMERA_BACKENDS)}")
@@ -81,7 +81,7 @@ def make_camera(name: str, source: Source, gyro: str | None = None, imu_to_cam: 
 
         return DpvoCamera(hfov_deg=hfov_deg)
     feed = open_gyro(gyro) if gyro else None
-    if feed is None and hasattr(source, "gyro_feed"):
+    if feed is None and isinstance(source, GyroSource):
         feed = source.gyro_feed()
     if name == "auto":
         if feed is None:

@@ -30,7 +30,7 @@ def save_keypoints(path: Path, recorded: dict[int, list[PersonKeypoints]]) -> No
         frames=np.array(sorted(recorded), np.int64),
     )  # fmt: skip
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
+    np.savez_compressed(tmp, allow_pickle=False, **arrays)
     tmp.replace(path)
 
 

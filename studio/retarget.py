@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from livehmr.core.geometry import rotations_between, rotmat_to_rotvec, rotvec_to_rotmat, special_procrustes
-from livehmr.models.body import BodyModel, SmplParams, sole_offsets
+from livehmr.models.body import BodySkeleton, SmplParams, sole_offsets
 from livehmr.models.skeleton import FOOT_JOINTS, JOINT, NUM_JOINTS, PARENTS, forward_kinematics, global_to_local
 from livehmr.studio.corpus import TARGET_FPS, Corpus, MotionClip
 
@@ -77,7 +77,7 @@ class SmplMotion:
         i = int(np.clip(index, 0, self.num_frames - 1))
         return SmplParams(self.global_orient[i].copy(), self.body_pose[i].copy(), self.transl[i].copy(), self.betas.copy())
 
-    def params(self, t: float, body: BodyModel | None = None) -> SmplParams:
+    def params(self, t: float, body: BodySkeleton | None = None) -> SmplParams:
         """Parameters at time ``t`` seconds (nearest frame; clips are already at the render rate)."""
         return self.params_at(int(round(t * self.fps)))
 
@@ -200,7 +200,7 @@ class Retargeter:
             J[k] = J[p] + bone
         return J
 
-    def retarget(self, clip: MotionClip, body: BodyModel) -> SmplMotion:
+    def retarget(self, clip: MotionClip, body: BodySkeleton) -> SmplMotion:
         """``clip`` as SMPL-24 motion of ``body`` at 30 fps, feet on the floor."""
         clip = clip.resampled(TARGET_FPS)
         rest = np.asarray(body.rest_joints, dtype=np.float64)
@@ -224,7 +224,7 @@ class Retargeter:
         return SmplMotion(TARGET_FPS, global_orient, body_pose, transl, np.asarray(body.betas, dtype=np.float64).copy(), clip.id)
 
 
-def foot_contacts(joints: np.ndarray, body: BodyModel, fps: float) -> np.ndarray:
+def foot_contacts(joints: np.ndarray, body: BodySkeleton, fps: float) -> np.ndarray:
     """Contact labels (T, 4) bool for the FOOT_JOINTS: sole within 3 cm of the floor and
     the joint moving slower than 0.3 m/s (central differences)."""
     feet = joints[:, list(FOOT_JOINTS)]

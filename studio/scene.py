@@ -156,6 +156,12 @@ class SyntheticScene:
             self.colors = clothing_colors(self.body)
 
     @property
+    def body_colors(self) -> np.ndarray:
+        """(V, 3) BGR vertex colours in [0, 1] of the main body (``colors``, else its clothing)."""
+        assert self.colors is not None  # filled in by __post_init__
+        return self.colors
+
+    @property
     def num_frames(self) -> int:
         return int(round(self.duration * self.fps))
 
@@ -173,7 +179,7 @@ class SyntheticScene:
 
     def render_with_depth(self, truth: FrameTruth) -> tuple[np.ndarray, np.ndarray]:
         """Image (H, W, 3) uint8 BGR and depth (H, W) metres along the optical axis."""
-        meshes = [Mesh(*self.body.mesh(truth.params), self.colors), *self.props]
+        meshes = [Mesh(*self.body.mesh(truth.params), self.body_colors), *self.props]
         meshes += [Mesh(*a.body.mesh(p), a.colors) for a, p in zip(self.others, truth.others)]
         return render(self.K, truth.T_world_cam, self.size, meshes, seed=self.seed + 7, light_dir=self.light_dir)
 

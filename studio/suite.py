@@ -156,8 +156,8 @@ def draw_specs(recipe: SuiteRecipe, corpus: Corpus, clip_ids: list[str], seed: i
         specs.append(SequenceSpec(
             name=f"{prefix}_{i:03d}", clip_id=clip_id, start=start, frames=frames, phenotype=_sample_phenotype(rng),
             camera=recipe.cameras[i % len(recipe.cameras)], hfov_deg=float(rng.uniform(60, 80)),
-            size=tuple(recipe.sizes[int(rng.integers(len(recipe.sizes)))]),
-            light_dir=tuple(float(v) for v in (rng.uniform(-0.6, 0.6), rng.uniform(-0.6, 0.6), rng.uniform(0.5, 1.0))),
+            size=recipe.sizes[int(rng.integers(len(recipe.sizes)))],
+            light_dir=(float(rng.uniform(-0.6, 0.6)), float(rng.uniform(-0.6, 0.6)), float(rng.uniform(0.5, 1.0))),
             imu=str(rng.choice(["identity", "android-portrait", "android-landscape"])),
             gyro_clock_offset_s=float(rng.uniform(-0.05, 0.05)), gyro_dropout_rate_hz=float(rng.choice([0.0, 0.05, 0.1])),
             seed=int(rng.integers(2**31)),
@@ -194,7 +194,7 @@ def build_scene(spec: SequenceSpec, corpus: Corpus, retargeter: Retargeter) -> t
     props = scatter_props(rng, pelvis.mean(axis=0), count=int(rng.integers(4, 9)), avoid=blocked)
     noise = GyroNoise(clock_offset=spec.gyro_clock_offset_s, dropout_rate_hz=spec.gyro_dropout_rate_hz,
                       bias=tuple(rng.normal(0.0, 0.004, size=3)))  # fmt: skip
-    scene = SyntheticScene(body=body, motion=motion, camera=camera, size=tuple(spec.size), hfov_deg=spec.hfov_deg,
+    scene = SyntheticScene(body=body, motion=motion, camera=camera, size=(int(spec.size[0]), int(spec.size[1])), hfov_deg=spec.hfov_deg,
                            fps=spec.fps, duration=spec.frames / spec.fps, gyro_noise=noise, seed=spec.seed % 10000,
                            props=props, light_dir=spec.light_dir, R_cam_imu=IMU_PRESETS[spec.imu])  # fmt: skip
     return scene, motion
@@ -205,7 +205,7 @@ def make_sequence(spec: SequenceSpec, corpus: Corpus, retargeter: Retargeter, ou
     out.mkdir(parents=True, exist_ok=True)
     scene, motion = build_scene(spec, corpus, retargeter)
     W, H = scene.size
-    writer = cv2.VideoWriter(str(out / "video.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), spec.fps, (W, H))
+    writer = cv2.VideoWriter(str(out / "video.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), spec.fps, (W, H))
     if not writer.isOpened():
         raise LivehmrError(f"cannot write {out / 'video.mp4'} (OpenCV has no mp4v encoder?)")
     T = spec.frames

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from livehmr.core.geometry import R_WORLD_CANON, rotmat_to_rotvec, rotvec_to_rotmat
-from livehmr.models.body import BodyModel, SmplParams, body_joints, lowest_sole
+from livehmr.models.body import BodySkeleton, SmplParams, body_joints, lowest_sole
 from livehmr.models.skeleton import JOINT
 
 
@@ -66,7 +66,7 @@ class CircleWalk:
         R[JOINT["neck"]] = _rx(0.1)
         return R
 
-    def params(self, t: float, body: BodyModel) -> SmplParams:
+    def params(self, t: float, body: BodySkeleton) -> SmplParams:
         """SMPL parameters in the world at time t, feet on the floor."""
         xy, heading = self.root_xy(t)
         phi = 2 * np.pi * self.cadence * t

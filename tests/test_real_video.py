@@ -26,7 +26,7 @@ def test_run_on_a_real_clip_publishes_bodies(tmp_path):
     photo = cv2.imread(str(PHOTO))
     h, w = photo.shape[:2]
     clip = tmp_path / "lunge.mp4"
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (480, 640))
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (480, 640))
     for i in range(45):  # a slow pan and zoom across the photo
         s = 1.0 - 0.002 * i
         cw, ch = int(w * s), int(h * s)

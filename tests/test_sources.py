@@ -14,7 +14,7 @@ from livehmr.stream.sources.camera import CameraSource
 
 
 def _write_video(path, n=60):
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (64, 48))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (64, 48))
     for i in range(n):
         writer.write(np.full((48, 64, 3), i * 4 % 255, np.uint8))
     writer.release()

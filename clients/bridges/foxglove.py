@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -103,7 +104,7 @@ class FoxgloveBridge:
         self.calibration = channels.CameraCalibrationChannel("/camera/calibration", context=ctx)
         self.annotations = channels.ImageAnnotationsChannel("/camera/annotations", context=ctx)
         self._foxglove = foxglove
-        self._body_channels: dict[int, object] = {}
+        self._body_channels: dict[int, Any] = {}  # foxglove SDK channels
         self._trails: dict[int, collections.deque] = {}
         self._last_pelvis: dict[int, tuple[float, np.ndarray]] = {}  # id -> (t_source, pelvis)
         self.frames = 0

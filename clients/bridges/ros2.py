@@ -36,6 +36,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,6 +53,7 @@ from livehmr.clients.sdk import FrameImage, State
 from livehmr.core.errors import LivehmrError
 from livehmr.core.outputs import open_output
 from livehmr.core.types import KP
+from livehmr.stream.gyro import GyroFeed
 
 log = logging.getLogger(__name__)
 DEFAULT_ROUTER = "tcp/localhost:7447"  # rmw_zenohd's default endpoint
@@ -107,7 +109,8 @@ class RosMessages:
 
     def __init__(self, store=None):
         self.store = store or typestore()
-        self.t = self.store.types
+        #: message classes by type name (rosbags builds them at run time, so they are untyped here)
+        self.t: dict[str, Any] = self.store.types
 
     def time(self, ns: int):
         return self.t["builtin_interfaces/msg/Time"](sec=int(ns // 1_000_000_000), nanosec=int(ns % 1_000_000_000))
@@ -246,7 +249,7 @@ class ZenohSink:
             import zenoh
         except ImportError as exc:
             raise LivehmrError(f"the ROS 2 bridge needs eclipse-zenoh: pip install 'livehmr[bridges]' ({exc})") from exc
-        self.store = store
+        self.store = store or typestore()
         try:
             self.session = zenoh.open(zenoh_config([DEFAULT_ROUTER] if connect is None else connect, listen))
         except Exception as exc:  # zenoh raises its own ZError
@@ -254,12 +257,12 @@ class ZenohSink:
         self.domain = domain
         self.zid = str(self.session.zid())
         self.tokens = [self.session.liveliness().declare_token(self._token(0, "NN"))]
-        self.publishers: dict[str, tuple[object, bytes]] = {}  # topic -> (publisher, source gid)
+        self.publishers: dict[str, tuple[Any, bytes]] = {}  # zenoh publishers  # topic -> (publisher, source gid)
         self.sequence: dict[str, int] = {}  # per publisher, from 1 (rmw_zenoh counts gaps as lost messages)
 
     def _token(self, entity: int, kind: str, topic: str | None = None, typename: str | None = None) -> str:
         token = f"@ros2_lv/{self.domain}/{self.zid}/0/{entity}/{kind}/%/%/{NODE_NAME}"
-        if topic is not None:
+        if topic is not None and typename is not None:
             hash_ = self.store.hash_rihs01(typename)
             depth = 100 if topic == "/tf" else 10  # tf2's own publishers keep 100
             token += f"/{mangle(topic)}/{dds_type_name(typename)}/{hash_}/{qos_token(depth)}"
@@ -334,7 +337,7 @@ class Ros2Bridge:
             stamped on this machine's clock (the feed's clock offset measured at its first sample).
     """
 
-    def __init__(self, sinks: list, messages: RosMessages, gyro=None):
+    def __init__(self, sinks: list, messages: RosMessages, gyro: GyroFeed | None = None):
         self.sinks = sinks
         self.messages = messages
         self.gyro = gyro
@@ -349,6 +352,8 @@ class Ros2Bridge:
         self.sent[message.topic] = self.sent.get(message.topic, 0) + 1
 
     def _gyro_samples(self) -> None:
+        if self.gyro is None:
+            return
         samples = self.gyro.buffer.window(-np.inf if self._gyro_sent_t is None else self._gyro_sent_t, np.inf)
         if self._gyro_sent_t is not None:
             samples = samples[samples[:, 0] > self._gyro_sent_t]
@@ -361,8 +366,7 @@ class Ros2Bridge:
         self._gyro_sent_t = float(samples[-1, 0])
 
     def send(self, frame: list[State | FrameImage]) -> None:
-        if self.gyro is not None:
-            self._gyro_samples()
+        self._gyro_samples()
         for message in self.messages.frame(scene_frame(frame)):
             self._put(message)
 

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from livehmr.clients.sdk import FrameGrouper, FrameImage, State, Subscriber
+from livehmr.clients.sdk import FrameGrouper, FrameImage, State, Status, Subscriber
 
 FRAME_QUIET_S = 0.002
 
@@ -53,7 +53,7 @@ def run_bridge(url: str, bridge: Bridge, idle_s: float | None = None, count: int
         states = [m for m in frame or () if isinstance(m, State)]
         if not states:  # an image whose states never came (a frame the pipeline withheld)
             return
-        bridge.send(frame)
+        bridge.send(frame or [])
         stats.frames += 1
         stats.latency_ms.append((time.time() - float(states[-1].header.get("t_publish", time.time()))) * 1e3)
 
@@ -76,6 +76,8 @@ def run_bridge(url: str, bridge: Bridge, idle_s: float | None = None, count: int
                         break
                     continue
                 last = time.monotonic()
+                if isinstance(message, Status):
+                    continue  # not asked for (status=False); a bridge carries frames
                 done = grouper.add(message)
                 if done is not None:  # the message opened the next frame
                     hand_over(done)

@@ -96,9 +96,10 @@ class VmcBridge:
 
     def send(self, frame: list[State | FrameImage]) -> None:
         from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+        from pythonosc.osc_message import OscMessage
         from pythonosc.osc_message_builder import OscMessageBuilder
 
-        def message(address: str, *args) -> object:
+        def message(address: str, *args) -> OscMessage:
             builder = OscMessageBuilder(address=address)
             for arg in args:
                 builder.add_arg(arg)

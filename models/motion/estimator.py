@@ -32,7 +32,7 @@ import numpy as np
 
 from livehmr.core.geometry import heading_rotmats, rotmat_to_rotvec
 from livehmr.core.types import CameraState, Flag, Frame, PersonKeypoints, PersonState
-from livehmr.models.body import BodyModel, SmplParams
+from livehmr.models.body import BodySkeleton, SmplParams
 from livehmr.models.motion.features import (
     DEFAULT_BOX,
     FPS,
@@ -60,7 +60,7 @@ FIT_DEPTH_SIGMA = 0.08  # the keypoint fit's (see bench/trajectory.py)
 
 @dataclass
 class _Track:
-    state: object
+    state: np.ndarray  # the recurrent network's hidden state (its backend's initial_state())
     box: np.ndarray = field(default_factory=lambda: DEFAULT_BOX.copy())
     pelvis_world: np.ndarray | None = None
     feet_world: np.ndarray | None = None
@@ -151,7 +151,7 @@ class LearnedEstimator:
             so that the published body sits on the person in the frame.
     """
 
-    def __init__(self, body: BodyModel, weights: str | Path | None = None, default_hfov_deg: float = 60.0,
+    def __init__(self, body: BodySkeleton, weights: str | Path | None = None, default_hfov_deg: float = 60.0,
                  backend: str = "torch", max_predict_frames: int = 15, camera_translation: str = "auto",
                  fit_pelvis: bool = True, fit_limbs: bool = True, limb_smoothing: float = 0.5):  # fmt: skip
         from livehmr.core.errors import LivehmrError

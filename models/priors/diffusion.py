@@ -47,6 +47,8 @@ class _Block(nn.Module):
 
 
 class MotionDiffusion(nn.Module):
+    alpha_bar: torch.Tensor  # (steps,) buffer: the cumulative noise schedule
+
     def __init__(self, config: DiffusionConfig | None = None, normaliser: Normaliser | None = None):
         super().__init__()
         self.config = c = config or DiffusionConfig()

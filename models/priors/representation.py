@@ -59,6 +59,9 @@ def motion_features(joints: torch.Tensor, fps: float = FPS) -> torch.Tensor:
 class Normaliser(torch.nn.Module):
     """Per-feature standardisation fitted on training features (saved with a prior)."""
 
+    mean: torch.Tensor  # (NUM_FEATURES,) buffers
+    std: torch.Tensor
+
     def __init__(self, mean: torch.Tensor | None = None, std: torch.Tensor | None = None):
         super().__init__()
         self.register_buffer("mean", torch.zeros(NUM_FEATURES) if mean is None else mean.float())

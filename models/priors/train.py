@@ -26,6 +26,10 @@ SHIPPED = {"humor": DATA_DIR / "prior_humor.pt", "diffusion": DATA_DIR / "prior_
 KINDS = tuple(SHIPPED)
 
 
+#: a trained motion prior: HuMoR-style transition CVAE or windowed motion diffusion
+Prior = TransitionCVAE | MotionDiffusion
+
+
 @dataclass
 class PriorTrainConfig:
     kind: str = "humor"
@@ -54,7 +58,7 @@ class PriorTrainConfig:
                        humor=CvaeConfig(latent=4, hidden=16, layers=1), diffusion=DiffusionConfig(hidden=16, blocks=1))  # fmt: skip
         raise ValueError(f"unknown config {name!r}; choose cpu, gpu or smoke")
 
-    def model(self, normaliser: Normaliser | None = None) -> torch.nn.Module:
+    def model(self, normaliser: Normaliser | None = None) -> Prior:
         if self.kind == "humor":
             return TransitionCVAE(self.humor, normaliser)
         return MotionDiffusion(self.diffusion, normaliser)
@@ -115,8 +119,8 @@ def _span(cfg: PriorTrainConfig) -> int:
     return 2 if cfg.kind == "humor" else cfg.diffusion.window
 
 
-def _loss(model: torch.nn.Module, x: torch.Tensor, cfg: PriorTrainConfig) -> torch.Tensor:
-    if cfg.kind == "humor":
+def _loss(model: Prior, x: torch.Tensor, cfg: PriorTrainConfig) -> torch.Tensor:
+    if isinstance(model, TransitionCVAE):
         return model.losses(x[:, 0], x[:, 1], beta=cfg.beta)["total"]
     return model.loss(model.normaliser(x).flatten(1))
 
@@ -171,7 +175,7 @@ def train_prior(out: str | Path, kind: str = "humor", config: str | PriorTrainCo
     return out
 
 
-def load_prior(path: str | Path) -> torch.nn.Module:
+def load_prior(path: str | Path) -> Prior:
     """A ``prior_<kind>.pt`` as an eval-mode model, read with ``weights_only`` (never code);
     anything malformed is a LivehmrError saying what."""
     from livehmr.core.errors import LivehmrError
@@ -184,10 +188,11 @@ def load_prior(path: str | Path) -> torch.nn.Module:
         raise LivehmrError(f"{path} is not a livehmr motion prior (needs 'kind' in {KINDS}, 'net' and 'model')")
     try:
         if state["kind"] == "humor":
-            model: torch.nn.Module = TransitionCVAE(CvaeConfig(**state["net"]))
+            model: Prior = TransitionCVAE(CvaeConfig(**state["net"]))
         else:
             model = MotionDiffusion(DiffusionConfig(**state["net"]))
         model.load_state_dict(state["model"])
     except (RuntimeError, TypeError, KeyError) as exc:
         raise LivehmrError(f"{path}: its weights do not fit its config ({str(exc)[:200]})") from None
-    return model.eval()
+    model.eval()
+    return model

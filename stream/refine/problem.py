@@ -190,7 +190,10 @@ def solve(inputs: WindowInputs, prior=None, weights: RefineWeights | None = None
         return e
 
     def total(e: dict[str, torch.Tensor]) -> torch.Tensor:
-        return sum(getattr(w, k) * x for k, x in e.items())
+        out = torch.zeros(())  # float32, as every term
+        for k, x in e.items():
+            out = out + getattr(w, k) * x
+        return out
 
     for p in prior.parameters() if prior is not None else ():
         p.requires_grad_(False)

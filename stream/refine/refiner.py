@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from livehmr.core.types import Flag, FrameResult, PersonState
-from livehmr.models.body import BodyModel, SmplParams, sole_offsets
+from livehmr.models.body import BodySkeleton, SmplParams, sole_offsets
 from livehmr.models.motion.features import NUM_KP, select_keypoints
 from livehmr.models.skeleton import FOOT_JOINTS
 from livehmr.stream.refine.problem import RefineWeights, WindowInputs, frames_with_evidence, solve
@@ -67,7 +67,7 @@ class RefineBody:
     _sole_offsets: np.ndarray
 
     @classmethod
-    def of(cls, body: BodyModel) -> RefineBody:
+    def of(cls, body: BodySkeleton) -> RefineBody:
         return cls(getattr(body, "name", ""), np.asarray(body.rest_joints, dtype=np.float64),
                    np.asarray(body.betas, dtype=np.float64), np.asarray(sole_offsets(body), dtype=np.float64))  # fmt: skip
 
@@ -110,7 +110,7 @@ class FixedLagRefiner:
         prior_model: a loaded prior (default: the shipped one named by ``config.prior``).
     """
 
-    def __init__(self, body: BodyModel, config: RefineConfig | None = None, prior_model=None):
+    def __init__(self, body: BodySkeleton, config: RefineConfig | None = None, prior_model=None):
         self.config = c = config or RefineConfig()
         self.body = body
         self.prior = prior_model
@@ -232,12 +232,13 @@ class FixedLagRefiner:
         def stack(name):
             return np.stack([getattr(f, name) for f in frames])
 
-        scale = [f.up_to_scale for f in frames]
+        scales = [f.up_to_scale for f in frames]
+        known = [s for s in scales if s is not None]
         return WindowInputs(stack("keypoints"), stack("K"), stack("R_world_cam"), stack("camera"), stack("root"),
                             stack("body_pose"), stack("pelvis"), stack("contacts"),
                             self._rest(frames[-1].state.params.betas), self.soles,
                             np.array([f.index in person.final for f in frames]),
-                            None if any(s is None for s in scale) else np.stack(scale))  # fmt: skip
+                            np.stack(known) if len(known) == len(scales) else None)  # fmt: skip
 
     def _warm_start(self, person: _Person, frames: list[_PersonFrame]) -> dict[str, np.ndarray]:
         """The previous solution where there is one; causal estimates after it, moved by
@@ -271,7 +272,7 @@ class FixedLagRefiner:
             for state in causal.persons:
                 person = self.persons.get(state.person_id)
                 refined = person.solved.get(index) if person is not None else None
-                if refined is None:
+                if person is None or refined is None:
                     persons.append(state)
                     continue
                 if person.frames and index >= person.frames[0].index:

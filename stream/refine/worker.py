@@ -153,6 +153,6 @@ class RefineWorker:
                 log.warning("refinement did not finish within %.0f s; its last frames are dropped", timeout_s)
                 break
         self._runner.join(timeout=5.0)
-        if isinstance(self._runner, multiprocessing.process.BaseProcess) and self._runner.is_alive():
-            self._runner.terminate()
+        if not isinstance(self._runner, threading.Thread) and self._runner.is_alive():
+            self._runner.terminate()  # a process that would not stop
         return self.take_ready()

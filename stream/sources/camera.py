@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 import cv2
 
@@ -22,18 +22,31 @@ from livehmr.core.types import Flag, Frame
 log = logging.getLogger(__name__)
 
 
+class Capture(Protocol):
+    """What the source uses of ``cv2.VideoCapture``."""
+
+    def isOpened(self) -> bool: ...
+    def read(self) -> tuple[bool, Any]: ...  # (got a frame, the BGR image (H, W, 3) uint8)
+    def get(self, prop: int, /) -> float: ...
+    def release(self) -> Any: ...
+
+
+def _video_capture(target: int | str) -> Capture:
+    return cv2.VideoCapture(target)
+
+
 class CameraSource:
     live = True
 
     def __init__(self, target: int | str, max_frames: int | None = None, give_up_s: float = 5.0,
-                 retry_s: float = 0.5, open_capture=cv2.VideoCapture):  # fmt: skip
+                 retry_s: float = 0.5, open_capture: Callable[[int | str], Capture] | None = None):  # fmt: skip
         """``open_capture(target)`` opens the device (``cv2.VideoCapture``; fault tests pass a scripted one)."""
         self.target = target
         self.max_frames = max_frames
         self.give_up_s = give_up_s
         self.retry_s = retry_s
-        self._open = open_capture
-        self.capture = open_capture(target)
+        self._open = open_capture or _video_capture
+        self.capture = self._open(target)
         if not self.capture.isOpened():
             raise SourceError(f"cannot open camera {target!r}: no such device or stream")
         self.dropped = 0

@@ -69,7 +69,7 @@ class ImageFolderSource:
                 log.warning("skipping unreadable image %s", path)
                 skipped = True
                 continue
-            flags = {Flag.FRAME_MISSING} if skipped else set()
+            flags: set[str] = {Flag.FRAME_MISSING} if skipped else set()
             skipped = False
             yield Frame(index=index, t=index / self.fps, image=np.ascontiguousarray(image), t_captured=time.perf_counter(), flags=flags)
 

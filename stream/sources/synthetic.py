@@ -46,7 +46,7 @@ class SyntheticSource:
             truth = self.scene.truth(index)
             image = self.scene.render(truth)
             gravity_cam = truth.T_world_cam[:3, :3].T @ np.array([0.0, 0.0, -1.0])
-            flags = {Flag.FRAME_DROPPED} if last >= 0 and index > last + 1 else set()
+            flags: set[str] = {Flag.FRAME_DROPPED} if last >= 0 and index > last + 1 else set()
             yield Frame(index=index, t=truth.t, image=image, K=self.scene.K, t_captured=time.perf_counter(),
                         gravity_cam=gravity_cam, flags=flags, truth=truth)  # fmt: skip
             last = index
