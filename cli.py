@@ -9,12 +9,15 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import TYPE_CHECKING, NoReturn, Optional
 
 import typer
 
 from livehmr.core.endpoints import check_endpoint
 from livehmr.core.errors import LivehmrError
+
+if TYPE_CHECKING:
+    from livehmr.stream.registry import StageChoices
 
 app = typer.Typer(
     help="Live, world-grounded human motion capture: frames in, SMPL states out over ZeroMQ.",
@@ -170,21 +173,18 @@ class LogLevel(StrEnum):
 
 
 
-def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Optional[str], imu_to_cam: str,
-                  gyro_offset: Optional[float], estimator: str, body: str, smpl_model: Optional[str], fov: float,
-                  publish: str, insecure: bool, max_frames: Optional[int], realtime: bool, quiet: bool,
-                  motion_model: Optional[str] = None, people: int = 4, vitpose: Optional[str] = None,
-                  device: str = "cpu", trust_checkpoint: bool = False, publish_frames: bool = False,
-                  curve=None, refine: Optional[str] = None, refine_lag: int = 20,
-                  camera_translation: str = "auto") -> None:  # fmt: skip
+def _run_pipeline(choices: StageChoices, *, publish: str, insecure: bool = False, curve=None,
+                  publish_frames: bool = False, quiet: bool = False) -> None:  # fmt: skip
+    """Build the stages ``choices`` name, publish on ``publish`` and run until the source ends."""
     from rich.console import Console
 
-    from livehmr.models.body import check_body_options, load_body_model
+    from livehmr.models.body import load_body_model
     from livehmr.stream import registry
-    from livehmr.stream.publish import ZmqPublisher
+    from livehmr.stream.publish.publisher import ZmqPublisher
     from livehmr.stream.runtime import Pipeline
     from livehmr.stream.sources import open_source
 
+    c = choices
     console = Console(stderr=True)
     clock = [time.perf_counter()]
 
@@ -199,23 +199,23 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
     try:
         # Bind first: subscribers that are already waiting connect while the models load,
         # instead of missing the first seconds of a file that then runs flat out.
-        check_body_options(body, smpl_model)  # the same checks the loaders make, before anything loads
-        registry.check_keypoint_options(keypoints, vitpose)
-        publisher = ZmqPublisher(publish, body_model=body, insecure=insecure, publish_frames=publish_frames, curve=curve)
+        c.check()  # the same checks the loaders make, before anything loads
+        publisher = ZmqPublisher(publish, body_model=c.body, insecure=insecure, publish_frames=publish_frames, curve=curve)
         with console.status("opening the source and camera, loading the models..."):
             # the cheap stages first: a bad source or gyro file is reported before any model loads
-            source = loaded("source", open_source(source_spec, realtime=realtime, max_frames=max_frames))
-            camera_motion = loaded("camera", registry.make_camera(camera, source, gyro, imu_to_cam, gyro_offset, fov))
-            body_model = loaded("body model", load_body_model(body, smpl_model))
+            source = loaded("source", open_source(c.source, realtime=c.realtime, max_frames=c.max_frames))
+            camera_motion = loaded("camera", registry.make_camera(c.camera, source, c.gyro, c.imu_to_cam, c.gyro_offset, c.fov))
+            body_model = loaded("body model", load_body_model(c.body, c.smpl_model))
             publisher.body_model = body_model.name
             pipeline = Pipeline(
                 source=source,
-                keypoints=loaded("keypoints", registry.make_keypoints(keypoints, people, vitpose, device, trust_checkpoint)),
+                keypoints=loaded("keypoints", registry.make_keypoints(c.keypoints, c.people, c.vitpose, c.device,
+                                                                      c.trust_checkpoint)),
                 camera=camera_motion,
-                estimator=loaded("estimator", registry.make_estimator(estimator, body_model, fov, motion_model,
-                                                                      camera_translation)),
+                estimator=loaded("estimator", registry.make_estimator(c.estimator, body_model, c.fov, c.motion_model,
+                                                                      c.camera_translation)),
                 publishers=[publisher],
-                refiner=registry.make_refiner(refine, body_model, refine_lag),
+                refiner=registry.make_refiner(c.refine, body_model, c.refine_lag),
             )
     except (LivehmrError, ValueError) as exc:
         if publisher is not None:
@@ -246,7 +246,7 @@ def _run_pipeline(source_spec: str, *, keypoints: str, camera: str, gyro: Option
     lat = summary.latency
     if pipeline.refiner is not None:
         r = pipeline.refiner
-        console.print(f"refinement ({refine}): {r.solves} window solves, {r.failed_solves} failed, "
+        console.print(f"refinement ({c.refine}): {r.solves} window solves, {r.failed_solves} failed, "
                       f"{r.dropped} frames dropped for it, {r.errors} errors, {r.published} frames published")  # fmt: skip
     console.print(
         f"done: {summary.frames} frames in {summary.wall_s:.1f} s ({summary.fps:.1f} fps), "
@@ -296,7 +296,7 @@ _FORCE = typer.Option(False, "--force", help="Overwrite the output file if it ex
 
 
 def _curve_server(secret: Optional[str], clients: Optional[str]):
-    from livehmr.stream.security import CurveServer
+    from livehmr.stream.publish.security import CurveServer
 
     if (secret is None) != (clients is None):
         _fail("--curve-secret and --curve-clients go together")
@@ -304,7 +304,7 @@ def _curve_server(secret: Optional[str], clients: Optional[str]):
 
 
 def _curve_client(key: Optional[str], server: Optional[str]):
-    from livehmr.stream.security import CurveClient
+    from livehmr.stream.publish.security import CurveClient
 
     if (key is None) != (server is None):
         _fail("--curve-key and --curve-server go together")
@@ -324,19 +324,22 @@ def run(
     fov: float = _FOV, publish: str = _PUBLISH,
     insecure: bool = _INSECURE, curve_secret: Optional[str] = _CURVE_SECRET, curve_clients: Optional[str] = _CURVE_CLIENTS,
     max_frames: Optional[int] = _MAX,
-    realtime: bool = typer.Option(False, help="Pace the synthetic source at its frame rate, like a live camera."),
+    realtime: bool = typer.Option(False, help="Play the source at its frame rate like a live camera (the synthetic scene or a video "
+                                  "file; frames the pipeline is late for are dropped and flagged)."),
     quiet: bool = _QUIET, people: int = _PEOPLE, vitpose: Optional[str] = _VITPOSE, device: Device = _DEVICE,
     trust_checkpoint: bool = _TRUST, publish_frames: bool = _FRAMES, refine: Optional[RefinePrior] = _REFINE,
     refine_lag: int = _REFINE_LAG,
 ) -> None:  # fmt: skip
     """Run the pipeline on SOURCE and publish SMPL states over ZeroMQ."""
-    _run_pipeline(source, keypoints=keypoints, camera=camera, gyro=gyro, imu_to_cam=imu_to_cam, gyro_offset=gyro_offset,
-                  estimator=estimator, body=body, smpl_model=smpl_model, fov=fov, publish=publish,
-                  insecure=insecure, curve=_curve_server(curve_secret, curve_clients), max_frames=max_frames,
-                  realtime=realtime, quiet=quiet,
-                  motion_model=motion_model, people=people, vitpose=vitpose, device=device,
-                  trust_checkpoint=trust_checkpoint, publish_frames=publish_frames, refine=refine,
-                  refine_lag=refine_lag, camera_translation=camera_translation)  # fmt: skip
+    from livehmr.stream.registry import StageChoices
+
+    choices = StageChoices(source, keypoints=keypoints, people=people, vitpose=vitpose, device=device,
+                           trust_checkpoint=trust_checkpoint, camera=camera, gyro=gyro, imu_to_cam=imu_to_cam,
+                           gyro_offset=gyro_offset, estimator=estimator, motion_model=motion_model,
+                           camera_translation=camera_translation, body=body, smpl_model=smpl_model, fov=fov,
+                           refine=refine, refine_lag=refine_lag, max_frames=max_frames, realtime=realtime)  # fmt: skip
+    _run_pipeline(choices, publish=publish, insecure=insecure, curve=_curve_server(curve_secret, curve_clients),
+                  publish_frames=publish_frames, quiet=quiet)
 
 
 @app.command()
@@ -353,10 +356,11 @@ def demo(
     source = "synthetic" if people == 1 else f"crowd:{people}"
     if people > 1 and keypoints == Keypoints.BLAZEPOSE:
         keypoints = Keypoints.BLAZEPOSE_MULTI
-    _run_pipeline(source, people=max(people, 1), keypoints=keypoints, camera=camera, gyro=None, imu_to_cam="identity", gyro_offset=None,
-                  estimator=estimator, body="anny", smpl_model=None, fov=70.0, publish=publish, insecure=False,
-                  max_frames=max_frames, realtime=realtime, quiet=quiet, publish_frames=publish_frames, refine=refine,
-                  refine_lag=refine_lag)  # fmt: skip
+    from livehmr.stream.registry import StageChoices
+
+    choices = StageChoices(source, keypoints=keypoints, people=people, camera=camera, estimator=estimator, fov=70.0,
+                           refine=refine, refine_lag=refine_lag, max_frames=max_frames, realtime=realtime)  # fmt: skip
+    _run_pipeline(choices, publish=publish, publish_frames=publish_frames, quiet=quiet)
 
 
 @app.command()
@@ -425,10 +429,10 @@ def setup() -> None:
         scene = default_scene(duration=1.0)
         scene.render(scene.truth(0))
     with console.status("checking BlazePose loads offline..."):
-        from livehmr.stream.keypoints import BlazePoseDetector
+        from livehmr.stream.keypoints.blazepose import BlazePoseDetector
 
         BlazePoseDetector().close()
-        from livehmr.stream.blazepose_multi import MultiBlazePose
+        from livehmr.stream.keypoints.blazepose_multi import MultiBlazePose
 
         MultiBlazePose().close()
     console.print("[green]livehmr is set up.[/] Try: livehmr demo   (and in another terminal: livehmr echo)")
@@ -501,7 +505,7 @@ def studio_detector_errors(
 ) -> None:
     """Measure the keypoint detector's errors against the truth's projections and save them."""
     from livehmr.core.outputs import check_output
-    from livehmr.studio.detector_errors import DEFAULT_PATH, measure_detector_errors
+    from livehmr.training.detector_errors import DEFAULT_PATH, measure_detector_errors
 
     if not (Path(suite_dir) / "suite.json").is_file():
         _fail(f"--suite-dir {suite_dir} is not a rendered suite (no suite.json)")
@@ -518,7 +522,7 @@ def studio_landmark_errors(
 ) -> None:
     """Measure BlazePose's 3D (world) landmark errors in the body frame and save them."""
     from livehmr.core.outputs import check_output
-    from livehmr.studio.landmark_errors import DEFAULT_PATH, measure_landmark_errors
+    from livehmr.training.landmark_errors import DEFAULT_PATH, measure_landmark_errors
 
     for folder in suite_dir:
         if not (Path(folder) / "suite.json").is_file():
@@ -562,18 +566,11 @@ def bench_accuracy_cmd(
         _fail(f"--refine: choose from {', '.join(RefinePrior)}, got {refine!r}")
     refine_configs = {}
     if priors:
-        from dataclasses import replace
-
-        from livehmr.stream.refine.problem import RefineWeights
         from livehmr.stream.refine.refiner import RefineConfig
 
-        d = RefineConfig()
-        # each prior keeps its own tuned weight unless one is given
-        weights = None if refine_prior_weight is None else replace(RefineWeights(), prior=refine_prior_weight)
         try:
-            refine_configs = {p: RefineConfig(prior=None if p == "noprior" else p, every=refine_every or d.every,
-                                              iterations=refine_iterations or d.iterations, weights=weights)
-                              for p in priors}  # fmt: skip
+            refine_configs = {p: RefineConfig.for_prior(p, every=refine_every, iterations=refine_iterations,
+                                                        prior_weight=refine_prior_weight) for p in priors}  # fmt: skip
         except ValueError as exc:
             _fail(f"--refine-every: {exc}")
     if suite_dir is not None and not (Path(suite_dir) / "suite.json").is_file():
@@ -627,7 +624,7 @@ def train_motion(
     max_minutes: Optional[float] = typer.Option(None, callback=_within(0.0), help="Stop (checkpointed) after this long; run again to resume."),
 ) -> None:  # fmt: skip
     """Train the causal motion model on the corpus' train split (val split for validation)."""
-    from livehmr.models.motion.train import train
+    from livehmr.training.motion.train import train
 
     try:
         path = train(out, config, workers=workers, max_minutes=max_minutes)
@@ -644,7 +641,7 @@ def train_prior_cmd(
     max_minutes: Optional[float] = typer.Option(None, callback=_within(0.0), help="Stop (checkpointed) after this long; run again to resume."),
 ) -> None:  # fmt: skip
     """Train a motion prior for --refine on the corpus' train split (val split for validation)."""
-    from livehmr.models.priors.train import train_prior
+    from livehmr.training.priors import train_prior
 
     try:
         path = train_prior(out or f"runs/prior_{kind}", kind, config, max_minutes=max_minutes)
@@ -662,7 +659,7 @@ def export_motion_model(
     """Export the motion model's step network to ONNX (run it with --motion-model FILE.onnx)."""
     from livehmr.core.outputs import check_output
     from livehmr.export.motion_onnx import OPSET, export_motion_onnx
-    from livehmr.models.motion.estimator import DEFAULT_WEIGHTS
+    from livehmr.stream.estimators.learned import DEFAULT_WEIGHTS
 
     check_output(out, force)
     path = export_motion_onnx(weights or DEFAULT_WEIGHTS, out)
@@ -704,7 +701,7 @@ def export_motion(
     force: bool = typer.Option(False, "--force", help="Overwrite output files that exist."),
 ) -> None:  # fmt: skip
     """Export the motion in a recording to BVH, glTF (GLB), AMASS-style npz or CSV."""
-    from livehmr.export.motion import export_recording
+    from livehmr.clients.recording import export_recording
 
     for path in export_recording(recording, to, out, person, force=force, topic="refined" if refined else "state"):
         typer.echo(f"wrote {path}")
@@ -774,7 +771,7 @@ def keys(
     Publisher: livehmr run ... --publish tcp://0.0.0.0:5557 --curve-secret keys/server.key_secret --curve-clients keys/clients/
     Subscriber: livehmr echo tcp://HOST:5557 --curve-key keys/me.key_secret --curve-server keys/server.key
     (copy each subscriber's me.key into the publisher's clients/ directory)."""
-    from livehmr.stream.security import generate_keys
+    from livehmr.stream.publish.security import generate_keys
 
     try:
         public, secret = generate_keys(out, name, force=force)
@@ -903,7 +900,7 @@ def bridge_ros2(
             sinks.append(ZenohSink(connect=connect, listen=listen, domain=domain, store=store))
         feed = None
         if gyro is not None:
-            from livehmr.stream.gyro import open_gyro
+            from livehmr.stream.sources.gyro_feeds import open_gyro
 
             feed = open_gyro(gyro)
     except LivehmrError as exc:

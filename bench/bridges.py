@@ -49,7 +49,7 @@ def measure(bridge, seconds: float, url: str = "tcp://127.0.0.1:5691", images: b
     """(frames bridged, p50 ms, p99 ms) of ``bridge`` over ``seconds`` of the scene at 30 fps
     (``images``: the bridge subscribes to the image messages too)."""
     from livehmr.clients.bridges.stream import run_bridge
-    from livehmr.stream.publish import ZmqPublisher
+    from livehmr.stream.publish.publisher import ZmqPublisher
 
     results = list(scene_results(seconds))
     publisher = ZmqPublisher(url, publish_frames=True)

@@ -32,15 +32,22 @@ import numpy as np
 from livehmr.clients.sdk import State, Status, parse
 from livehmr.core.geometry import rotation_angle
 from livehmr.core.stages import Estimator, Publisher
-from livehmr.core.types import KP, NUM_KEYPOINTS, CameraState, Frame, FrameResult, PersonKeypoints
+from livehmr.core.types import (
+    BLAZEPOSE_OF_KEYPOINT,
+    KP,
+    NUM_KEYPOINTS,
+    CameraState,
+    Frame,
+    FrameResult,
+    PersonKeypoints,
+)
 from livehmr.models.motion.features import PAIRS
 from livehmr.models.skeleton import JOINT
-from livehmr.stream.camera import StaticCamera
-from livehmr.stream.gyro import ArrayGyroFeed, GyroFeed
-from livehmr.stream.keypoints import BLAZEPOSE_OF_KEYPOINT
-from livehmr.stream.publish import encode_or_withhold, state_messages
+from livehmr.stream.camera.static import StaticCamera
+from livehmr.stream.publish.publisher import encode_or_withhold, state_messages
+from livehmr.stream.publish.wire import TOPIC_STATE, TOPIC_STATUS, decode, encode
 from livehmr.stream.runtime import Pipeline
-from livehmr.stream.wire import TOPIC_STATE, TOPIC_STATUS, decode, encode
+from livehmr.stream.sources.gyro_feeds import ArrayGyroFeed, GyroFeed
 
 FPS = 30.0
 
@@ -186,7 +193,7 @@ def scene():
 
 
 def learned_estimator():
-    from livehmr.models.motion.estimator import LearnedEstimator
+    from livehmr.stream.estimators.learned import LearnedEstimator
 
     return LearnedEstimator(scene().body, default_hfov_deg=scene().hfov_deg)
 
@@ -273,7 +280,7 @@ class FaultyEstimator(_Faulty):
 def stage_faults(seconds: float = 8.0) -> list[Outcome]:
     """The estimator raises (frame 40) and returns NaN (70); the camera returns NaN (100)
     and raises (130); the keypoint detector returns NaN (160) and raises (190)."""
-    from livehmr.stream.camera import GyroCamera
+    from livehmr.stream.camera.gyro import GyroCamera
 
     sc = scene()
     n = int(seconds * FPS)
@@ -378,8 +385,8 @@ _GYRO_SHOWS = {
 
 def _gyro_run(kind: str | None, seconds: float, at: float) -> tuple[list[np.ndarray], list[set[str]]]:
     """Published camera orientations relative to the first frame, and flags, per frame."""
-    from livehmr.stream.camera import FusedCamera, GyroCamera
-
+    from livehmr.stream.camera.fused import FusedCamera
+    from livehmr.stream.camera.gyro import GyroCamera
     sc = scene()
     samples = sc.gyro()
     rng = np.random.default_rng(0)
@@ -483,7 +490,7 @@ class ScriptedCamera:
 
 def camera_stall(stall_from: float = 2.0, stall_s: float = 3.0, total_s: float = 7.0) -> Outcome:
     """A live camera delivers, stalls for ``stall_s`` (longer than the 2 s stall threshold), then delivers again."""
-    from livehmr.stream.sources.camera import CameraSource
+    from livehmr.stream.sources.live_camera import CameraSource
 
     script = ScriptedCamera(lambda t: not stall_from <= t < stall_from + stall_s)
     source = CameraSource(0, max_frames=int(FPS * (total_s - stall_s)), open_capture=script, retry_s=0.2)
@@ -505,7 +512,7 @@ def camera_stall(stall_from: float = 2.0, stall_s: float = 3.0, total_s: float =
 def camera_dies(dies_at: float = 1.0, give_up_s: float = 2.0) -> Outcome:
     """A live camera delivers for ``dies_at`` s, then never again: the source gives up after ``give_up_s``."""
     from livehmr.core.errors import SourceError
-    from livehmr.stream.sources.camera import CameraSource
+    from livehmr.stream.sources.live_camera import CameraSource
 
     script = ScriptedCamera(lambda t: t < dies_at)
     source = CameraSource(0, open_capture=script, give_up_s=give_up_s, retry_s=0.2)
@@ -614,8 +621,8 @@ def resolution_change(n: int = 120, change_at: int = 60, scale: float = 0.75) ->
     BlazePose, visual odometry and the motion model."""
     import cv2
 
-    from livehmr.stream.camera import VoCamera
-    from livehmr.stream.keypoints import BlazePoseDetector
+    from livehmr.stream.camera.visual import VoCamera
+    from livehmr.stream.keypoints.blazepose import BlazePoseDetector
 
     sc = scene()
     images = render_scene(n)

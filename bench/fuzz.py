@@ -37,7 +37,7 @@ from typer import TyperException
 
 from livehmr.bench.soak import rss_mb
 from livehmr.core.errors import GyroFormatError, LivehmrError
-from livehmr.stream.wire import WireError
+from livehmr.stream.publish.wire import WireError
 
 HANG_S = 5  # one input may take at most this long
 
@@ -80,8 +80,8 @@ def valid_wire_messages() -> list[list[bytes]]:
     """One of each message kind, as the pipeline encodes it."""
     from livehmr.core.types import FrameResult, PersonKeypoints, PersonState
     from livehmr.models.body import SmplParams
-    from livehmr.stream.publish import frame_message, state_messages
-    from livehmr.stream.wire import TOPIC_FRAME, TOPIC_STATE, TOPIC_STATUS, encode
+    from livehmr.stream.publish.publisher import frame_message, state_messages
+    from livehmr.stream.publish.wire import TOPIC_FRAME, TOPIC_STATE, TOPIC_STATUS, encode
 
     person = PersonState(3, SmplParams(), np.zeros((24, 3)), np.zeros(4), np.ones(24))
     kp = PersonKeypoints(np.ones((23, 3)), np.array([0.0, 0, 10, 10]), track_id=3)
@@ -189,13 +189,13 @@ class _Scratch:
 
 
 def _csv_file(text: str):
-    from livehmr.stream.gyro import CsvGyroFeed
+    from livehmr.stream.sources.gyro_feeds import CsvGyroFeed
 
     return CsvGyroFeed(_Scratch.write(text.encode("utf-8", "surrogatepass"), ".csv"))
 
 
 def _udp_datagram(payload: bytes):
-    from livehmr.stream.gyro import GyroFeed, UdpGyroFeed
+    from livehmr.stream.sources.gyro_feeds import GyroFeed, UdpGyroFeed
 
     feed = UdpGyroFeed.__new__(UdpGyroFeed)  # the datagram handler without a socket
     GyroFeed.__init__(feed)
@@ -213,7 +213,7 @@ def _udp_datagram(payload: bytes):
 
 def _wire_message(frames: list[bytes]):
     from livehmr.clients.sdk import FrameImage, State, Status, parse
-    from livehmr.stream.wire import decode
+    from livehmr.stream.publish.wire import decode
 
     message = parse(decode(frames))
     if isinstance(message, State):  # everything a client reads must be there and of its type
@@ -244,7 +244,7 @@ def _recording_export(data: bytes):
     holds finite numbers, and what it could not read is a LivehmrError or a warning."""
     import logging
 
-    from livehmr.export.motion import export_recording
+    from livehmr.clients.recording import export_recording
 
     logging.getLogger("livehmr.export.motion").setLevel(logging.ERROR)  # its warnings about cut files, 10,000 times
     recording = _Scratch.write(data, ".lhmr")
@@ -322,13 +322,13 @@ def _rotation_spec(q: list[float]) -> str:
 
 
 def _gyro_line(line: str):
-    from livehmr.stream.gyro import parse_sample_line
+    from livehmr.stream.sources.gyro_feeds import parse_sample_line
 
     return parse_sample_line(line, "fuzz")
 
 
 def _gyro_message(payload: bytes):
-    from livehmr.stream.gyro import parse_sample_message
+    from livehmr.stream.sources.gyro_feeds import parse_sample_message
 
     return parse_sample_message(payload)
 

@@ -47,7 +47,7 @@ def _persons_per_second(detector, frames: list, warmup: int = 10) -> tuple[float
 def bench_people(frames: int) -> None:
     import torch
 
-    from livehmr.stream.blazepose_multi import MultiBlazePose
+    from livehmr.stream.keypoints.blazepose_multi import MultiBlazePose
 
     torch.set_num_threads(2)
     print("CPU, people in frame (640x480, crowd scene)")
@@ -119,10 +119,10 @@ def bench_agreement(frames: int = 60) -> None:
 
     from livehmr.models.vitpose import ViTPose, ViTPoseConfig
     from livehmr.models.vitpose_runtime import OrtRunner
-    from livehmr.stream.blazepose_multi import MultiBlazePose
-    from livehmr.stream.keypoints import BlazePoseDetector
+    from livehmr.stream.keypoints.blazepose import BlazePoseDetector
+    from livehmr.stream.keypoints.blazepose_multi import MultiBlazePose
+    from livehmr.stream.keypoints.tracker import TrackerConfig
     from livehmr.stream.sources.synthetic import SyntheticSource
-    from livehmr.stream.tracker import TrackerConfig
 
     print("\nAgreement")
     x = np.random.default_rng(0).normal(size=(4, 3, 256, 192)).astype(np.float32)

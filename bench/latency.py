@@ -2,11 +2,13 @@
 
     python -m livehmr.bench.latency [--frames 300]
 
-Three runs, one process, same machine:
+Four runs, one process, same machine:
 1. the keypoint model alone over pre-decoded frames (its own throughput);
 2. the full pipeline on a video file (the embedded scene encoded to MP4, so decoding is real);
-3. the full pipeline on the embedded scene rendered live at 30 fps (live-source
-   semantics: stale frames dropped), for glass-to-publish latency.
+3. the same MP4 played as a live camera at 30 fps (``PacedVideoSource``: decoding is what
+   a camera costs; stale frames dropped), for glass-to-publish latency;
+4. the embedded scene rendered live at 30 fps, whose renderer shares the two cores with
+   the pipeline (what ``livehmr demo`` does).
 
 ``overhead`` is everything the back thread does per frame outside the keypoint model
 (camera motion, estimator, publishing). Targets of the foundation issue: overhead p50
@@ -27,12 +29,13 @@ from rich.table import Table
 from tqdm import tqdm
 
 from livehmr.core.types import Frame
-from livehmr.models.baseline import BaselineEstimator
-from livehmr.stream.camera import GyroCamera, StaticCamera
-from livehmr.stream.keypoints import BlazePoseDetector
-from livehmr.stream.publish import ZmqPublisher
+from livehmr.stream.camera.gyro import GyroCamera
+from livehmr.stream.camera.static import StaticCamera
+from livehmr.stream.estimators.baseline import BaselineEstimator
+from livehmr.stream.keypoints.blazepose import BlazePoseDetector
+from livehmr.stream.publish.publisher import ZmqPublisher
 from livehmr.stream.runtime import Pipeline, RunSummary
-from livehmr.stream.sources.files import VideoFileSource
+from livehmr.stream.sources.files import PacedVideoSource, VideoFileSource
 from livehmr.stream.sources.synthetic import SyntheticSource
 from livehmr.studio.scene import default_scene
 
@@ -86,6 +89,7 @@ def main() -> None:
         body = synthetic.scene.body
         runs = {
             "video file": run_pipeline(VideoFileSource(video), StaticCamera(), body),
+            "clip paced at 30 fps (live)": run_pipeline(PacedVideoSource(video), GyroCamera(synthetic.gyro_feed()), body),
             "embedded scene, live 30 fps": run_pipeline(
                 SyntheticSource(synthetic.scene, realtime=True, max_frames=args.frames), GyroCamera(synthetic.gyro_feed()), body
             ),

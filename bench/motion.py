@@ -24,9 +24,10 @@ def _percentiles(ms: list[float]) -> str:
 def main() -> None:
     import torch
 
-    from livehmr.export.motion_onnx import OnnxStep, export_motion_onnx
-    from livehmr.models.motion.estimator import DEFAULT_WEIGHTS, LearnedEstimator
+    from livehmr.export.motion_onnx import export_motion_onnx
     from livehmr.models.motion.network import load_motion_net
+    from livehmr.models.motion.onnx_runtime import OnnxStep
+    from livehmr.stream.estimators.learned import DEFAULT_WEIGHTS, LearnedEstimator
     from livehmr.testing import walker_frames
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])

@@ -24,40 +24,18 @@ from rich.console import Console
 from rich.table import Table
 
 from livehmr.bench.latency import encode_scene
-from livehmr.stream.sources.files import VideoFileSource
-
-
-class PacedVideo:
-    """A video file played as a live camera: frame i is released at i / fps."""
-
-    live = True
-
-    def __init__(self, path: Path, fps: float = 30.0):
-        self.video = VideoFileSource(path)
-        self.fps = fps
-
-    def __iter__(self):
-        start = time.perf_counter()
-        for frame in self.video:
-            delay = start + frame.index / self.fps - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            frame.t_captured = time.perf_counter()
-            yield frame
-
-    def close(self) -> None:
-        self.video.close()
+from livehmr.stream.sources.files import PacedVideoSource
 
 
 def run(video: Path, gyro: np.ndarray, body, prior: str | None) -> dict:
     from livehmr.stream import registry
-    from livehmr.stream.camera import GyroCamera
-    from livehmr.stream.gyro import ArrayGyroFeed
-    from livehmr.stream.keypoints import BlazePoseDetector
+    from livehmr.stream.camera.gyro import GyroCamera
+    from livehmr.stream.keypoints.blazepose import BlazePoseDetector
     from livehmr.stream.runtime import Pipeline
+    from livehmr.stream.sources.gyro_feeds import ArrayGyroFeed
 
     refiner = registry.make_refiner(prior, body)
-    pipeline = Pipeline(PacedVideo(video), BlazePoseDetector(), GyroCamera(ArrayGyroFeed(gyro)),
+    pipeline = Pipeline(PacedVideoSource(video), BlazePoseDetector(), GyroCamera(ArrayGyroFeed(gyro)),
                         registry.make_estimator("learned", body, 70.0), refiner=refiner)  # fmt: skip
     lag_ms, lag_frames, at_end = [], [], []
 

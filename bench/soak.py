@@ -182,7 +182,7 @@ def soak(minutes: float, out: Path, fps: float, sample_s: float, slow_sleep: flo
     from livehmr.bench.latency import encode_scene
     from livehmr.models.body import load_body_model
     from livehmr.stream import registry
-    from livehmr.stream.publish import ZmqPublisher
+    from livehmr.stream.publish.publisher import ZmqPublisher
     from livehmr.stream.runtime import Pipeline
     from livehmr.stream.sources.files import VideoFileSource
     from livehmr.stream.sources.synthetic import SyntheticSource

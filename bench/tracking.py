@@ -21,8 +21,8 @@ import numpy as np
 def run(frames: list, noise_seed: int | None, noise: int, gate: bool = True) -> tuple[bool, float]:
     """(ids stayed on their person, published / in view) of one pass over ``frames``."""
     from livehmr.core.geometry import invert_T, project
-    from livehmr.stream.blazepose_multi import MultiBlazePose
-    from livehmr.stream.tracker import TrackerConfig
+    from livehmr.stream.keypoints.blazepose_multi import MultiBlazePose
+    from livehmr.stream.keypoints.tracker import TrackerConfig
 
     rng = np.random.default_rng(noise_seed)
     detector = MultiBlazePose(max_people=4, tracker=TrackerConfig() if gate else TrackerConfig(appearance_gate=None))

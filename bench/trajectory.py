@@ -43,13 +43,13 @@ class Recorded:
 def record(folder: Path, spec, truth, body, motion_model: str | None = None) -> Recorded:
     """Run the pipeline on a sequence, keeping what the trajectory filter is given."""
     from livehmr.eval.accuracy import ReplayedKeypoints
+    from livehmr.eval.keypoint_cache import cached_keypoints
     from livehmr.stream import registry
     from livehmr.stream.runtime import Pipeline
     from livehmr.stream.sources.files import VideoFileSource
-    from livehmr.studio.keypoint_cache import cached_keypoints
 
     source = VideoFileSource(folder / "video.mp4")
-    from livehmr.models.motion.estimator import LearnedEstimator
+    from livehmr.stream.estimators.learned import LearnedEstimator
 
     estimator = registry.make_estimator("learned", body, spec.hfov_deg, motion_model, "fixed")
     assert isinstance(estimator, LearnedEstimator)

@@ -27,6 +27,7 @@ from typing import BinaryIO, Iterator
 
 from livehmr.core.errors import LivehmrError
 from livehmr.core.outputs import check_output, open_output
+from livehmr.export.motion import FORMATS, PersonMotion, motions_from_messages, write_motions
 
 log = logging.getLogger(__name__)
 MAGIC = b"LIVEHMR-REC\x00"
@@ -148,7 +149,7 @@ class RecordedMessages:
 
     def __iter__(self):
         from livehmr.clients.sdk import parse
-        from livehmr.stream.wire import WireError, decode
+        from livehmr.stream.publish.wire import WireError, decode
 
         self.rejected, self.first_rejection = 0, ""
         for record in self.reader:
@@ -217,7 +218,7 @@ def replay(path: str | Path, url: str, speed: float = 1.0, insecure: bool = Fals
     beyond loopback only with ``curve`` keys or ``insecure``), paced by its receive times
     divided by ``speed`` (0: as fast as possible). Waits ``wait_s`` first so subscribers can
     join. Returns the number of messages sent; says if the file ended in a cut record."""
-    from livehmr.stream.publish import PubSocket
+    from livehmr.stream.publish.publisher import PubSocket
 
     if speed < 0:
         raise LivehmrError("--speed must be >= 0 (0: as fast as possible)")
@@ -240,3 +241,42 @@ def replay(path: str | Path, url: str, speed: float = 1.0, insecure: bool = Fals
     if reader.truncated:
         log.warning("%s: %s", path, reader.problem)
     return sent
+
+
+def motions_from_recording(path: str | Path, warnings: list[str] | None = None,
+                           topic: str = "state") -> dict[int, PersonMotion]:  # fmt: skip
+    """Every person with a body in a recording's ``topic`` (``state``: the causal stream;
+    ``refined``: the refined one), by id, frames in order (duplicates dropped).
+    Messages are read through the subscriber SDK's checks (:class:`RecordedMessages`):
+    malformed ones are skipped, and what a user should hear about (skipped messages, a cut
+    tail) is appended to ``warnings``."""
+    from livehmr.clients.sdk import State
+
+    messages = RecordedMessages(path)
+    motions = motions_from_messages(
+        item.message for item in messages if isinstance(item, State) and item.topic == topic and item.has_body
+    )
+    if warnings is not None:
+        warnings.extend(messages.warnings())
+    return motions
+
+
+def export_recording(recording: str | Path, fmt: str, out: str | Path, person: int | None = None,
+                     force: bool = False, topic: str = "state") -> list[Path]:  # fmt: skip
+    """``livehmr export motion``: write each person's motion (or only ``person``'s) in ``fmt``
+    (:mod:`livehmr.export.motion`); returns the files written. Existing files are refused,
+    before any is written, unless ``force``. Skipped messages and a cut recording are logged
+    as warnings (the export then holds only what could be read)."""
+    if fmt not in FORMATS:
+        raise LivehmrError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+    warnings: list[str] = []
+    motions = motions_from_recording(recording, warnings, topic)
+    for warning in warnings:
+        log.warning("%s", warning)
+    if person is not None:
+        if person not in motions:
+            raise LivehmrError(f"person {person} never has a body in {recording} (persons: {sorted(motions)})")
+        motions = {person: motions[person]}
+    if not motions:
+        raise LivehmrError(f"{recording} holds no person with a body on topic {topic!r}")
+    return write_motions(motions, fmt, out, force)

@@ -32,7 +32,7 @@ from livehmr.clients.sdk import FrameGrouper, FrameImage, State, Status
 from livehmr.core.errors import LivehmrError
 from livehmr.core.geometry import intrinsics_from_fov
 from livehmr.models.skeleton import PARENTS
-from livehmr.stream.wire import WireError
+from livehmr.stream.publish.wire import WireError
 
 log = logging.getLogger(__name__)
 

@@ -36,8 +36,8 @@ import zmq
 
 from livehmr.core.endpoints import check_endpoint
 from livehmr.core.errors import LivehmrError
-from livehmr.stream.security import CurveClient
-from livehmr.stream.wire import (
+from livehmr.stream.publish.security import CurveClient
+from livehmr.stream.publish.wire import (
     MAX_FRAME_BYTES,
     STATE_ARRAYS,
     TOPIC_FRAME,
@@ -360,7 +360,7 @@ def sub_socket(context, url: str, topics: tuple[bytes, ...] = (TOPIC_STATE,), hw
     for topic in topics:
         socket.setsockopt(zmq.SUBSCRIBE, topic)
     if curve is not None:
-        from livehmr.stream.security import make_curve_client
+        from livehmr.stream.publish.security import make_curve_client
 
         make_curve_client(socket, curve)
     try:

@@ -29,6 +29,16 @@ R_WORLD_CANON = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 #: image down = world -Z). The world's heading is defined by this.
 R_WORLD_CAM_LEVEL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 
+#: Named camera<-IMU rotations. ``identity``: the IMU axes are the camera's (x right,
+#: y down, z forward). ``android-portrait``: Android sensor axes (x right, y up, z out of
+#: the screen) with the rear camera, phone upright. ``android-landscape``: the same
+#: phone turned 90 deg counter-clockwise (its top to the left).
+IMU_PRESETS: dict[str, np.ndarray] = {
+    "identity": np.eye(3),
+    "android-portrait": np.diag([1.0, -1.0, -1.0]),
+    "android-landscape": np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]]),
+}
+
 
 def rotvec_to_rotmat(rotvec: np.ndarray) -> np.ndarray:
     """Axis-angle (..., 3) radians -> rotation matrices (..., 3, 3)."""

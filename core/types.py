@@ -47,6 +47,17 @@ KEYPOINT_NAMES: tuple[str, ...] = (
 KP = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 
+#: Our keypoint -> BlazePose landmark index (its 33-point topology, which
+#: ``PersonKeypoints.landmarks_3d`` keeps). Small toes have no
+#: BlazePose counterpart and stay at confidence 0.
+BLAZEPOSE_OF_KEYPOINT = {
+    "nose": 0, "left_eye": 2, "right_eye": 5, "left_ear": 7, "right_ear": 8,
+    "left_shoulder": 11, "right_shoulder": 12, "left_elbow": 13, "right_elbow": 14,
+    "left_wrist": 15, "right_wrist": 16, "left_hip": 23, "right_hip": 24,
+    "left_knee": 25, "right_knee": 26, "left_ankle": 27, "right_ankle": 28,
+    "left_big_toe": 31, "left_heel": 29, "right_big_toe": 32, "right_heel": 30,
+}  # fmt: skip
+
 class Flag(StrEnum):
     """Flags a published state may carry (docs/protocol.md). Members are their wire strings
     (``Flag.GYRO_GAP == "gyro_gap"``), so sets of them encode as the protocol's list of str."""

@@ -30,7 +30,7 @@ import numpy as np
 from livehmr.core.geometry import invert_T
 from livehmr.core.types import FrameResult, PersonKeypoints
 from livehmr.eval import metrics as M
-from livehmr.studio.keypoint_cache import cached_keypoints
+from livehmr.eval.keypoint_cache import cached_keypoints
 from livehmr.studio.suite import SequenceSpec, SequenceTruth, load_suite
 
 CONFIGS = (("learned", "gyro"), ("learned", "gyro+vo"), ("learned", "static"), ("baseline", "gyro"), ("baseline", "gyro+vo"))
@@ -121,7 +121,7 @@ def run_sequence(folder: Path, spec: SequenceSpec, truth: SequenceTruth, estimat
     if not isinstance(refine, dict):
         from livehmr.stream.refine.refiner import RefineConfig
 
-        refine = {name: RefineConfig(prior=None if name == "noprior" else name) for name in refine}
+        refine = {name: RefineConfig.for_prior(name) for name in refine}
     refiners = {name: _Refined(config, body, truth.num_frames) for name, config in refine.items()}
     prediction.refined = {name: r.prediction for name, r in refiners.items()}
     pipeline = Pipeline(source=source, keypoints=detector, camera=registry.make_camera(camera, source, gyro, spec.imu),
@@ -256,14 +256,14 @@ def anny_meshes(stride: int = 10):
         return cache[key]
 
     def make(pred: Prediction, truth: SequenceTruth):
-        from livehmr.models.motion.data import PHENOTYPE_KEYS
+        from livehmr.models.anny_body import PHENOTYPES
 
         frames = np.flatnonzero(pred.has_body)[::stride]
         gt_body = bodies(truth)
         # the published shape: Anny betas are its phenotype (the learned model predicts it;
         # the baseline publishes the default body's)
-        phenotype = np.clip(np.nanmedian(pred.betas[pred.has_body, : len(PHENOTYPE_KEYS)], axis=0), 0.0, 1.0)
-        default = [AnnyBody(dict(zip(PHENOTYPE_KEYS, phenotype.tolist())))]
+        phenotype = np.clip(np.nanmedian(pred.betas[pred.has_body, : len(PHENOTYPES)], axis=0), 0.0, 1.0)
+        default = [AnnyBody(dict(zip(PHENOTYPES, phenotype.tolist())))]
         pv, gv = [], []
         for start in range(0, len(frames), 32):
             chunk = frames[start : start + 32]

@@ -1,6 +1,7 @@
-"""A recording's motion, per person, out to the files other tools read.
+"""A stream's motion, per person, out to the files other tools read.
 
-``livehmr export motion REC --to bvh|gltf|npz|csv --out PATH``. One file per person
+``livehmr export motion REC --to bvh|gltf|npz|csv --out PATH`` (the recording is read by
+:func:`livehmr.clients.recording.export_recording`). One file per person
 (``PATH`` gets ``_person<ID>`` before its suffix when the recording has several).
 
 - **npz** (AMASS layout): ``poses`` (T, 72) SMPL axis-angle (global orient + 23 body
@@ -26,6 +27,7 @@ import csv
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
@@ -33,6 +35,7 @@ from livehmr.core.errors import LivehmrError
 from livehmr.core.geometry import rotmat_to_rotvec, rotvec_to_rotmat
 from livehmr.core.outputs import check_output
 from livehmr.models.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, forward_kinematics
+from livehmr.stream.publish.wire import Message
 
 log = logging.getLogger(__name__)
 
@@ -62,24 +65,13 @@ class PersonMotion:
         return float(1.0 / np.median(dt)) if len(dt) else 30.0
 
 
-def motions_from_recording(path: str | Path, warnings: list[str] | None = None,
-                           topic: str = "state") -> dict[int, PersonMotion]:  # fmt: skip
-    """Every person with a body in a recording's ``topic`` (``state``: the causal stream;
-    ``refined``: the refined one), by id, frames in order (duplicates dropped).
-    Messages are read through the subscriber SDK's checks (:class:`RecordedMessages`):
-    malformed ones are skipped, and what a user should hear about (skipped messages, a cut
-    tail) is appended to ``warnings``."""
-    from livehmr.clients.recording import RecordedMessages
-    from livehmr.clients.sdk import State
-    from livehmr.stream.wire import Message
-
-    messages = RecordedMessages(path)
+def motions_from_messages(messages: Iterable[Message]) -> dict[int, PersonMotion]:
+    """Every person of these ``state`` messages (each with a body, already checked: see
+    :func:`livehmr.clients.recording.motions_from_recording`), by id, frames in order; a
+    frame given twice keeps its last message."""
     rows: dict[int, dict[int, Message]] = {}
-    for item in messages:
-        if isinstance(item, State) and item.topic == topic and item.has_body:
-            rows.setdefault(item.person, {})[item.frame] = item.message
-    if warnings is not None:
-        warnings.extend(messages.warnings())
+    for m in messages:
+        rows.setdefault(int(m.header["person"]), {})[int(m.header["frame"])] = m
     motions = {}
     for person, by_frame in rows.items():
         msgs = [by_frame[f] for f in sorted(by_frame)]
@@ -171,23 +163,12 @@ def skinned_body_for(motion: PersonMotion):
     return body
 
 
-def export_recording(recording: str | Path, fmt: str, out: str | Path, person: int | None = None,
-                     force: bool = False, topic: str = "state") -> list[Path]:  # fmt: skip
-    """Write each person's motion (or only ``person``'s) in ``fmt``; returns the files written.
-    Existing files are refused, before any is written, unless ``force``. Skipped messages and a
-    cut recording are logged as warnings (the export then holds only what could be read)."""
+def write_motions(motions: dict[int, PersonMotion], fmt: str, out: str | Path, force: bool = False) -> list[Path]:
+    """Write each person's motion in ``fmt``; returns the files written (``out``, or one
+    ``<stem>_person<ID><suffix>`` per person when there are several). Existing files are
+    refused, before any is written, unless ``force``."""
     if fmt not in FORMATS:
         raise LivehmrError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
-    warnings: list[str] = []
-    motions = motions_from_recording(recording, warnings, topic)
-    for warning in warnings:
-        log.warning("%s", warning)
-    if person is not None:
-        if person not in motions:
-            raise LivehmrError(f"person {person} never has a body in {recording} (persons: {sorted(motions)})")
-        motions = {person: motions[person]}
-    if not motions:
-        raise LivehmrError(f"{recording} holds no person with a body on topic {topic!r}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = {"npz": write_npz, "csv": write_csv, "bvh": write_bvh_motion, "gltf": write_gltf_motion}[fmt]

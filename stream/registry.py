@@ -1,6 +1,9 @@
-"""Backends by name: what ``--keypoints``, ``--camera`` and ``--estimator`` choose from."""
+"""Backends by name: what ``--keypoints``, ``--camera`` and ``--estimator`` choose from,
+and :class:`StageChoices`, one run's choices for every stage."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,17 +24,17 @@ def make_keypoints(name: str, max_people: int = 4, vitpose: str | None = None, d
     people ``blazepose-multi``'s detector finds."""
     check_keypoint_options(name, vitpose)
     if name == "blazepose":
-        from livehmr.stream.keypoints import BlazePoseDetector
+        from livehmr.stream.keypoints.blazepose import BlazePoseDetector
 
         return BlazePoseDetector()
     if max_people < 1:
         raise LivehmrError(f"--people must be at least 1, not {max_people}")
     if name == "blazepose-multi":
-        from livehmr.stream.blazepose_multi import MultiBlazePose
+        from livehmr.stream.keypoints.blazepose_multi import MultiBlazePose
 
         return MultiBlazePose(max_people=max_people)
     if name == "vitpose" and vitpose:  # (check_keypoint_options refused it without one)
-        from livehmr.stream.vitpose_stage import ViTPoseKeypoints
+        from livehmr.stream.keypoints.vitpose import ViTPoseKeypoints
 
         return ViTPoseKeypoints(vitpose, device=device, max_people=max_people, trust_pickle=trust_checkpoint)
     raise LivehmrError(f"unknown keypoint backend {name!r}; choose from {', '.join(KEYPOINT_BACKENDS)}")
@@ -44,9 +47,8 @@ def check_keypoint_options(name: str, vitpose: str | None) -> None:
 
 
 def parse_imu_rotation(spec: str) -> np.ndarray:
-    """A preset name (see livehmr.stream.gyro.IMU_PRESETS) or 9 comma-separated numbers (row-major R_cam_imu)."""
-    from livehmr.core.geometry import special_procrustes
-    from livehmr.stream.gyro import IMU_PRESETS
+    """A preset name (see livehmr.core.geometry.IMU_PRESETS) or 9 comma-separated numbers (row-major R_cam_imu)."""
+    from livehmr.core.geometry import IMU_PRESETS, special_procrustes
 
     if spec in IMU_PRESETS:
         return IMU_PRESETS[spec]
@@ -67,8 +69,11 @@ def make_camera(name: str, source: Source, gyro: str | None = None, imu_to_cam: 
     """A camera-motion backend by name. ``gyro_offset_s`` None: 0 for ``gyro``, estimated
     online for ``gyro+vo``. ``auto``: gyro when a gyro exists, else static (the cheapest
     choices; ``vo`` and ``gyro+vo`` cost a few ms per frame, see bench/camera.py)."""
-    from livehmr.stream.camera import FusedCamera, GyroCamera, StaticCamera, VoCamera
-    from livehmr.stream.gyro import GyroSource, open_gyro
+    from livehmr.stream.camera.fused import FusedCamera
+    from livehmr.stream.camera.gyro import GyroCamera
+    from livehmr.stream.camera.static import StaticCamera
+    from livehmr.stream.camera.visual import VoCamera
+    from livehmr.stream.sources.gyro_feeds import GyroSource, open_gyro
 
     if name not in CAMERA_BACKENDS:
         raise LivehmrError(f"unknown camera backend {name!r}; choose from {', '.join(CAMERA_BACKENDS)}")
@@ -77,7 +82,7 @@ def make_camera(name: str, source: Source, gyro: str | None = None, imu_to_cam: 
     if name == "vo":
         return VoCamera(hfov_deg)
     if name == "dpvo":
-        from livehmr.stream.dpvo import DpvoCamera
+        from livehmr.stream.camera.dpvo import DpvoCamera
 
         return DpvoCamera(hfov_deg=hfov_deg)
     feed = open_gyro(gyro) if gyro else None
@@ -103,16 +108,16 @@ def make_estimator(name: str, body: BodyModel, hfov_deg: float = 60.0, motion_mo
     """``learned``: the motion model (``motion_model``: a ``.pt`` runs in PyTorch, an exported
     ``.onnx`` in ONNX Runtime; default the shipped weights; ``camera_translation``: fixed,
     moving or auto, see :mod:`livehmr.models.motion.trajectory`; ``learned_options``: the
-    rest of :class:`~livehmr.models.motion.estimator.LearnedEstimator`'s, such as
+    rest of :class:`~livehmr.stream.estimators.learned.LearnedEstimator`'s, such as
     ``fit_pelvis`` and ``fit_limbs``). ``baseline``: per-frame IK."""
     if camera_translation not in CAMERA_TRANSLATION:
         raise LivehmrError(f"--camera-translation {camera_translation!r}: choose from {', '.join(CAMERA_TRANSLATION)}")
     if name == "baseline":
-        from livehmr.models.baseline import BaselineEstimator
+        from livehmr.stream.estimators.baseline import BaselineEstimator
 
         return BaselineEstimator(body, default_hfov_deg=hfov_deg)
     if name == "learned":
-        from livehmr.models.motion.estimator import LearnedEstimator
+        from livehmr.stream.estimators.learned import LearnedEstimator
 
         backend = "onnx" if motion_model and str(motion_model).endswith(".onnx") else "torch"
         return LearnedEstimator(body, motion_model, default_hfov_deg=hfov_deg, backend=backend,
@@ -135,10 +140,46 @@ def make_refiner(prior: str | None, body: BodyModel, lag: int = 20, mode: str = 
     from livehmr.stream.refine import refiner
     from livehmr.stream.refine.worker import RefineWorker
 
-    defaults = refiner.RefineConfig()
     try:
-        config = refiner.RefineConfig(prior=None if prior == "noprior" else prior, lag=lag,
-                                      window=max(defaults.window, lag + defaults.every))  # fmt: skip
+        config = refiner.RefineConfig.for_prior(prior, lag=lag)
     except ValueError as exc:
         raise LivehmrError(f"--refine-lag {lag}: {exc}") from None
     return RefineWorker(partial(refiner.make_refiner, refiner.RefineBody.of(body), config), config, mode=mode)
+
+
+@dataclass(frozen=True)
+class StageChoices:
+    """One run's choice for every stage, by name, as ``livehmr run`` takes them (see its
+    ``--help`` for each): the source spec, keypoints (``people``, ``vitpose`` model, ``device``,
+    ``trust_checkpoint``), camera motion (``gyro`` feed, ``imu_to_cam`` mounting,
+    ``gyro_offset`` s), estimator (``motion_model``, ``camera_translation``), body model
+    (``smpl_model`` path), ``fov`` (degrees, for sources without intrinsics), refinement
+    (``refine`` prior, ``refine_lag`` frames), ``max_frames`` and ``realtime`` pacing."""
+
+    source: str
+    keypoints: str = "blazepose"
+    people: int = 4
+    vitpose: str | None = None
+    device: str = "cpu"
+    trust_checkpoint: bool = False
+    camera: str = "auto"
+    gyro: str | None = None
+    imu_to_cam: str = "identity"
+    gyro_offset: float | None = None
+    estimator: str = "learned"
+    motion_model: str | None = None
+    camera_translation: str = "auto"
+    body: str = "anny"
+    smpl_model: str | None = None
+    fov: float = 60.0
+    refine: str | None = None
+    refine_lag: int = 20
+    max_frames: int | None = None
+    realtime: bool = False
+
+    def check(self) -> None:
+        """What the backends need besides their names, checked before anything loads."""
+        from livehmr.models.body import check_body_options
+
+        check_body_options(self.body, self.smpl_model)
+        check_keypoint_options(self.keypoints, self.vitpose)

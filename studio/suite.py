@@ -25,10 +25,9 @@ import numpy as np
 from tqdm import tqdm
 
 from livehmr.core.errors import LivehmrError
-from livehmr.core.geometry import invert_T, project, transform_points
+from livehmr.core.geometry import IMU_PRESETS, invert_T, project, transform_points
 from livehmr.models.anny_body import AnnyBody
 from livehmr.models.skeleton import JOINT_NAMES
-from livehmr.stream.gyro import IMU_PRESETS
 from livehmr.studio.camera_path import CAMERA_FAMILIES, GyroNoise, make_camera_path
 from livehmr.studio.corpus import Corpus
 from livehmr.studio.retarget import Retargeter, SmplMotion, foot_contacts

@@ -45,7 +45,7 @@ def bridge_results(bridge, results: list, url: str, images: bool = False, period
     import time
 
     from livehmr.clients.bridges.stream import run_bridge
-    from livehmr.stream.publish import ZmqPublisher
+    from livehmr.stream.publish.publisher import ZmqPublisher
 
     publisher = ZmqPublisher(url, publish_frames=images)
     subscribed = watch_for_subscriber(publisher.socket)

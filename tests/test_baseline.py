@@ -3,8 +3,8 @@
 import numpy as np
 
 from livehmr.core.geometry import intrinsics_from_fov, project, rotvec_to_rotmat
-from livehmr.models.baseline import _BP, ik_from_landmarks, solve_translation
 from livehmr.models.skeleton import JOINT, forward_kinematics, global_to_local
+from livehmr.stream.estimators.baseline import _BP, ik_from_landmarks, solve_translation
 from livehmr.studio.walk import CircleWalk
 
 

@@ -42,7 +42,7 @@ def _blender_import(kind: str, path, tmp_path) -> dict:
 
 @pytest.mark.parametrize("kind", ["bvh", "glb"])
 def test_blender_opens_the_export_on_the_published_motion(tmp_path, anny_body, kind):
-    from livehmr.export.motion import export_recording
+    from livehmr.clients.recording import export_recording
 
     motion = _anny_motion(anny_body, 24, np.random.default_rng(8))
     _record(tmp_path / "run.lhmr", anny_body, motion)

@@ -10,8 +10,8 @@ import pytest
 
 from livehmr.clients.scene import scene_frame, transforms
 from livehmr.clients.sdk import parse
-from livehmr.stream.publish import TOPIC_FRAME, TOPIC_STATE, frame_message, state_messages
-from livehmr.stream.wire import decode, encode
+from livehmr.stream.publish.publisher import TOPIC_FRAME, TOPIC_STATE, frame_message, state_messages
+from livehmr.stream.publish.wire import decode, encode
 
 FOXGLOVE_CHANNELS = {
     "/tf": "foxglove.FrameTransforms",

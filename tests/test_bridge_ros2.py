@@ -33,7 +33,7 @@ def test_names_follow_rmw_zenoh():
 
 
 def _results_with_gyro(anny_body):
-    from livehmr.stream.gyro import ArrayGyroFeed
+    from livehmr.stream.sources.gyro_feeds import ArrayGyroFeed
     from livehmr.tests.test_rerun_viewer import _results
 
     results = list(_results(anny_body))

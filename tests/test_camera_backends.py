@@ -9,7 +9,7 @@ import pytest
 from livehmr.core.errors import LivehmrError
 from livehmr.core.geometry import R_WORLD_CAM_LEVEL, intrinsics_from_fov, rotation_angle, rotvec_to_rotmat
 from livehmr.core.types import Frame
-from livehmr.stream.gyro_align import estimate_offset
+from livehmr.stream.camera.gyro_align import estimate_offset
 from livehmr.studio.camera_path import GyroNoise, HandheldFollow, WhipPan, simulate_gyro
 from livehmr.studio.render import render
 from livehmr.studio.scene import scatter_props
@@ -38,7 +38,7 @@ def _relative_error_deg(R_est, R_true):
 
 
 def test_vo_follows_a_whip_pan_and_ignores_the_person_box():
-    from livehmr.stream.camera import VoCamera
+    from livehmr.stream.camera.visual import VoCamera
 
     frames, K, R_true, _ = _pan_frames()
     cam = VoCamera()
@@ -50,7 +50,7 @@ def test_vo_follows_a_whip_pan_and_ignores_the_person_box():
 
 
 def test_vo_flags_lost_on_a_blank_image_and_recovers():
-    from livehmr.stream.camera import VoCamera
+    from livehmr.stream.camera.visual import VoCamera
 
     frames, K, R_true, _ = _pan_frames(n=20)
     cam = VoCamera()
@@ -81,8 +81,8 @@ def test_clock_offset_from_vision_rates_within_5ms():
 
 def test_fused_camera_estimates_the_offset_on_rendered_frames():
     """The studio's own chain: rendered frames -> VO -> offset; gyro with 30 ms offset and bias."""
-    from livehmr.stream.camera import FusedCamera
-    from livehmr.stream.gyro import ArrayGyroFeed
+    from livehmr.stream.camera.fused import FusedCamera
+    from livehmr.stream.sources.gyro_feeds import ArrayGyroFeed
 
     frames, K, R_true, path = _pan_frames(n=150)
     noise = GyroNoise(clock_offset=0.03, bias=(0.01, 0.0, -0.01))
@@ -97,7 +97,7 @@ def test_fused_camera_estimates_the_offset_on_rendered_frames():
     assert _relative_error_deg(R_est, R_true) < 3.0
     assert _relative_error_deg(R_est[60:], R_true[60:]) < 1.0
     # and it beats the gyro alone, which never learns the offset
-    from livehmr.stream.camera import GyroCamera
+    from livehmr.stream.camera.gyro import GyroCamera
 
     gyro_only = GyroCamera(ArrayGyroFeed(simulate_gyro(path.T_world_cam, 5.2, 200.0, noise=noise)), np.eye(3))
     R_gyro = np.array([gyro_only.update(f, []).R_world_cam for f in frames])
@@ -112,7 +112,7 @@ class _FooledVo:
         self.path, self.fps, self.false_rate, self.i, self.kf = path, fps, false_rate, 0, 0
 
     def track(self, image, K, boxes):
-        from livehmr.stream.vo import VoEstimate
+        from livehmr.stream.camera.vo import VoEstimate
 
         R = lambda i: self.path.T_world_cam(i / self.fps)[:3, :3]  # noqa: E731
         dt = (self.i - self.kf) / self.fps
@@ -126,8 +126,9 @@ class _FooledVo:
 def test_fused_camera_ignores_vision_that_parallax_fools():
     """A drone-like shot where vision reports 6 deg/s of yaw that is not there: the fused
     camera must stay with the gyro (the old rate-agreement gate followed vision)."""
-    from livehmr.stream.camera import FusedCamera, GyroCamera
-    from livehmr.stream.gyro import ArrayGyroFeed
+    from livehmr.stream.camera.fused import FusedCamera
+    from livehmr.stream.camera.gyro import GyroCamera
+    from livehmr.stream.sources.gyro_feeds import ArrayGyroFeed
 
     path = HandheldFollow(lambda t: np.array([5.0, 0.4 * t, 1.0]), shake_deg=0.5)
     K = intrinsics_from_fov(64, 48, 60.0)
@@ -149,7 +150,7 @@ def test_dpvo_adapter_against_the_stand_in(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(FAKE_DPVO))
     import dpvo.dpvo as fake
 
-    from livehmr.stream.dpvo import DpvoCamera
+    from livehmr.stream.camera.dpvo import DpvoCamera
 
     turn = [R_WORLD_CAM_LEVEL @ rotvec_to_rotmat(np.array([0.0, 0.03 * i, 0.0])) for i in range(12)]
     monkeypatch.setattr(fake, "TRAJECTORY", turn)
@@ -180,7 +181,7 @@ def test_dpvo_missing_is_a_clear_error(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_dpvo)
-    from livehmr.stream.dpvo import DpvoCamera
+    from livehmr.stream.camera.dpvo import DpvoCamera
 
     with pytest.raises(LivehmrError, match="needs the dpvo package"):
         DpvoCamera()
@@ -198,7 +199,7 @@ def _real_dpvo_available() -> bool:
 
 @pytest.mark.skipif(not _real_dpvo_available(), reason="needs the dpvo package, CUDA and $LIVEHMR_DPVO_WEIGHTS")
 def test_real_dpvo_follows_a_whip_pan():
-    from livehmr.stream.dpvo import DpvoCamera
+    from livehmr.stream.camera.dpvo import DpvoCamera
 
     frames, K, R_true, _ = _pan_frames(n=90, size=(640, 480))
     cam = DpvoCamera()

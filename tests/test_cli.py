@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from livehmr.core.types import FrameResult
-from livehmr.stream.publish import ZmqPublisher
+from livehmr.stream.publish.publisher import ZmqPublisher
 
 CLI = [sys.executable, "-m", "livehmr"]
 
@@ -83,10 +83,10 @@ def test_the_cli_choices_are_the_registries_names():
     name exactly what the registries, suites and trainers accept."""
     from livehmr import cli
     from livehmr.export.motion import FORMATS
-    from livehmr.models.motion.train import TrainConfig
     from livehmr.models.motion.trajectory import CAMERA_MODES
     from livehmr.stream import registry
     from livehmr.studio.suite import SUITES
+    from livehmr.training.motion.train import TrainConfig
 
     assert tuple(cli.Keypoints) == registry.KEYPOINT_BACKENDS
     assert tuple(cli.Camera) == registry.CAMERA_BACKENDS

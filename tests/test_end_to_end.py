@@ -9,11 +9,11 @@ import pytest
 
 from livehmr.clients.sdk import Subscriber
 from livehmr.core.geometry import invert_T, rotation_angle, transform_points
-from livehmr.models.baseline import BaselineEstimator
 from livehmr.models.skeleton import JOINT
-from livehmr.stream.camera import GyroCamera
-from livehmr.stream.keypoints import BlazePoseDetector
-from livehmr.stream.publish import ZmqPublisher
+from livehmr.stream.camera.gyro import GyroCamera
+from livehmr.stream.estimators.baseline import BaselineEstimator
+from livehmr.stream.keypoints.blazepose import BlazePoseDetector
+from livehmr.stream.publish.publisher import ZmqPublisher
 from livehmr.stream.runtime import Pipeline
 from livehmr.stream.sources.synthetic import SyntheticSource
 

@@ -70,8 +70,8 @@ def _anny_motion(body, T: int, rng):
 
 def _record(path, body, motion, body_model: str = "anny"):
     """Write a recording of one person's motion, as `livehmr record` would have."""
-    from livehmr.stream.publish import state_messages
-    from livehmr.stream.wire import TOPIC_STATE, encode
+    from livehmr.stream.publish.publisher import state_messages
+    from livehmr.stream.publish.wire import TOPIC_STATE, encode
 
     rotmats, transl, joints = motion
     with RecordingWriter(path) as writer:
@@ -88,8 +88,8 @@ def test_glb_export_reads_back_to_the_published_joints_and_mesh(tmp_path, anny_b
     """`export motion --to gltf`: joints by the file's own node hierarchy and animation within
     1 mm of the published ones (in glTF's Y-up axes), key times from the source clock, and
     the mesh skinned by the file's own weights within Anny's mesh as the skin test allows."""
+    from livehmr.clients.recording import export_recording
     from livehmr.export.gltf import R_GLTF_WORLD, read_glb_joints, read_glb_skin
-    from livehmr.export.motion import export_recording
 
     motion = _anny_motion(anny_body, 24, np.random.default_rng(5))
     _record(tmp_path / "anny.lhmr", anny_body, motion)
@@ -110,7 +110,7 @@ def test_glb_export_reads_back_to_the_published_joints_and_mesh(tmp_path, anny_b
 
 
 def test_glb_export_refuses_a_body_it_cannot_draw(tmp_path, anny_body):
-    from livehmr.export.motion import export_recording
+    from livehmr.clients.recording import export_recording
 
     _record(tmp_path / "smpl.lhmr", anny_body, _anny_motion(anny_body, 3, np.random.default_rng(1)), body_model="smpl")
     with pytest.raises(LivehmrError, match="glTF export draws the Anny mesh"):

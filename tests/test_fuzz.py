@@ -37,7 +37,7 @@ def test_a_sensorstream_datagram_with_an_infinite_sensor_id_is_rejected_not_rais
 def test_a_frame_whose_jpeg_claims_another_size_is_refused_before_decoding():
     """A forged JPEG header must not make a viewer allocate gigabytes."""
     from livehmr.clients.sdk import FrameImage, jpeg_size, parse
-    from livehmr.stream.wire import TOPIC_FRAME, WireError, decode, encode
+    from livehmr.stream.publish.wire import TOPIC_FRAME, WireError, decode, encode
 
     frame = next(m for m in fuzz.valid_wire_messages() if m[0] == b"frame")
     image = parse(decode(frame))

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from livehmr.core.errors import GyroFormatError
-from livehmr.core.geometry import rotation_angle, rotvec_to_rotmat
+from livehmr.core.geometry import IMU_PRESETS, rotation_angle, rotvec_to_rotmat
 from livehmr.core.types import Frame
-from livehmr.stream.camera import GyroCamera, initial_orientation, integrate_gyro
-from livehmr.stream.gyro import (
-    IMU_PRESETS,
+from livehmr.stream.camera.gyro import GyroCamera, integrate_gyro
+from livehmr.stream.camera.static import initial_orientation
+from livehmr.stream.sources.gyro_feeds import (
     ArrayGyroFeed,
     CsvGyroFeed,
     GyroBuffer,
@@ -105,7 +105,7 @@ def test_csv_feed_reports_the_bad_line(tmp_path):
 
 # -- UDP, the phone app's format, accelerometer gravity, bias while still ------------------
 def test_sensorstream_line_gives_gyro_and_accel():
-    from livehmr.stream.gyro import parse_sensorstream_line
+    from livehmr.stream.sources.gyro_feeds import parse_sensorstream_line
 
     t, gyro, accel = parse_sensorstream_line("890.71558, 3,   0.076,  9.997,  0.650, 4,  -0.010,  0.020, -0.001, 5, 1, 2, 3")
     assert t == 890.71558 and np.allclose(gyro, [-0.01, 0.02, -0.001]) and np.allclose(accel, [0.076, 9.997, 0.65])
@@ -121,7 +121,7 @@ def test_udp_feed_receives_all_three_formats_and_rejects_garbage():
     import socket
     import time
 
-    from livehmr.stream.gyro import open_gyro
+    from livehmr.stream.sources.gyro_feeds import open_gyro
 
     feed = open_gyro("udp://127.0.0.1:0")
     try:
@@ -141,8 +141,8 @@ def test_udp_feed_receives_all_three_formats_and_rejects_garbage():
 
 
 def test_gravity_from_the_accelerometer_tilts_the_first_frame():
-    from livehmr.stream.camera import GyroCamera
-    from livehmr.stream.gyro import ArrayGyroFeed
+    from livehmr.stream.camera.gyro import GyroCamera
+    from livehmr.stream.sources.gyro_feeds import ArrayGyroFeed
 
     feed = ArrayGyroFeed(np.array([[t, 0.0, 0.0, 0.0] for t in np.arange(0, 1, 0.005)]))
     tilt = 0.3  # camera pitched down by 0.3 rad: gravity in cam has a +z (forward) part
@@ -157,8 +157,8 @@ def test_gravity_from_the_accelerometer_tilts_the_first_frame():
 
 def test_bias_is_learned_while_still_and_removed():
     from livehmr.core.geometry import rotation_angle
-    from livehmr.stream.camera import GyroCamera
-    from livehmr.stream.gyro import ArrayGyroFeed
+    from livehmr.stream.camera.gyro import GyroCamera
+    from livehmr.stream.sources.gyro_feeds import ArrayGyroFeed
 
     rng = np.random.default_rng(0)
     bias = np.array([0.01, -0.02, 0.015])
@@ -174,7 +174,7 @@ def test_bias_is_learned_while_still_and_removed():
 
 
 def _jumps(events):
-    from livehmr.stream.gyro import ClockJumpDetector
+    from livehmr.stream.sources.gyro_feeds import ClockJumpDetector
 
     detector = ClockJumpDetector()
     return [(round(arrival, 3), round(jump, 3)) for stamp, arrival in events if (jump := detector.add(stamp, arrival))]
@@ -215,7 +215,7 @@ def test_clock_jump_repairs_from_samples_already_there(jump):
     camera waits for a frame's samples, those of the next 5 frames come at once. The frames
     extrapolated before the new clock is confirmed must be redone as soon as the jump is
     taken, from the samples already there, not when something new next arrives."""
-    from livehmr.stream.gyro import GyroFeed
+    from livehmr.stream.sources.gyro_feeds import GyroFeed
 
     t = np.arange(0, 4.0, 1 / 200)
     w = np.column_stack([1.5 * np.sin(2 * t), 0.4 * np.ones_like(t), 0.8 * np.cos(3 * t)])  # rad/s: a turning phone

@@ -20,8 +20,8 @@ import pytest
 from livehmr.clients.recording import RecordingWriter
 from livehmr.core.types import FrameResult, PersonKeypoints, PersonState
 from livehmr.models.body import SmplParams
-from livehmr.stream.publish import state_messages
-from livehmr.stream.wire import TOPIC_STATE, encode
+from livehmr.stream.publish.publisher import state_messages
+from livehmr.stream.publish.wire import TOPIC_STATE, encode
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "livehmr"]
@@ -60,7 +60,7 @@ def _recording(path: Path, messages: list[list[bytes]]) -> Path:
 
 def _malformed(good: list[bytes], drop: str | None = None, arrays: dict | None = None) -> list[bytes]:
     """A state message whose header lacks ``drop`` or whose arrays are replaced by ``arrays``."""
-    from livehmr.stream.wire import decode
+    from livehmr.stream.publish.wire import decode
 
     message = decode(good)
     header = {k: v for k, v in message.header.items() if k not in ("arrays", "schema", "version") and k != drop}
@@ -227,7 +227,7 @@ def test_a_suites_keypoint_cache_is_arrays_and_a_pickle_in_it_is_never_loaded(tm
     import pickle
 
     from livehmr.core.errors import LivehmrError
-    from livehmr.studio.keypoint_cache import cached_keypoints, load_keypoints, save_keypoints
+    from livehmr.eval.keypoint_cache import cached_keypoints, load_keypoints, save_keypoints
 
     recorded = {0: [PersonKeypoints(np.ones((23, 3)), np.array([0.0, 0, 5, 5]), np.full((33, 3), 0.1), np.ones(33), 7)],
                 1: [], 2: [PersonKeypoints(np.full((23, 3), 2.0), np.array([1.0, 1, 6, 6]), track_id=3)]}  # fmt: skip
@@ -259,9 +259,9 @@ def test_receiving_sockets_refuse_oversized_messages_before_allocating_them():
     import zmq
 
     from livehmr.clients.sdk import Subscriber
-    from livehmr.stream.gyro import MAX_GYRO_MESSAGE_BYTES, ZmqGyroFeed
-    from livehmr.stream.publish import PubSocket
-    from livehmr.stream.wire import MAX_FRAME_BYTES
+    from livehmr.stream.publish.publisher import PubSocket
+    from livehmr.stream.publish.wire import MAX_FRAME_BYTES
+    from livehmr.stream.sources.gyro_feeds import MAX_GYRO_MESSAGE_BYTES, ZmqGyroFeed
 
     pub = PubSocket("tcp://127.0.0.1:0", hwm=100)
     url = pub.socket.getsockopt_string(zmq.LAST_ENDPOINT)

@@ -52,7 +52,7 @@ def test_a_running_pipeline_publishes_its_status_and_echo_shows_it(tmp_path):
     from livehmr.cli import app
     from livehmr.clients.sdk import Status, Subscriber
     from livehmr.core.types import CameraState, Frame
-    from livehmr.stream.publish import ZmqPublisher
+    from livehmr.stream.publish.publisher import ZmqPublisher
     from livehmr.stream.runtime import Pipeline
     from livehmr.tests.test_runtime import _Nobody, _NoPeople
 

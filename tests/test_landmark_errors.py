@@ -15,7 +15,7 @@ from livehmr.models.motion.features import (
     input_columns,
     landmark_features,
 )  # fmt: skip
-from livehmr.studio.landmark_errors import compare, episodes, lag1_autocorrelation, robust_covariance, summarise
+from livehmr.training.landmark_errors import compare, episodes, lag1_autocorrelation, robust_covariance, summarise
 
 
 def _body(T: int, seed: int = 0) -> np.ndarray:
@@ -84,7 +84,7 @@ def test_episodes_autocorrelation_and_the_robust_core():
 
 
 def test_synthesised_landmarks_are_exact_without_noise_and_mirrored_on_a_flip():
-    from livehmr.models.motion.synth import LandmarkNoise
+    from livehmr.training.motion.synth import LandmarkNoise
 
     errors = {"joints": {k: {"bias": [0, 0, 0], "cov": np.zeros((3, 3)).tolist(), "lag1_autocorrelation": 0.9,
                              "outlier_rate": 0.0, "outlier_cov": np.eye(3).tolist()} for k in KEYPOINT_NAMES},

@@ -87,15 +87,15 @@ def test_heading_velocity_integrates_back_to_the_trajectory():
 
 @pytest.fixture(scope="module")
 def small_cache():
-    from livehmr.models.motion.data import load_or_build
+    from livehmr.training.motion.data import load_or_build
 
     return load_or_build("val", limit=12)
 
 
 @needs_corpus
 def test_synthesis_is_consistent_and_deterministic(small_cache):
-    from livehmr.models.motion.synth import Synthesizer
-    from livehmr.studio.detector_errors import load_detector_errors
+    from livehmr.training.detector_errors import load_detector_errors
+    from livehmr.training.motion.synth import Synthesizer
 
     errors = load_detector_errors()
     a = Synthesizer(small_cache, errors, seed=5).batch(2, 40)
@@ -117,8 +117,8 @@ def test_synthesis_is_consistent_and_deterministic(small_cache):
 
 @needs_corpus
 def test_noise_free_keypoints_are_the_projected_joints(small_cache):
-    from livehmr.models.motion.synth import DetectorNoise, Synthesizer
-    from livehmr.studio.detector_errors import PAIRS, load_detector_errors
+    from livehmr.training.detector_errors import PAIRS, load_detector_errors
+    from livehmr.training.motion.synth import DetectorNoise, Synthesizer
 
     errors = load_detector_errors()
     for k in PAIRS:
@@ -148,8 +148,9 @@ def test_noise_free_keypoints_are_the_projected_joints(small_cache):
 
 def test_onnx_export_matches_pytorch(tmp_path):
     pytest.importorskip("onnxruntime")
-    from livehmr.export.motion_onnx import OnnxStep, export_motion_onnx
-    from livehmr.models.motion.train import TrainConfig, save_weights
+    from livehmr.export.motion_onnx import export_motion_onnx
+    from livehmr.models.motion.onnx_runtime import OnnxStep
+    from livehmr.training.motion.train import TrainConfig, save_weights
 
     torch.manual_seed(0)
     cfg = TrainConfig(net=NetConfig(hidden=40))
@@ -167,8 +168,8 @@ def test_onnx_export_matches_pytorch(tmp_path):
 
 @needs_corpus
 def test_training_runs_checkpoints_and_resumes(tmp_path, monkeypatch, small_cache):
-    from livehmr.models.motion import data
-    from livehmr.models.motion import train as T
+    from livehmr.training.motion import data
+    from livehmr.training.motion import train as T
 
     monkeypatch.setattr(data, "load_or_build", lambda split, **kw: data.MotionCache.load(_small_path(split)))
     cfg = T.TrainConfig.preset("smoke")
@@ -188,13 +189,13 @@ def test_training_runs_checkpoints_and_resumes(tmp_path, monkeypatch, small_cach
 
 def _small_path(split):
     """The small val cache of the ``small_cache`` fixture stands in for every split."""
-    from livehmr.models.motion.data import cache_dir
+    from livehmr.training.motion.data import cache_dir
 
     return next(cache_dir().glob("motion_val_v*_12.npz"))
 
 
 def test_learned_estimator_tracks_predicts_through_and_drops():
-    from livehmr.models.motion.estimator import DEFAULT_WEIGHTS, LearnedEstimator
+    from livehmr.stream.estimators.learned import DEFAULT_WEIGHTS, LearnedEstimator
 
     if not DEFAULT_WEIGHTS.exists():
         pytest.skip("shipped weights missing")
@@ -224,8 +225,8 @@ def test_learned_estimator_tracks_predicts_through_and_drops():
 def test_a_landmark_network_runs_with_and_without_3d_landmarks(tmp_path):
     """The masked-3D path: one v2 network serves BlazePose (3D landmarks) and a 2D-only
     backend (none): both give finite states, and the landmarks change what it predicts."""
-    from livehmr.models.motion.estimator import LearnedEstimator
-    from livehmr.models.motion.train import TrainConfig, save_weights
+    from livehmr.stream.estimators.learned import LearnedEstimator
+    from livehmr.training.motion.train import TrainConfig, save_weights
 
     torch.manual_seed(0)
     cfg = TrainConfig.preset("smoke")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from livehmr.core.types import NUM_KEYPOINTS, PersonKeypoints
-from livehmr.stream.tracker import PersonTracker, TrackerConfig, box_iou, keypoint_similarity
+from livehmr.stream.keypoints.tracker import PersonTracker, TrackerConfig, box_iou, keypoint_similarity
 
 
 def _person(cx: float, cy: float, h: float = 200.0, pose: int | None = None) -> PersonKeypoints:
@@ -115,7 +115,7 @@ def test_blazepose_multi_gives_each_person_of_a_crowd_one_stable_id():
     """Three rendered people who walk past and behind one another (a 2 s occlusion at
     about 5-7 s): three ids, each on one true person."""
     from livehmr.core.geometry import invert_T, project
-    from livehmr.stream.blazepose_multi import MultiBlazePose
+    from livehmr.stream.keypoints.blazepose_multi import MultiBlazePose
     from livehmr.stream.sources.synthetic import SyntheticSource
     from livehmr.studio.scene import crowd_scene
 
@@ -151,10 +151,10 @@ def test_two_people_are_published_with_their_own_ids(anny_body):
     import time
 
     from livehmr.clients.sdk import Subscriber
-    from livehmr.models.motion.estimator import LearnedEstimator
-    from livehmr.stream.blazepose_multi import MultiBlazePose
-    from livehmr.stream.camera import StaticCamera
-    from livehmr.stream.publish import ZmqPublisher
+    from livehmr.stream.camera.static import StaticCamera
+    from livehmr.stream.estimators.learned import LearnedEstimator
+    from livehmr.stream.keypoints.blazepose_multi import MultiBlazePose
+    from livehmr.stream.publish.publisher import ZmqPublisher
     from livehmr.stream.runtime import Pipeline
     from livehmr.stream.sources.synthetic import SyntheticSource
     from livehmr.studio.scene import crowd_scene
@@ -197,10 +197,10 @@ def test_two_people_are_published_with_their_own_ids(anny_body):
 def test_litert_blazepose_agrees_with_mediapipes_own_solution():
     """The same two models run by livehmr (detector geometry, regions, crops, projection)
     land where MediaPipe's Pose solution puts the landmarks on the same frames."""
-    from livehmr.stream.blazepose_multi import MultiBlazePose
-    from livehmr.stream.keypoints import BlazePoseDetector
+    from livehmr.stream.keypoints.blazepose import BlazePoseDetector
+    from livehmr.stream.keypoints.blazepose_multi import MultiBlazePose
+    from livehmr.stream.keypoints.tracker import TrackerConfig
     from livehmr.stream.sources.synthetic import SyntheticSource
-    from livehmr.stream.tracker import TrackerConfig
 
     solution = BlazePoseDetector(static_image_mode=True)
     ours = MultiBlazePose(max_people=1, tracker=TrackerConfig(confirm_hits=1))

@@ -15,8 +15,8 @@ from livehmr.core.errors import LivehmrError
 from livehmr.core.types import FrameResult, PersonState
 from livehmr.models.body import SmplParams
 from livehmr.models.skeleton import NUM_JOINTS, PARENTS, forward_kinematics
-from livehmr.stream.publish import ZmqPublisher
-from livehmr.stream.wire import decode
+from livehmr.stream.publish.publisher import ZmqPublisher
+from livehmr.stream.publish.wire import decode
 
 
 def _rest(seed: int) -> np.ndarray:
@@ -163,7 +163,8 @@ def _bvh_joints(path) -> np.ndarray:
 def test_exports_reimport_to_the_published_joints(tmp_path, fmt):
     """Export each person, read the file back the way its users do, compare joint positions
     (tolerance 1 mm: the wire carries float32, BVH and CSV carry decimals)."""
-    from livehmr.export.motion import export_recording, read_npz_joints
+    from livehmr.clients.recording import export_recording
+    from livehmr.export.motion import read_npz_joints
 
     out, truth = _publish_and_record(tmp_path, 5615 + ["npz", "bvh", "csv"].index(fmt), T=30, people=2)
     files = export_recording(out, fmt, tmp_path / f"motion.{fmt}")

@@ -324,7 +324,7 @@ def test_a_refinement_process_that_dies_silently_is_reported_at_once():
 
 def test_refined_topic_reaches_a_subscriber_with_its_lag():
     from livehmr.clients.sdk import Subscriber
-    from livehmr.stream.publish import ZmqPublisher
+    from livehmr.stream.publish.publisher import ZmqPublisher
     from livehmr.tests.conftest import watch_for_subscriber
 
     stream, _, rest = _stream(40)
@@ -355,7 +355,7 @@ def test_refined_topic_reaches_a_subscriber_with_its_lag():
 def test_shipped_prior_pulls_a_jittered_walk_towards_the_clean_one(kind):
     """Descending the prior's energy from a walk with 2 cm of per-joint jitter brings its
     motion features closer to the clean walk's (the prior never saw this synthetic walker)."""
-    from livehmr.models.priors.train import SHIPPED, load_prior
+    from livehmr.models.priors.load import SHIPPED, load_prior
 
     prior = load_prior(SHIPPED[kind])
     *_, joints = _walk(48)
@@ -378,7 +378,7 @@ def test_shipped_prior_pulls_a_jittered_walk_towards_the_clean_one(kind):
 
 def test_prior_files_are_checked(tmp_path):
     from livehmr.core.errors import LivehmrError
-    from livehmr.models.priors.train import load_prior
+    from livehmr.models.priors.load import load_prior
 
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a torch file")
@@ -394,7 +394,8 @@ def test_prior_files_are_checked(tmp_path):
 
 @pytest.mark.parametrize("kind", ["humor", "diffusion"])
 def test_prior_training_runs_checkpoints_and_resumes(kind, tmp_path, monkeypatch):
-    from livehmr.models.priors import train as T
+    from livehmr.models.priors.load import load_prior
+    from livehmr.training import priors as T
 
     rng = np.random.default_rng(0)  # stand-in features: the training loop, not the data, is under test
     fake = T.FeatureSet(rng.normal(size=(400, 77)).astype(np.float32), np.array([0, 150, 400]))
@@ -406,7 +407,7 @@ def test_prior_training_runs_checkpoints_and_resumes(kind, tmp_path, monkeypatch
     T.train_prior(tmp_path, kind, cfg, progress=False)
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert state["step"] == cfg.steps and len(state["history"]["train"]) == cfg.steps
-    model = T.load_prior(tmp_path / f"prior_{kind}.pt")
+    model = load_prior(tmp_path / f"prior_{kind}.pt")
     assert torch.allclose(model.normaliser.mean, torch.as_tensor(fake.features.mean(0)), atol=1e-5)
     assert (tmp_path / "loss.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="another config"):
@@ -418,8 +419,8 @@ def test_pipeline_streams_both_topics_on_the_embedded_scene():
     comes out refined once, after the causal one, with finite states; the causal stream is
     unchanged in count and order."""
     from livehmr.stream import registry
-    from livehmr.stream.camera import GyroCamera
-    from livehmr.stream.keypoints import BlazePoseDetector
+    from livehmr.stream.camera.gyro import GyroCamera
+    from livehmr.stream.keypoints.blazepose import BlazePoseDetector
     from livehmr.stream.runtime import Pipeline
     from livehmr.stream.sources.synthetic import SyntheticSource
 
@@ -472,3 +473,20 @@ def test_frames_a_live_source_drops_do_not_break_the_window():
     assert [r.frame_index for r in out] == [r.frame_index for r in kept]
     assert all("refined" in r.persons[0].flags for r in out)
     assert refiner.solves == len(kept) // 15 + 1  # the cadence, not a solve per gap
+
+
+def test_refine_config_for_a_prior_name():
+    from livehmr.stream.refine.refiner import PRIOR_WEIGHTS, RefineConfig
+
+    d = RefineConfig()
+    humor = RefineConfig.for_prior("humor")
+    assert (humor.prior, humor.window, humor.lag, humor.every) == ("humor", d.window, d.lag, d.every)
+    assert humor.weights is not None and humor.weights.prior == PRIOR_WEIGHTS["humor"]
+    assert RefineConfig.for_prior("noprior").prior is None
+    long = RefineConfig.for_prior("diffusion", lag=40)  # the window grows to hold lag + every
+    assert (long.lag, long.window) == (40, 40 + d.every)
+    tuned = RefineConfig.for_prior("diffusion", every=10, iterations=25, prior_weight=0.1)
+    assert (tuned.every, tuned.iterations, tuned.window) == (10, 25, d.window)
+    assert tuned.weights is not None and tuned.weights.prior == 0.1
+    with pytest.raises(ValueError, match="lag \\+ every <= window"):
+        RefineConfig.for_prior("humor", every=30)  # the shipped window holds lag 20 + 25 at most

@@ -90,7 +90,7 @@ def _check(rows: dict[str, list[dict]], body) -> None:
 
 def test_a_live_stream_with_frames_in_rerun(tmp_path, anny_body):
     from livehmr.clients.rerun_viewer import view
-    from livehmr.stream.publish import ZmqPublisher
+    from livehmr.stream.publish.publisher import ZmqPublisher
 
     url = "tcp://127.0.0.1:5661"
     publisher = ZmqPublisher(url, publish_frames=True)
@@ -116,8 +116,8 @@ def test_a_recording_in_rerun_through_the_cli(tmp_path, anny_body):
 
     from livehmr.cli import app
     from livehmr.clients.recording import RecordingWriter
-    from livehmr.stream.publish import frame_message, state_messages
-    from livehmr.stream.wire import TOPIC_FRAME, TOPIC_STATE, encode
+    from livehmr.stream.publish.publisher import frame_message, state_messages
+    from livehmr.stream.publish.wire import TOPIC_FRAME, TOPIC_STATE, encode
 
     with RecordingWriter(tmp_path / "run.lhmr") as writer:
         for result in _results(anny_body):
@@ -135,8 +135,8 @@ def test_a_recording_in_rerun_through_the_cli(tmp_path, anny_body):
 
 def test_malformed_frame_messages_are_clear_errors(anny_body):
     from livehmr.clients.sdk import parse
-    from livehmr.stream.publish import frame_message
-    from livehmr.stream.wire import TOPIC_FRAME, WireError, decode, encode
+    from livehmr.stream.publish.publisher import frame_message
+    from livehmr.stream.publish.wire import TOPIC_FRAME, WireError, decode, encode
 
     header, arrays = frame_message(next(_results(anny_body)), "s")
     assert parse(decode(encode(TOPIC_FRAME, header, arrays))).image().shape == (480, 640, 3)

@@ -10,7 +10,7 @@ import numpy as np
 
 from livehmr.clients import AsyncSubscriber, Subscriber, subscribe
 from livehmr.core.types import FrameResult
-from livehmr.stream.publish import ZmqPublisher
+from livehmr.stream.publish.publisher import ZmqPublisher
 
 
 def _heartbeats(pub: ZmqPublisher, frames: range, pause: float = 0.01) -> None:

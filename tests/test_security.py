@@ -17,8 +17,8 @@ from livehmr.clients.sdk import Subscriber
 from livehmr.core.errors import LivehmrError
 from livehmr.core.types import FrameResult, PersonState
 from livehmr.models.body import SmplParams
-from livehmr.stream.publish import ZmqPublisher
-from livehmr.stream.security import CurveClient, CurveServer, check_bind
+from livehmr.stream.publish.publisher import ZmqPublisher
+from livehmr.stream.publish.security import CurveClient, CurveServer, check_bind
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import pytest
 import zmq
 
 from livehmr.core.errors import SourceError
-from livehmr.stream.gyro import ZmqGyroFeed
 from livehmr.stream.sources import open_source
-from livehmr.stream.sources.camera import CameraSource
+from livehmr.stream.sources.gyro_feeds import ZmqGyroFeed
+from livehmr.stream.sources.live_camera import CameraSource
 
 
 def _write_video(path, n=60):
@@ -37,6 +37,17 @@ def test_video_file_delivers_every_frame(tmp_path):
     frames = list(open_source(str(_write_video(tmp_path / "v.mp4"))))
     assert [f.index for f in frames] == list(range(60))
     assert np.allclose(np.diff([f.t for f in frames]), 1 / 30)
+
+
+def test_a_video_played_realtime_is_a_live_source_paced_at_its_frame_rate(tmp_path):
+    source = open_source(str(_write_video(tmp_path / "v.mp4", n=15)), realtime=True)
+    assert source.live  # the pipeline drops what it is late for, as with a camera
+    t0 = time.perf_counter()
+    frames = list(source)
+    assert [f.index for f in frames] == list(range(15))
+    released = np.array([f.t_captured for f in frames]) - t0
+    assert np.all(released >= np.array([f.t for f in frames]) - 0.005)  # never before its time
+    assert not open_source(str(tmp_path / "v.mp4")).live
 
 
 def test_live_grabber_drops_stale_frames_instead_of_queueing(tmp_path):

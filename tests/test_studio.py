@@ -214,8 +214,8 @@ def test_suite_truth_is_consistent_with_its_video_and_gyro(smoke_sequence):
     import cv2
 
     from livehmr.core.geometry import invert_T, project, transform_points
-    from livehmr.stream.camera import integrate_gyro
-    from livehmr.stream.gyro import CsvGyroFeed
+    from livehmr.stream.camera.gyro import integrate_gyro
+    from livehmr.stream.sources.gyro_feeds import CsvGyroFeed
     from livehmr.studio.suite import SequenceTruth, load_suite
 
     [(spec, folder)] = load_suite(smoke_sequence)
@@ -241,8 +241,8 @@ def test_suite_truth_is_consistent_with_its_video_and_gyro(smoke_sequence):
 def test_gyro_simulation_carries_mounting_and_clock_offset():
     """Noise-free gyro of a whip pan, on a landscape phone with a 40 ms clock offset: only
     undoing both the mounting and the offset gives back the true camera rotation."""
-    from livehmr.stream.camera import integrate_gyro
-    from livehmr.stream.gyro import IMU_PRESETS
+    from livehmr.core.geometry import IMU_PRESETS
+    from livehmr.stream.camera.gyro import integrate_gyro
     from livehmr.studio.camera_path import GyroNoise, HandheldFollow, WhipPan, simulate_gyro
 
     path = WhipPan(HandheldFollow(lambda t: np.array([4.0, 0.5 * t, 1.0])), amplitude_deg=70, whip_s=0.4, offset_s=1.0)
@@ -265,7 +265,7 @@ def test_gyro_simulation_carries_mounting_and_clock_offset():
 
 def test_detector_error_model_recovers_a_known_offset(smoke_sequence, tmp_path):
     from livehmr.core.types import NUM_KEYPOINTS, PersonKeypoints
-    from livehmr.studio.detector_errors import PAIRS, load_detector_errors, measure_detector_errors
+    from livehmr.training.detector_errors import PAIRS, load_detector_errors, measure_detector_errors
 
     offset_px = np.array([3.0, -2.0])
 

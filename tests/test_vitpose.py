@@ -133,7 +133,7 @@ class _SamplingRunner:
 
 def test_crop_and_decode_map_back_to_image_pixels():
     """Three blobs (one per RGB channel) at known image points are found there again."""
-    from livehmr.stream.vitpose_stage import ViTPoseKeypoints
+    from livehmr.stream.keypoints.vitpose import ViTPoseKeypoints
 
     points = np.array([[301.3, 180.7], [288.6, 262.2], [322.9, 330.4]])  # R, G, B blob centres
     rgb = np.zeros((480, 640, 3), np.float32)

@@ -19,7 +19,7 @@ from livehmr.core.geometry import R_WORLD_CAM_LEVEL
 from livehmr.core.types import FrameResult, PersonState
 from livehmr.models.body import SmplParams
 from livehmr.models.skeleton import NUM_JOINTS
-from livehmr.stream.publish import ZmqPublisher
+from livehmr.stream.publish.publisher import ZmqPublisher
 
 
 class _Stream:
@@ -88,8 +88,8 @@ def _get(url: str, host: str | None = None) -> tuple[int, bytes, str]:
 def test_page_message_carries_what_the_page_poses(anny_body):
     from livehmr.clients.sdk import State
     from livehmr.clients.web_viewer import page_message
-    from livehmr.stream.publish import state_messages
-    from livehmr.stream.wire import TOPIC_STATE, decode, encode
+    from livehmr.stream.publish.publisher import state_messages
+    from livehmr.stream.publish.wire import TOPIC_STATE, decode, encode
 
     def states(result):
         return [State(decode(encode(TOPIC_STATE, h, a))) for h, a in state_messages(result, "s", "anny")]

@@ -10,8 +10,8 @@ from livehmr.clients.sdk import Subscriber
 from livehmr.core.errors import LivehmrError
 from livehmr.core.types import FrameResult, PersonState
 from livehmr.models.body import SmplParams
-from livehmr.stream.publish import ZmqPublisher, is_loopback
-from livehmr.stream.wire import TOPIC_STATE, WireError, decode, encode
+from livehmr.stream.publish.publisher import ZmqPublisher, is_loopback
+from livehmr.stream.publish.wire import TOPIC_STATE, WireError, decode, encode
 
 
 def _person(value=0.1):

@@ -53,7 +53,7 @@ from livehmr.clients.sdk import FrameImage, State
 from livehmr.core.errors import LivehmrError
 from livehmr.core.outputs import open_output
 from livehmr.core.types import KP
-from livehmr.stream.gyro import GyroFeed
+from livehmr.stream.sources.gyro_feeds import GyroFeed
 
 log = logging.getLogger(__name__)
 DEFAULT_ROUTER = "tcp/localhost:7447"  # rmw_zenohd's default endpoint
@@ -333,7 +333,7 @@ class Ros2Bridge:
     """Republishes the stream as ROS 2 messages into ``sinks`` (:class:`ZenohSink`, :class:`BagSink`).
 
     Args:
-        gyro: a :class:`~livehmr.stream.gyro.GyroFeed`; its samples go out as ``/livehmr/imu``,
+        gyro: a :class:`~livehmr.stream.sources.gyro_feeds.GyroFeed`; its samples go out as ``/livehmr/imu``,
             stamped on this machine's clock (the feed's clock offset measured at its first sample).
     """
 

@@ -1,9 +1,12 @@
-"""The learned causal motion model: 2D keypoints + camera rotation -> world-grounded SMPL-24.
+"""The learned causal motion model: 2D keypoints (+ BlazePose's 3D landmarks) + camera
+rotation -> world-grounded SMPL-24.
 
 - :mod:`.features`: what the network sees, computed the same way in training and live;
-- :mod:`.data`: the retargeted training motion (cached) and the body-shape bank;
-- :mod:`.synth`: training sequences synthesised on the fly (cameras, detector errors);
-- :mod:`.network`: the recurrent networks, step and sequence APIs;
-- :mod:`.train`: ``livehmr train motion``;
-- :mod:`.estimator`: the live estimator (``--estimator learned``).
+- :mod:`.network`: the recurrent networks, step and sequence APIs, and their weights;
+- :mod:`.shape`: the predicted shape as a skeleton;
+- :mod:`.trajectory`: the Kalman filter over the camera and every pelvis;
+- :mod:`.fit`: the pelvis and limb fits to the 2D keypoints.
+
+Training is :mod:`livehmr.training.motion`; the live estimator is
+:mod:`livehmr.stream.estimators.learned`.
 """

@@ -1,7 +1,7 @@
 """What the motion model sees each frame, computed identically in training and live.
 
 Keypoints: the 14 body points whose detector errors the studio measured
-(:data:`livehmr.studio.detector_errors.PAIRS`), each standing for one SMPL joint. Pixels
+(:data:`livehmr.training.detector_errors.PAIRS`), each standing for one SMPL joint. Pixels
 become normalised image coordinates ``((u - cx) / fx, (v - cy) / fy)`` so the field of
 view does not matter; a **box** (centre ``c`` (2,), size ``s`` = the larger side of the
 confident keypoints' extent, normalised units) is taken from the keypoints themselves;
@@ -28,9 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from livehmr.core.types import KP
+from livehmr.core.types import BLAZEPOSE_OF_KEYPOINT, KP
 from livehmr.models.skeleton import JOINT
-from livehmr.stream.keypoints import BLAZEPOSE_OF_KEYPOINT
 
 # detector keypoint -> the SMPL joint whose projection stands for it
 PAIRS = {

@@ -24,6 +24,9 @@ from torch import nn
 
 from livehmr.models.motion.features import NUM_CAM_FEATURES, input_columns
 
+#: the shipped weights (``livehmr train motion --config cpu`` makes them)
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "data" / "motion_cpu.pt"
+
 LOCAL_OUT = 23 * 6 + 6 + 3 + 6
 TRAJ_OUT = 3 + 1 + 4
 PELVIS_HEIGHT_PRIOR_M = 0.9  # a standing adult's pelvis; the network predicts the difference

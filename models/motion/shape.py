@@ -29,7 +29,7 @@ class RestJointsFromPhenotype:
 
     @classmethod
     def fit(cls, bank) -> RestJointsFromPhenotype:
-        """Least squares on a :class:`~livehmr.models.motion.data.BodyBank` (phenotypes, rest joints)."""
+        """Least squares on a :class:`~livehmr.training.motion.data.BodyBank` (phenotypes, rest joints)."""
         X = cls.features(bank.phenotypes)
         coef, *_ = np.linalg.lstsq(X, bank.rest_joints.reshape(len(X), -1), rcond=None)
         return cls(coef)

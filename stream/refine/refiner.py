@@ -55,6 +55,19 @@ class RefineConfig:
         if not (1 <= self.every and 0 <= self.lag and self.lag + self.every <= self.window):
             raise ValueError(f"refinement needs 1 <= every and lag + every <= window (got {self})")
 
+    @classmethod
+    def for_prior(cls, prior: str, lag: int | None = None, every: int | None = None, iterations: int | None = None,
+                  prior_weight: float | None = None) -> RefineConfig:  # fmt: skip
+        """The settings for ``--refine PRIOR`` (``humor``, ``diffusion`` or ``noprior``), the
+        defaults but what is given; a longer ``lag`` widens the window to ``lag`` + the default
+        cadence (a cadence the window cannot hold is a ValueError), and the prior keeps its own
+        tuned weight (``PRIOR_WEIGHTS``) unless ``prior_weight`` is given."""
+        d = cls()
+        lag = d.lag if lag is None else lag
+        weights = None if prior_weight is None else RefineWeights(prior=prior_weight)
+        return cls(prior=None if prior == "noprior" else prior, lag=lag, every=every or d.every,
+                   window=max(d.window, lag + d.every), iterations=iterations or d.iterations, weights=weights)  # fmt: skip
+
 
 @dataclass
 class RefineBody:
@@ -115,7 +128,7 @@ class FixedLagRefiner:
         self.body = body
         self.prior = prior_model
         if self.prior is None and c.prior:
-            from livehmr.models.priors.train import SHIPPED, load_prior
+            from livehmr.models.priors.load import SHIPPED, load_prior
 
             if c.prior not in SHIPPED:
                 from livehmr.core.errors import LivehmrError

@@ -28,7 +28,7 @@ def open_source(spec: str, *, realtime: bool | None = None, max_frames: int | No
             raise SourceError(f"source {spec!r}: use crowd:N with N from 1 to 4 people")
         return SyntheticSource(crowd_scene(int(people)), realtime=bool(realtime), max_frames=max_frames)
     if spec.isdigit() or spec.startswith("camera:") or "://" in spec:
-        from livehmr.stream.sources.camera import CameraSource
+        from livehmr.stream.sources.live_camera import CameraSource
 
         target: int | str = int(spec.removeprefix("camera:")) if not ("://" in spec) else spec
         return CameraSource(target, max_frames=max_frames)
@@ -38,7 +38,7 @@ def open_source(spec: str, *, realtime: bool | None = None, max_frames: int | No
 
         return ImageFolderSource(path, max_frames=max_frames)
     if path.is_file():
-        from livehmr.stream.sources.files import VideoFileSource
+        from livehmr.stream.sources.files import PacedVideoSource, VideoFileSource
 
-        return VideoFileSource(path, max_frames=max_frames)
+        return (PacedVideoSource if realtime else VideoFileSource)(path, max_frames=max_frames)
     raise SourceError(f"source {spec!r} is neither 'synthetic', 'crowd:N', a camera index, a URL, a directory nor an existing file")

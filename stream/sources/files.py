@@ -1,4 +1,5 @@
-"""File sources: every frame is delivered, in order (``live = False``)."""
+"""File sources: every frame is delivered, in order (``live = False``); or a video file
+played as a live camera (:class:`PacedVideoSource`)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,24 @@ class VideoFileSource:
 
     def close(self) -> None:
         self.capture.release()
+
+
+class PacedVideoSource(VideoFileSource):
+    """A video file played as a live camera (``livehmr run clip.mp4 --realtime``): frame i is
+    released i / fps seconds after the first and stamped then, decoding included, and the
+    pipeline drops what it is late for as it does with a camera. What a real camera costs,
+    with a picture that repeats run after run."""
+
+    live = True
+
+    def __iter__(self) -> Iterator[Frame]:
+        start = time.perf_counter()
+        for frame in super().__iter__():
+            delay = start + frame.t - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            frame.t_captured = time.perf_counter()
+            yield frame
 
 
 class ImageFolderSource:

@@ -12,7 +12,7 @@ from typing import Iterator
 import numpy as np
 
 from livehmr.core.types import Flag, Frame
-from livehmr.stream.gyro import ArrayGyroFeed
+from livehmr.stream.sources.gyro_feeds import ArrayGyroFeed
 from livehmr.studio.scene import SyntheticScene, default_scene
 
 

@@ -1,6 +1,6 @@
 """``livehmr train motion``: trains :class:`MotionNet` on synthesised batches.
 
-Batches come from :class:`livehmr.models.motion.synth.Synthesizer` in a worker process
+Batches come from :class:`livehmr.training.motion.synth.Synthesizer` in a worker process
 (seeded, so a run is reproducible given its config and seed); checkpoints every
 ``checkpoint_every`` steps hold the model, optimiser, step and loss history, and a run
 resumes from its checkpoint. The validation loss is measured on a fixed set of batches
@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from livehmr.models.motion.features import input_columns
 from livehmr.models.motion.network import MotionNet, NetConfig, decode, load_motion_net  # noqa: F401  (re-exported)
 from livehmr.models.skeleton import forward_kinematics
-from livehmr.models.training import StepTail, config_dict, resume_checkpoint
+from livehmr.training.steps import StepTail, config_dict, resume_checkpoint
 
 WEIGHTS = {"pose": 1.0, "root": 1.0, "joints": 5.0, "pelvis": 1.0, "depth": 1.0, "velocity": 1.0,
            "height": 2.0, "contact": 0.3, "shape": 0.3}  # fmt: skip
@@ -103,10 +103,10 @@ class _Batches(torch.utils.data.IterableDataset):
 
 def make_synthesizer(split: str, cfg: TrainConfig, seed: int):
     """The batch synthesiser of a split for a config (with 3D landmarks when its network reads them)."""
-    from livehmr.models.motion.data import load_or_build
-    from livehmr.models.motion.synth import Synthesizer
-    from livehmr.studio.detector_errors import load_detector_errors
-    from livehmr.studio.landmark_errors import load_landmark_errors
+    from livehmr.training.detector_errors import load_detector_errors
+    from livehmr.training.landmark_errors import load_landmark_errors
+    from livehmr.training.motion.data import load_or_build
+    from livehmr.training.motion.synth import Synthesizer
 
     landmark_errors = load_landmark_errors() if cfg.net.landmarks else None
     return Synthesizer(load_or_build(split), load_detector_errors(), seed=seed, landmark_errors=landmark_errors,

@@ -14,19 +14,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from livehmr.core.types import KP, NUM_KEYPOINTS, Frame, PersonKeypoints
+from livehmr.core.types import BLAZEPOSE_OF_KEYPOINT, KP, NUM_KEYPOINTS, Frame, PersonKeypoints
 
 log = logging.getLogger(__name__)
 
-#: Our keypoint -> BlazePose landmark index (33-point topology). Small toes have no
-#: BlazePose counterpart and stay at confidence 0.
-BLAZEPOSE_OF_KEYPOINT = {
-    "nose": 0, "left_eye": 2, "right_eye": 5, "left_ear": 7, "right_ear": 8,
-    "left_shoulder": 11, "right_shoulder": 12, "left_elbow": 13, "right_elbow": 14,
-    "left_wrist": 15, "right_wrist": 16, "left_hip": 23, "right_hip": 24,
-    "left_knee": 25, "right_knee": 26, "left_ankle": 27, "right_ankle": 28,
-    "left_big_toe": 31, "left_heel": 29, "right_big_toe": 32, "right_heel": 30,
-}  # fmt: skip
 _OURS = np.array([KP[k] for k in BLAZEPOSE_OF_KEYPOINT])
 _THEIRS = np.array(list(BLAZEPOSE_OF_KEYPOINT.values()))
 

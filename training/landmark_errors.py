@@ -1,7 +1,7 @@
 """BlazePose's metric 3D landmarks ("world landmarks"): their error model, measured on studio renders.
 
 For every frame of a suite where the detector reports a person, its 14 model landmarks
-(the points of :data:`livehmr.studio.detector_errors.PAIRS`) are compared with the SMPL
+(the points of :data:`livehmr.training.detector_errors.PAIRS`) are compared with the SMPL
 joints they stand for. Both sides are centred on their own hip midpoint (BlazePose's
 origin is the midpoint of *its* hips, which are not SMPL's hip joints: that difference
 is part of each joint's bias). Errors are expressed in the **body frame** (SMPL's canon:
@@ -17,7 +17,7 @@ direction from the landmarks more than 90 degrees from the truth: BlazePose sees
 as the front or the reverse) and a **left/right swap** (the left/right landmark pairs fit
 the truth better swapped), each with its rate and mean episode length in frames. The
 motion model's training synthesises 3D landmarks from these numbers
-(:class:`livehmr.models.motion.synth.LandmarkNoise`).
+(:class:`livehmr.training.motion.synth.LandmarkNoise`).
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from tqdm import tqdm
 
 from livehmr.core.geometry import rotvec_to_rotmat
 from livehmr.core.types import KP
+from livehmr.eval.keypoint_cache import cached_keypoints
 from livehmr.models.motion.features import MIRROR, hip_centred
 from livehmr.models.skeleton import JOINT
-from livehmr.studio.detector_errors import PAIRS, write_error_model
-from livehmr.studio.keypoint_cache import cached_keypoints
 from livehmr.studio.suite import SequenceTruth, load_suite
+from livehmr.training.detector_errors import PAIRS, write_error_model
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "models" / "data" / "blazepose_world_errors.json"
 #: our keypoint name -> BlazePose landmark index (33-point topology), for the 14 model points

@@ -1,7 +1,7 @@
 """Gyroscope feeds: timestamped angular velocity on the gyro's own clock.
 
 A sample is ``t, wx, wy, wz``: seconds on the gyro clock and rad/s about the
-**imu** axes. ``R_cam_imu`` (see :data:`IMU_PRESETS`) maps them into **cam**.
+**imu** axes. ``R_cam_imu`` (see :data:`livehmr.core.geometry.IMU_PRESETS`) maps them into **cam**.
 Formats are documented in docs/protocol.md. Feeds keep samples sorted and
 de-duplicated whatever order they arrive in; a malformed sample in a file is an
 error, a malformed message on a socket is logged and skipped (counted in ``rejected``).
@@ -26,17 +26,6 @@ from livehmr.core.errors import GyroFormatError, LivehmrError
 MAX_GYRO_MESSAGE_BYTES = 64 * 1024  # one sample is a few dozen bytes; a longer frame is refused by ZeroMQ
 
 log = logging.getLogger(__name__)
-
-#: Named camera<-IMU rotations. ``identity``: the IMU axes are the camera's (x right,
-#: y down, z forward). ``android-portrait``: Android sensor axes (x right, y up, z out of
-#: the screen) with the rear camera, phone upright. ``android-landscape``: the same
-#: phone turned 90 deg counter-clockwise (its top to the left).
-IMU_PRESETS: dict[str, np.ndarray] = {
-    "identity": np.eye(3),
-    "android-portrait": np.diag([1.0, -1.0, -1.0]),
-    "android-landscape": np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]]),
-}
-
 
 def parse_sample_line(line: str, where: str = "") -> tuple[float, float, float, float] | None:
     """Parse ``t,wx,wy,wz`` (comma, semicolon or whitespace separated). Blank lines and

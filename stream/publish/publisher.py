@@ -1,4 +1,4 @@
-"""ZeroMQ publishing of frame results (wire format in :mod:`livehmr.stream.wire`).
+"""ZeroMQ publishing of frame results (wire format in :mod:`livehmr.stream.publish.wire`).
 
 The PUB socket never blocks the pipeline: sends are non-blocking and each
 subscriber has a bounded queue (``hwm`` messages). Once a slow subscriber's queue is
@@ -17,8 +17,8 @@ import zmq
 from livehmr.core.endpoints import is_loopback  # noqa: F401  (re-exported: it lived here)
 from livehmr.core.errors import LivehmrError
 from livehmr.core.types import Flag, FrameResult, PersonState
-from livehmr.stream.security import CurveAuthenticator, CurveServer, check_bind, make_curve_server
-from livehmr.stream.wire import TOPIC_FRAME, TOPIC_REFINED, TOPIC_STATE, TOPIC_STATUS, WireError, encode
+from livehmr.stream.publish.security import CurveAuthenticator, CurveServer, check_bind, make_curve_server
+from livehmr.stream.publish.wire import TOPIC_FRAME, TOPIC_REFINED, TOPIC_STATE, TOPIC_STATUS, WireError, encode
 
 log = logging.getLogger(__name__)
 DEFAULT_URL = "tcp://127.0.0.1:5557"
@@ -26,7 +26,7 @@ DEFAULT_URL = "tcp://127.0.0.1:5557"
 
 class PubSocket:
     """A bound ZeroMQ PUB socket that never blocks, behind the bind rules of
-    :mod:`livehmr.stream.security` (loopback, CURVE, or ``insecure``)."""
+    :mod:`livehmr.stream.publish.security` (loopback, CURVE, or ``insecure``)."""
 
     def __init__(self, url: str, hwm: int, insecure: bool = False, curve: CurveServer | None = None,
                  linger_ms: int = 0):  # fmt: skip

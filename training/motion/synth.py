@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 from livehmr.core.geometry import heading_rotmats, rotmat_to_rotvec, rotvec_to_rotmat
-from livehmr.models.motion.data import MotionCache
 from livehmr.models.motion.features import (
     FPS,
     KEYPOINT_JOINTS,
@@ -40,6 +39,7 @@ from livehmr.models.motion.features import (
 )  # fmt: skip
 from livehmr.models.skeleton import forward_kinematics
 from livehmr.studio.camera_path import look_at
+from livehmr.training.motion.data import MotionCache
 
 IMAGE_SIZE = (640, 480)
 FAMILIES = ("static", "pan", "orbit", "handheld", "whip", "drone")
@@ -172,7 +172,7 @@ class DetectorNoise:
 
 class LandmarkNoise:
     """BlazePose's 3D landmarks made from the true joints as the measured 3D error model says
-    (``models/data/blazepose_world_errors.json``, :mod:`livehmr.studio.landmark_errors`):
+    (``models/data/blazepose_world_errors.json``, :mod:`livehmr.training.landmark_errors`):
     per joint a bias and the covariance of the errors' Gaussian core in the body frame,
     errors that persist from frame to frame (AR(1) with the measured lag-1
     autocorrelation), outliers at the measured rate and spread, and facing flips (the body read
@@ -198,7 +198,7 @@ class LandmarkNoise:
         view has no front to confuse, and the measurement counts only flips that reverse
         the facing); its rate there is the measured one over the share of such views (2/3
         for headings spread evenly), times ``FLIP_CALIBRATION``: so calibrated, the same
-        facing test (:func:`livehmr.studio.landmark_errors.compare`) counts as many flips
+        facing test (:func:`livehmr.training.landmark_errors.compare`) counts as many flips
         in synthetic sequences as in the real ones (without it: 4.7 % against 8.4 %)."""
         forward = R_cam_root[:, :, 2]
         ray = pelvis_cam / np.maximum(np.linalg.norm(pelvis_cam, axis=-1, keepdims=True), 1e-9)

@@ -15,7 +15,7 @@ and repeats the solution's geometry for every person:
    landmarks; the auxiliary pair gives the next frame's region (tracking without the
    detector, as MediaPipe does).
 
-A :class:`PersonFinder` looks for people nobody follows yet; a :class:`~livehmr.stream.tracker.PersonTracker`
+A :class:`PersonFinder` looks for people nobody follows yet; a :class:`~livehmr.stream.keypoints.tracker.PersonTracker`
 gives each person a stable id. The constants below are those of MediaPipe's
 ``pose_detection_cpu`` and ``pose_landmark_by_roi_cpu`` graphs.
 """
@@ -32,8 +32,8 @@ from scipy.special import expit
 
 from livehmr.core.errors import LivehmrError
 from livehmr.core.types import Frame, PersonKeypoints
-from livehmr.stream.keypoints import blazepose_to_keypoints, visible_box
-from livehmr.stream.tracker import PersonTracker, TrackerConfig, box_iou
+from livehmr.stream.keypoints.blazepose import blazepose_to_keypoints, visible_box
+from livehmr.stream.keypoints.tracker import PersonTracker, TrackerConfig, box_iou
 
 log = logging.getLogger(__name__)
 

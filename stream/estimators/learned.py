@@ -20,7 +20,7 @@ outputs -> a world-grounded SMPL state:
   keypoints in, flag ``predicted``); longer, and the track's state is dropped.
 
 Backends: ``torch`` (default) or ``onnx`` (ONNX Runtime on the exported step network,
-:mod:`livehmr.export.motion_onnx`).
+:mod:`livehmr.models.motion.onnx_runtime`).
 """
 
 from __future__ import annotations
@@ -50,10 +50,10 @@ from livehmr.models.motion.features import (
     select_landmarks,
 )  # fmt: skip
 from livehmr.models.motion.fit import fit_limbs, fit_pelvis_cam
+from livehmr.models.motion.network import DEFAULT_WEIGHTS
 from livehmr.models.motion.trajectory import PelvisObservation, TrajectoryFilter
 from livehmr.models.skeleton import FOOT_JOINTS, forward_kinematics, global_to_local
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "data" / "motion_cpu.pt"
 NETWORK_DEPTH_SIGMA = 0.12  # the network's pelvis depth: relative std (validation log-depth error)
 FIT_DEPTH_SIGMA = 0.08  # the keypoint fit's (see bench/trajectory.py)
 
@@ -165,7 +165,7 @@ class LearnedEstimator:
         if backend == "torch":
             self.step = _TorchStep(path)
         elif backend == "onnx":
-            from livehmr.export.motion_onnx import OnnxStep
+            from livehmr.models.motion.onnx_runtime import OnnxStep
 
             self.step = OnnxStep(path)
         else:

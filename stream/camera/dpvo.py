@@ -28,7 +28,7 @@ import numpy as np
 
 from livehmr.core.errors import LivehmrError
 from livehmr.core.types import CameraState, Flag, Frame, PersonKeypoints
-from livehmr.stream.camera import initial_orientation
+from livehmr.stream.camera.static import initial_orientation
 
 
 def _quat_xyzw_to_rotmat(q: np.ndarray) -> np.ndarray:
@@ -53,7 +53,7 @@ class DpvoCamera:
             from dpvo.config import cfg  # pyright: ignore[reportMissingImports]  (optional: CUDA machines)
             from dpvo.dpvo import DPVO  # pyright: ignore[reportMissingImports]
         except ImportError as exc:
-            raise LivehmrError(f"--camera dpvo needs the dpvo package ({exc}); see livehmr/stream/dpvo.py for how to install it") from None
+            raise LivehmrError(f"--camera dpvo needs the dpvo package ({exc}); see livehmr/stream/camera/dpvo.py for how to install it") from None
         if device == "cuda" and not torch.cuda.is_available():
             raise LivehmrError("--camera dpvo needs a CUDA GPU (DPVO's kernels are CUDA-only)")
         weights = weights or os.environ.get("LIVEHMR_DPVO_WEIGHTS")

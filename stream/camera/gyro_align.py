@@ -9,7 +9,7 @@ fraction of a millisecond by a parabola through the best three, and read the bia
 as the median residual at that offset.
 
 Gyro samples hold over the interval centred on them (as
-:func:`livehmr.stream.camera.integrate_gyro` integrates them), so the integral of the rate is piecewise linear and a mean rate over
+:func:`livehmr.stream.camera.gyro.integrate_gyro` integrates them), so the integral of the rate is piecewise linear and a mean rate over
 any interval is exact by interpolating its cumulative sum.
 """
 
@@ -34,7 +34,7 @@ class OffsetEstimate:
 
 def mean_rates(samples: np.ndarray, R_cam_imu: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Mean gyro rate (M, 3) rad/s in **cam** over intervals [starts, ends] on the gyro clock."""
-    from livehmr.stream.gyro import centred_hold
+    from livehmr.stream.sources.gyro_feeds import centred_hold
 
     samples = centred_hold(samples)
     t = samples[:, 0]

@@ -1,7 +1,7 @@
 """``livehmr train prior --kind humor|diffusion``: the refinement's motion priors.
 
 Data: the corpus' **train** split retargeted onto the Anny body bank (the motion model's
-cache, :mod:`livehmr.models.motion.data`), turned into world joints by forward kinematics
+cache, :mod:`livehmr.training.motion.data`), turned into world joints by forward kinematics
 and then into motion features (:mod:`.representation`), cached once; validation on the
 **val** split. Batches are random transitions (``humor``) or windows (``diffusion``)
 inside single clips. Checkpoints every ``checkpoint_every`` steps; a run resumes from its
@@ -19,15 +19,8 @@ import torch
 
 from livehmr.models.priors.diffusion import DiffusionConfig, MotionDiffusion
 from livehmr.models.priors.humor import CvaeConfig, TransitionCVAE
+from livehmr.models.priors.load import KINDS, SHIPPED, Prior  # noqa: F401  (KINDS: the trainer's choices)
 from livehmr.models.priors.representation import Normaliser, motion_features
-
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-SHIPPED = {"humor": DATA_DIR / "prior_humor.pt", "diffusion": DATA_DIR / "prior_diffusion.pt"}
-KINDS = tuple(SHIPPED)
-
-
-#: a trained motion prior: HuMoR-style transition CVAE or windowed motion diffusion
-Prior = TransitionCVAE | MotionDiffusion
 
 
 @dataclass
@@ -91,8 +84,8 @@ class FeatureSet:
 
 def feature_set(split: str, limit: int | None = None) -> FeatureSet:
     """A split's motion features, computed from the motion cache once and kept beside it."""
-    from livehmr.models.motion.data import cache_dir, load_or_build
     from livehmr.models.skeleton import forward_kinematics
+    from livehmr.training.motion.data import cache_dir, load_or_build
 
     path = cache_dir() / f"prior_features_{split}{f'_{limit}' if limit else ''}.npz"
     if path.exists():
@@ -131,7 +124,7 @@ def train_prior(out: str | Path, kind: str = "humor", config: str | PriorTrainCo
     when done, ``prior_<kind>.pt`` (what livehmr ships)."""
     from tqdm import tqdm
 
-    from livehmr.models.training import StepTail, config_dict, resume_checkpoint
+    from livehmr.training.steps import StepTail, config_dict, resume_checkpoint
 
     cfg = PriorTrainConfig.preset(kind, config) if isinstance(config, str) else config
     out = Path(out)
@@ -173,26 +166,3 @@ def train_prior(out: str | Path, kind: str = "humor", config: str | PriorTrainCo
         torch.save({"kind": cfg.kind, "model": model.state_dict(), "net": model.to_dict(), "train": config_dict(cfg),
                     "summary": summary}, out / f"prior_{cfg.kind}.pt")  # fmt: skip
     return out
-
-
-def load_prior(path: str | Path) -> Prior:
-    """A ``prior_<kind>.pt`` as an eval-mode model, read with ``weights_only`` (never code);
-    anything malformed is a LivehmrError saying what."""
-    from livehmr.core.errors import LivehmrError
-
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds on a bad file
-        raise LivehmrError(f"{path} is not a readable prior file ({type(exc).__name__}: {str(exc)[:200]})") from None
-    if not isinstance(state, dict) or state.get("kind") not in KINDS or not isinstance(state.get("net"), dict):
-        raise LivehmrError(f"{path} is not a livehmr motion prior (needs 'kind' in {KINDS}, 'net' and 'model')")
-    try:
-        if state["kind"] == "humor":
-            model: Prior = TransitionCVAE(CvaeConfig(**state["net"]))
-        else:
-            model = MotionDiffusion(DiffusionConfig(**state["net"]))
-        model.load_state_dict(state["model"])
-    except (RuntimeError, TypeError, KeyError) as exc:
-        raise LivehmrError(f"{path}: its weights do not fit its config ({str(exc)[:200]})") from None
-    model.eval()
-    return model

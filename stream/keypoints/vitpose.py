@@ -1,6 +1,6 @@
 """ViTPose keypoints for every person in view (top-down).
 
-People are found by BlazePose's detector (:class:`~livehmr.stream.blazepose_multi.PersonFinder`)
+People are found by BlazePose's detector (:class:`~livehmr.stream.keypoints.blazepose_multi.PersonFinder`)
 and then followed from their own keypoints: each frame, every followed person's box
 (from the last keypoints, padded 1.25×) and every newcomer's region are cropped to
 256×192, run through ViTPose as one batch, decoded (:mod:`livehmr.models.heatmaps`)
@@ -18,9 +18,9 @@ from livehmr.core.types import NUM_KEYPOINTS, Frame, PersonKeypoints
 from livehmr.models.heatmaps import box_to_crop, crop, decode_heatmaps, heatmap_to_image
 from livehmr.models.vitpose import HEATMAP_SIZE, INPUT_SIZE, normalise
 from livehmr.models.vitpose_runtime import HeatmapRunner, open_runner
-from livehmr.stream.blazepose_multi import PersonFinder, drop_duplicates
-from livehmr.stream.keypoints import visible_box
-from livehmr.stream.tracker import PersonTracker, TrackerConfig
+from livehmr.stream.keypoints.blazepose import visible_box
+from livehmr.stream.keypoints.blazepose_multi import PersonFinder, drop_duplicates
+from livehmr.stream.keypoints.tracker import PersonTracker, TrackerConfig
 
 
 class ViTPoseKeypoints:
@@ -29,7 +29,7 @@ class ViTPoseKeypoints:
         or a ready :class:`HeatmapRunner`.
     variant: s | b | l | h, checked against a checkpoint (None: read from it).
     device: ``cpu`` or ``cuda``.
-    max_people, detect_every: as :class:`~livehmr.stream.blazepose_multi.MultiBlazePose`.
+    max_people, detect_every: as :class:`~livehmr.stream.keypoints.blazepose_multi.MultiBlazePose`.
     min_score: mean keypoint confidence a crop needs to count as a person.
     """
 

@@ -19,7 +19,6 @@ import numpy as np
 
 from livehmr.models.motion.shape import REST_REGRESSOR_PATH, RestJointsFromPhenotype, load_rest_regressor  # noqa: F401
 
-PHENOTYPE_KEYS = ("gender", "age", "muscle", "weight", "height", "proportions")
 CACHE_VERSION = 1
 
 
@@ -29,7 +28,7 @@ def cache_dir() -> Path:
 
 @dataclass
 class BodyBank:
-    """Anny bodies of random phenotypes: ``phenotypes`` (B, 6) in [0, 1] (PHENOTYPE_KEYS),
+    """Anny bodies of random phenotypes: ``phenotypes`` (B, 6) in [0, 1] (PHENOTYPES),
     ``rest_joints`` (B, 24, 3) m in canon, ``sole_offsets`` (B, 4) m."""
 
     phenotypes: np.ndarray
@@ -38,15 +37,15 @@ class BodyBank:
 
     @classmethod
     def build(cls, size: int, seed: int = 0) -> BodyBank:
-        from livehmr.models.anny_body import AnnyBody
+        from livehmr.models.anny_body import PHENOTYPES, AnnyBody
         from livehmr.models.body import sole_offsets
 
         rng = np.random.default_rng(seed)
-        phen = np.clip(rng.beta(2.0, 2.0, size=(size, len(PHENOTYPE_KEYS))), 0.02, 0.98)
+        phen = np.clip(rng.beta(2.0, 2.0, size=(size, len(PHENOTYPES))), 0.02, 0.98)
         phen[0] = 0.5  # the default body is always in
         rest, soles = [], []
         for p in phen:
-            body = AnnyBody(dict(zip(PHENOTYPE_KEYS, p.tolist())))
+            body = AnnyBody(dict(zip(PHENOTYPES, p.tolist())))
             rest.append(np.asarray(body.rest_joints, dtype=np.float64))
             soles.append(sole_offsets(body))
         return cls(phen, np.array(rest), np.array(soles))
