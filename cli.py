@@ -210,7 +210,7 @@ def _run_pipeline(choices: StageChoices, *, publish: str, insecure: bool = False
             pipeline = Pipeline(
                 source=source,
                 keypoints=loaded("keypoints", registry.make_keypoints(c.keypoints, c.people, c.vitpose, c.device,
-                                                                      c.trust_checkpoint)),
+                                                                      c.trust_checkpoint, c.far_search)),
                 camera=camera_motion,
                 estimator=loaded("estimator", registry.make_estimator(c.estimator, body_model, c.fov, c.motion_model,
                                                                       c.camera_translation)),
@@ -257,6 +257,7 @@ def _run_pipeline(choices: StageChoices, *, publish: str, insecure: bool = False
 
 
 _KEYPOINTS = typer.Option("blazepose", help="2D keypoints: blazepose (one person, MediaPipe's Pose solution) | blazepose-multi (up to --people, tracked ids) | vitpose (needs --vitpose FILE; people found by BlazePose's detector).")
+_FAR_SEARCH = typer.Option(True, help="--keypoints blazepose: on frames where MediaPipe's solution finds nobody (far away, seen from above), look with BlazePose's models over zoomed views (--no-far-search: the solution alone).")
 _PEOPLE = typer.Option(4, callback=_within(1, 32), help="blazepose-multi / vitpose: follow at most this many people.")
 _VITPOSE = typer.Option(None, callback=_existing_file, help="ViTPose model for --keypoints vitpose: an official .pth checkpoint, an exported .onnx or a TensorRT .engine.")
 _DEVICE = typer.Option("cpu", help="Where ViTPose runs: cpu | cuda (PyTorch fp16 + CUDA graphs, ONNX Runtime's CUDA provider, or TensorRT).")
@@ -328,7 +329,7 @@ def run(
                                   "file; frames the pipeline is late for are dropped and flagged)."),
     quiet: bool = _QUIET, people: int = _PEOPLE, vitpose: Optional[str] = _VITPOSE, device: Device = _DEVICE,
     trust_checkpoint: bool = _TRUST, publish_frames: bool = _FRAMES, refine: Optional[RefinePrior] = _REFINE,
-    refine_lag: int = _REFINE_LAG,
+    refine_lag: int = _REFINE_LAG, far_search: bool = _FAR_SEARCH,
 ) -> None:  # fmt: skip
     """Run the pipeline on SOURCE and publish SMPL states over ZeroMQ."""
     from livehmr.stream.registry import StageChoices
@@ -337,7 +338,8 @@ def run(
                            trust_checkpoint=trust_checkpoint, camera=camera, gyro=gyro, imu_to_cam=imu_to_cam,
                            gyro_offset=gyro_offset, estimator=estimator, motion_model=motion_model,
                            camera_translation=camera_translation, body=body, smpl_model=smpl_model, fov=fov,
-                           refine=refine, refine_lag=refine_lag, max_frames=max_frames, realtime=realtime)  # fmt: skip
+                           refine=refine, refine_lag=refine_lag, max_frames=max_frames, realtime=realtime,
+                           far_search=far_search)  # fmt: skip
     _run_pipeline(choices, publish=publish, insecure=insecure, curve=_curve_server(curve_secret, curve_clients),
                   publish_frames=publish_frames, quiet=quiet)
 
@@ -545,6 +547,8 @@ def bench_accuracy_cmd(
     motion_model: Optional[str] = _MOTION_MODEL, camera_translation: CameraTranslation = _CAMERA_TRANSLATION,
     fit_pelvis: bool = typer.Option(True, help="Learned estimator: place the pelvis by the fit to the keypoints (--no-fit-pelvis: the network's depth)."),
     fit_limbs: bool = typer.Option(True, help="Learned estimator: turn the limbs towards the keypoints (--no-fit-limbs: the network's pose)."),
+    far_search: bool = _FAR_SEARCH,
+    compare_to: Optional[str] = typer.Option(None, help="Another run's --out folder: also report the frames this run publishes a body on and that one does not, and their errors."),
 ) -> None:
     """Run the pipeline causally on every sequence of a suite and print the accuracy table."""
     from pathlib import Path
@@ -580,7 +584,8 @@ def bench_accuracy_cmd(
         make_suite(suite, folder)
     bench_accuracy(folder, out, configs=chosen or CONFIGS, limit=limit, refine=refine_configs,
                    estimator_options={"motion_model": motion_model, "camera_translation": camera_translation,
-                                      "fit_pelvis": fit_pelvis, "fit_limbs": fit_limbs})  # fmt: skip
+                                      "fit_pelvis": fit_pelvis, "fit_limbs": fit_limbs},
+                   far_search=far_search, compare_to=compare_to)  # fmt: skip
     typer.echo((Path(out) / "table.md").read_text())
     typer.echo(f"plots and per-sequence results in {out}")
 

@@ -143,6 +143,9 @@ class NoKeypoints:
     def detect(self, frame):
         return []
 
+    def reset(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

@@ -3,8 +3,9 @@
     python -m livehmr.bench.motion [--weights motion.pt] [--frames 500]
 
 Prints p50/p99 milliseconds of: one network step (PyTorch, 1 thread), one step in ONNX
-Runtime (1 thread), and the whole live estimator call for one person (features, step,
-decoding, forward kinematics, contact refinement), PyTorch and ONNX backends.
+Runtime (1 thread), and the whole live estimator call for 1, 2 and 4 people (features,
+one batched step, decoding, forward kinematics, the fits and the trajectory filter), PyTorch
+and ONNX backends, with what each extra person costs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -66,14 +68,21 @@ def main() -> None:
 
         frames = walker_frames(60)
         for backend, weights in (("torch", args.weights), ("onnx", onnx_path)):
-            est = LearnedEstimator(Body(), weights, backend=backend)
-            ms = []
-            for i in range(args.frames):
-                frame, cam, person = frames[i % len(frames)]
-                t0 = time.perf_counter()
-                est.estimate(frame, cam, [person])
-                ms.append((time.perf_counter() - t0) * 1e3)
-            print(f"estimator, 1 person, {backend:5s}            {_percentiles(ms)}")
+            p50 = {}
+            for people in (1, 2, 4):
+                est = LearnedEstimator(Body(), weights, backend=backend)
+                ms = []
+                for i in range(args.frames):
+                    frame, cam, person = frames[i % len(frames)]
+                    # the others: the same walker shifted sideways in the image, each its own track
+                    crowd = [replace(person, track_id=k, keypoints=person.keypoints + [90.0 * k, 0, 0],
+                                     box=person.box + [90.0 * k, 0, 90.0 * k, 0]) for k in range(people)]  # fmt: skip
+                    t0 = time.perf_counter()
+                    est.estimate(frame, cam, crowd)
+                    ms.append((time.perf_counter() - t0) * 1e3)
+                p50[people] = float(np.percentile(ms, 50))
+                print(f"estimator, {people} person{'s' if people > 1 else ' '}, {backend:5s}           {_percentiles(ms)}")
+            print(f"  each extra person, {backend:5s}              {(p50[4] - p50[1]) / 3:6.3f} ms p50 (from 1 to 4 people)")
 
 
 if __name__ == "__main__":

@@ -22,9 +22,12 @@ class Source(Protocol):
 
 
 class KeypointDetector(Protocol):
-    """Image -> per-person 2D keypoints (and 3D landmarks when the model gives them)."""
+    """Image -> per-person 2D keypoints (and 3D landmarks when the model gives them);
+    ``reset`` forgets every track (the next frame starts afresh)."""
 
     def detect(self, frame: Frame) -> list[PersonKeypoints]: ...
+
+    def reset(self) -> None: ...
 
     def close(self) -> None: ...
 

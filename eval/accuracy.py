@@ -97,6 +97,9 @@ class ReplayedKeypoints:
     def detect(self, frame) -> list[PersonKeypoints]:
         return self.recorded.get(frame.index, [])
 
+    def reset(self) -> None:
+        pass  # a recording has no state to forget
+
     def close(self) -> None:
         pass
 
@@ -176,6 +179,8 @@ def score(pred: Prediction, truth: SequenceTruth, meshes=None) -> dict[str, floa
         return out
     out["MPJPE"] = float(M.mpjpe(pred_cam[ok], gt_cam[ok]).mean())
     per_joint = M.pa_joint_errors(pred_cam[ok], gt_cam[ok])
+    out["_pa_err"] = np.full(len(ok), np.nan)
+    out["_pa_err"][ok] = per_joint.mean(axis=1)
     out["PA-MPJPE"] = float(per_joint.mean())
     for part, joints in M.BODY_PARTS.items():
         out[f"PA {part}"] = float(per_joint[:, list(joints)].mean())
@@ -311,12 +316,16 @@ def plot_sequence(name: str, results: dict[str, dict], out: Path) -> None:
 
 def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_stride: int = 10,
                    limit: int | None = None, progress=True, refine: tuple[str, ...] | dict = (),
-                   estimator_options: dict | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
+                   estimator_options: dict | None = None, far_search: bool = True,
+                   compare_to: str | Path | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
     """Run and score every sequence of a suite for each (estimator, camera) config; write
-    ``results.json``, ``table.md`` and one plot per sequence into ``out``; return the table.
-    ``refine``: priors (or labelled RefineConfigs, see :func:`run_sequence`) whose refined
-    stream is scored too, as ``<config> refined:<label>`` (with its publish lag and window
-    solve times under the table)."""
+    ``results.json``, ``table.md``, ``frames.npz`` (per sequence and config, per frame:
+    ``has_body``, PA-MPJPE, W-MPJPE100 errors) and one plot per sequence into ``out``; return
+    the table. ``refine``: priors (or labelled RefineConfigs, see :func:`run_sequence`) whose
+    refined stream is scored too, as ``<config> refined:<label>`` (with its publish lag and
+    window solve times under the table). ``far_search``: BlazePose with the far-person
+    fallback (as live) or the solution alone. ``compare_to``: another run's output folder;
+    the table then also says how the frames this run publishes and that one does not fare."""
     from tqdm import tqdm
 
     from livehmr.models.anny_body import AnnyBody
@@ -331,9 +340,10 @@ def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_
     heights: dict[str, list[np.ndarray]] = {}  # config -> [(height_px, has_body) per frame]
     solve_times: dict[str, list[float]] = {}
     lags: dict[str, list[int]] = {}
+    frame_series: dict[str, np.ndarray] = {}  # "sequence|config|series" -> (T,)
     for spec, folder in tqdm(sequences, desc="bench accuracy", unit="seq", disable=not progress):
         truth = SequenceTruth.load(folder / "truth.npz")
-        recorded = cached_keypoints(folder, truth)
+        recorded = cached_keypoints(folder, truth, far_search=far_search)
         results = {}
         for estimator, camera in configs:
             options = estimator_options if estimator == "learned" else None
@@ -350,6 +360,9 @@ def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_
         for config, r in results.items():
             if "_height_px" in r:
                 heights.setdefault(config, []).append(np.column_stack([r["_height_px"], r["_has_body"]]))
+            for series in ("_has_body", "_pa_err", "_w_err"):
+                if series in r:
+                    frame_series[f"{spec.name}|{config}|{series[1:]}"] = np.asarray(r[series])
         per_sequence[spec.name] = {k: {m: v for m, v in r.items() if not m.startswith("_")} for k, r in results.items()}
     table = summarize(per_sequence)
     details = summarize_details(per_sequence, families)
@@ -357,8 +370,11 @@ def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_
     (out / "results.json").write_text(json.dumps({"per_sequence": per_sequence, "families": families, "table": table,
                                                   "details": details, "coverage_by_height": coverage_by_height},
                                                  indent=1))  # fmt: skip
+    np.savez_compressed(out / "frames.npz", allow_pickle=False, **frame_series)
     text = markdown_table(table, len(sequences), sum(s.frames for s, _ in sequences))
     text += "\n" + markdown_details(details) + "\n" + markdown_coverage(coverage_by_height)
+    if compare_to is not None:
+        text += "\n" + markdown_new_frames(new_frame_errors(frame_series, Path(compare_to) / "frames.npz"), compare_to)
     for name, times in solve_times.items():
         if times:
             text += (f"\n{name}: published {np.mean(lags[name]):.1f} frames after capture on average (min {min(lags[name])}); "
@@ -405,6 +421,65 @@ def summarize_details(per_sequence: dict[str, dict[str, dict]], families: dict[s
         row["sequences"] = float(len(rows))
         out[group] = row
     return out
+
+
+def new_frame_errors(this: dict[str, np.ndarray], other_path: Path) -> dict[str, dict[str, float]]:
+    """Per config in both runs: frames with a body here and not in the other run (``new``)
+    and in both (``shared``), with mean PA-MPJPE and W-MPJPE100 (mm) on each, here and there."""
+    from livehmr.core.errors import LivehmrError
+
+    if not other_path.is_file():
+        raise LivehmrError(f"--compare-to: {other_path} not found (a bench accuracy output folder holds it)")
+    with np.load(other_path, allow_pickle=False) as f:
+        other = {k: f[k] for k in f.files}
+    sums: dict[str, dict[str, list[np.ndarray]]] = {}
+    for key, body in this.items():
+        seq, config, series = key.split("|")
+        if series != "has_body" or key not in other or len(other[key]) != len(body):
+            continue
+        here, there = body.astype(bool), other[key].astype(bool)
+        acc = sums.setdefault(config, {})
+        for part, sel in (("new", here & ~there), ("shared", here & there), ("lost", ~here & there)):
+            acc.setdefault(f"{part} frames", []).append(np.array([sel.sum()]))
+            for metric in ("pa_err", "w_err"):
+                mine, theirs = this.get(f"{seq}|{config}|{metric}"), other.get(f"{seq}|{config}|{metric}")
+                if mine is not None:
+                    acc.setdefault(f"{part} {metric} here", []).append(mine[sel])
+                if theirs is not None:
+                    acc.setdefault(f"{part} {metric} there", []).append(theirs[sel])
+    out: dict[str, dict[str, float]] = {}
+    for config, acc in sums.items():
+        row = {}
+        for k, v in acc.items():
+            values = np.concatenate(v)
+            if k.endswith("frames"):
+                row[k] = float(values.sum())
+            else:
+                values = values[np.isfinite(values)]
+                row[k] = float(values.mean()) if len(values) else np.nan
+        out[config] = row
+    return out
+
+
+def markdown_new_frames(rows: dict[str, dict[str, float]], other: str | Path) -> str:
+    if not rows:
+        return ""
+    cols = [("new frames", "new frames"), ("new PA-MPJPE", "new pa_err here"), ("new W-MPJPE100", "new w_err here"),
+            ("lost frames", "lost frames"), ("shared frames", "shared frames"),
+            ("shared PA-MPJPE here / there", ("shared pa_err here", "shared pa_err there")),
+            ("shared W-MPJPE100 here / there", ("shared w_err here", "shared w_err there"))]  # fmt: skip
+
+    def cell(r, key):
+        if isinstance(key, tuple):
+            return " / ".join("–" if not np.isfinite(r.get(k, np.nan)) else f"{r[k]:.1f}" for k in key)
+        v = r.get(key, np.nan)
+        return "–" if not np.isfinite(v) else f"{v:.0f}" if key.endswith("frames") else f"{v:.1f}"
+
+    head = f"| against {other} | " + " | ".join(c for c, _ in cols) + " |"
+    body = [f"| {config} | " + " | ".join(cell(r, k) for _, k in cols) + " |" for config, r in rows.items()]
+    note = ("Frames this run publishes a body on and the other run does not (new), the reverse (lost), and both "
+            "(shared); errors in mm (W-MPJPE100 per frame: its 100-frame chunk's error).")
+    return "\n".join([note, "", head, "|---|" + "---:|" * len(cols), *body]) + "\n"
 
 
 def coverage_by_height_px(height_and_body: np.ndarray) -> dict[str, float]:

@@ -59,18 +59,22 @@ def load_keypoints(path: Path) -> dict[int, list[PersonKeypoints]]:
     return recorded
 
 
-def cached_keypoints(folder: Path, truth: SequenceTruth, detector: str = "blazepose") -> dict[int, list[PersonKeypoints]]:
+def cached_keypoints(folder: Path, truth: SequenceTruth, detector: str = "blazepose",
+                     far_search: bool = True) -> dict[int, list[PersonKeypoints]]:  # fmt: skip
     """The detector's keypoints for every frame of a sequence, computed once (tracking mode,
     frames in order, exactly as live) and kept beside the video as ``keypoints_<detector>.npz``
-    (derived data, plain arrays: a suite folder from elsewhere runs no code; delete it to recompute)."""
+    (``blazepose``: MediaPipe's solution alone; ``keypoints_blazepose+far.npz`` with the
+    far-person fallback, ``far_search``). Derived data, plain arrays: a suite folder from
+    elsewhere runs no code; delete it to recompute."""
     from livehmr.stream import registry
     from livehmr.stream.sources.files import VideoFileSource
 
-    path = folder / f"keypoints_{detector}.npz"
+    far = far_search and detector == "blazepose"
+    path = folder / f"keypoints_{detector}{'+far' if far else ''}.npz"
     if path.exists():
         return load_keypoints(path)
     source = VideoFileSource(folder / "video.mp4")
-    model = registry.make_keypoints(detector)
+    model = registry.make_keypoints(detector, far_search=far)
     recorded: dict[int, list[PersonKeypoints]] = {}
     try:
         for frame in source:

@@ -17,8 +17,10 @@ ESTIMATORS = ("learned", "baseline")
 
 
 def make_keypoints(name: str, max_people: int = 4, vitpose: str | None = None, device: str = "cpu",
-                   trust_checkpoint: bool = False) -> KeypointDetector:  # fmt: skip
-    """``blazepose``: MediaPipe's Pose solution, one person, smoothed. ``blazepose-multi``:
+                   trust_checkpoint: bool = False, far_search: bool = True) -> KeypointDetector:  # fmt: skip
+    """``blazepose``: MediaPipe's Pose solution, one person, smoothed; on frames where it
+    finds nobody (far away, seen from above) the multi-person models with zoomed views stand
+    in (``far_search``; :mod:`livehmr.stream.keypoints.fallback`). ``blazepose-multi``:
     the same models run per person, up to ``max_people``, with a tracker. ``vitpose``: a
     user-supplied ViTPose checkpoint (``.pth``), ONNX model or TensorRT engine on the
     people ``blazepose-multi``'s detector finds."""
@@ -26,7 +28,14 @@ def make_keypoints(name: str, max_people: int = 4, vitpose: str | None = None, d
     if name == "blazepose":
         from livehmr.stream.keypoints.blazepose import BlazePoseDetector
 
-        return BlazePoseDetector()
+        if not far_search:
+            return BlazePoseDetector()
+        from livehmr.stream.keypoints.blazepose_multi import MultiBlazePose
+        from livehmr.stream.keypoints.fallback import FallbackDetector
+        from livehmr.stream.keypoints.tracker import TrackerConfig
+
+        # one person: no one to confuse it with, so a track is published from its first frame
+        return FallbackDetector(BlazePoseDetector(), MultiBlazePose(max_people=1, tracker=TrackerConfig(confirm_hits=1)))
     if max_people < 1:
         raise LivehmrError(f"--people must be at least 1, not {max_people}")
     if name == "blazepose-multi":
@@ -150,14 +159,15 @@ def make_refiner(prior: str | None, body: BodyModel, lag: int = 20, mode: str = 
 @dataclass(frozen=True)
 class StageChoices:
     """One run's choice for every stage, by name, as ``livehmr run`` takes them (see its
-    ``--help`` for each): the source spec, keypoints (``people``, ``vitpose`` model, ``device``,
-    ``trust_checkpoint``), camera motion (``gyro`` feed, ``imu_to_cam`` mounting,
+    ``--help`` for each): the source spec, keypoints (``far_search``, ``people``, ``vitpose``
+    model, ``device``, ``trust_checkpoint``), camera motion (``gyro`` feed, ``imu_to_cam`` mounting,
     ``gyro_offset`` s), estimator (``motion_model``, ``camera_translation``), body model
     (``smpl_model`` path), ``fov`` (degrees, for sources without intrinsics), refinement
     (``refine`` prior, ``refine_lag`` frames), ``max_frames`` and ``realtime`` pacing."""
 
     source: str
     keypoints: str = "blazepose"
+    far_search: bool = True
     people: int = 4
     vitpose: str | None = None
     device: str = "cpu"

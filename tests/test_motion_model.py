@@ -253,3 +253,24 @@ def test_a_landmark_network_runs_with_and_without_3d_landmarks(tmp_path):
             joints.append(state.joints_world)
         outputs[with_3d] = np.array(joints)
     assert np.abs(outputs[True] - outputs[False]).max() > 1e-4
+
+
+def test_people_stepped_in_one_batch_get_what_each_would_get_alone():
+    from dataclasses import replace
+
+    from livehmr.stream.estimators.learned import LearnedEstimator
+
+    class Body:
+        name = "anny"
+        rest_joints = np.zeros((24, 3))
+        betas = np.zeros(10)
+
+    alone = LearnedEstimator(Body(), fit_limbs=False)
+    together = LearnedEstimator(Body(), fit_limbs=False)
+    for frame, cam, person in walker_frames(15):
+        other = replace(person, track_id=1, keypoints=person.keypoints * [0.7, 0.9, 1.0], box=person.box * 0.8)
+        mine = alone.estimate(frame, cam, [person])[0]
+        ours = {s.person_id: s for s in together.estimate(frame, cam, [person, other])}
+        # the network's answer for one person does not depend on who else is in the batch
+        assert np.allclose(ours[0].params.body_pose, mine.params.body_pose, atol=1e-4)
+        assert 1 in ours

@@ -217,3 +217,52 @@ def test_litert_blazepose_agrees_with_mediapipes_own_solution():
     assert len(pixel_err) >= 4
     assert np.median(pixel_err) < 6.0  # pixels (640x480; `--agreement` measures 2.5: the two crop the person slightly differently)
     assert np.median(world_err) < 0.04  # metres (`bench/keypoints.py --agreement`: 0.030 median over 60 frames)
+
+
+def test_the_finder_searches_an_empty_view_every_few_frames_only():
+    from livehmr.stream.keypoints.blazepose_multi import PersonFinder, detection_views
+
+    finder = PersonFinder(idle_every=3)
+    empty = np.zeros((480, 640, 3), np.uint8)
+    cycle = len(detection_views(640, 480))
+    for _ in range(cycle):  # a first whole cycle: every frame
+        assert finder(empty, []) == []
+    assert finder.calls == cycle
+    for _ in range(30):
+        finder(empty, [])
+    assert finder.calls == cycle + 10  # then one frame in three
+    finder.close()
+
+
+def test_fallback_detector_stands_in_only_where_the_primary_sees_nobody():
+    from livehmr.core.types import Frame, PersonKeypoints
+    from livehmr.stream.keypoints.fallback import FallbackDetector
+
+    def person(track_id):
+        return PersonKeypoints(keypoints=np.ones((23, 3)), box=np.array([0.0, 0, 10, 10]), track_id=track_id)
+
+    class Scripted:
+        def __init__(self, sees, track_id):
+            self.sees, self.track_id, self.calls, self.resets = sees, track_id, [], 0
+
+        def detect(self, frame):
+            self.calls.append(frame.index)
+            return [person(self.track_id)] if self.sees(frame.index) else []
+
+        def reset(self):
+            self.resets += 1
+
+        def close(self):
+            pass
+
+    primary = Scripted(lambda i: i < 5 or i >= 21, 0)  # loses the person on frames 5-20
+    fallback = Scripted(lambda i: True, 7)
+    detector = FallbackDetector(primary, fallback, retry_every=10)
+    got = [detector.detect(Frame(i, i / 30, np.zeros((4, 4, 3), np.uint8))) for i in range(30)]
+    assert all(len(p) == 1 and p[0].track_id == 0 for p in got)  # one person, one id throughout
+    assert fallback.calls == list(range(5, 27))  # from the first frame the primary misses
+    # while the fallback follows, the primary is tried every 10 frames, not every frame: at
+    # 16 (still nobody) and 27 (back), so it takes over again within 10 frames of seeing again
+    assert primary.calls == [0, 1, 2, 3, 4, 5, 16, 27, 28, 29]
+    assert detector.fallback_frames == 22 and fallback.resets == 1  # the fallback forgets its track
+    assert not detector.on_fallback

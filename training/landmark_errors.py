@@ -107,7 +107,7 @@ def collect(suite_dirs: Sequence[str | Path], detector: str = "blazepose") -> tu
     sequences = [s for d in suite_dirs for s in load_suite(d)]
     for _, folder in tqdm(sequences, desc="3D landmark errors", unit="seq"):
         truth = SequenceTruth.load(folder / "truth.npz")
-        recorded = cached_keypoints(folder, truth, detector)
+        recorded = cached_keypoints(folder, truth, detector, far_search=False)  # the solution's own errors
         frames = [i for i in sorted(recorded) if recorded[i] and recorded[i][0].landmarks_3d is not None
                   and i < truth.num_frames]  # fmt: skip
         if not frames:

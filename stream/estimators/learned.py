@@ -205,6 +205,7 @@ class LearnedEstimator:
         dt = 1.0 / FPS if self.t_prev is None else float(np.clip(frame.t - self.t_prev, 1e-3, 0.5))
         self.t_prev = frame.t
         bodies: dict[int, _Body] = {}
+        stepped: list[tuple[int, _Track, np.ndarray, np.ndarray, np.ndarray, bool]] = []  # tid, track, x, box, kp, detected
         for tid in sorted(set(seen) | set(self.tracks)):
             track = self.tracks.get(tid)
             if track is None:
@@ -225,8 +226,13 @@ class LearnedEstimator:
             x[:NUM_KP_FEATURES] = feats
             x[LANDMARK_SLICE] = landmark_features(landmarks, visibility, feats[-1] > 0)
             x[-NUM_CAM_FEATURES:] = cam
-            out, track.state = self.step(x[None, self.columns], track.state)
-            bodies[tid] = self._body(track, out[0], box, camera, kp, K, detected=bool(feats[-1]))
+            stepped.append((tid, track, x[self.columns], box, kp, bool(feats[-1])))
+        if stepped:  # every person in one batch: one network call per frame, not one per person
+            states = np.concatenate([track.state for _, track, *_ in stepped], axis=2)  # (3, layers, B, hidden)
+            out, new_states = self.step(np.stack([x for _, _, x, *_ in stepped]), states)
+            for i, (tid, track, _, box, kp, detected) in enumerate(stepped):
+                track.state = new_states[:, :, i : i + 1]
+                bodies[tid] = self._body(track, out[i], box, camera, kp, K, detected=detected)
         placed = self.trajectory.step(dt, camera.R_world_cam, {tid: b.observation(dt) for tid, b in bodies.items()})
         camera_position = self.trajectory.camera_position
         states = []

@@ -268,24 +268,33 @@ class PersonFinder:
     Each call runs the detector on the next view of :func:`detection_views` (the whole
     frame, then zoomed squares), so a newcomer is found within one cycle (9 frames at
     640×480, 0.3 s). While ``max_people`` are followed it looks only every
-    ``detect_every`` frames."""
+    ``detect_every`` frames; while nobody is followed and a whole cycle found no one, every
+    ``idle_every`` frames (someone coming into an empty view then takes up to
+    ``idle_every`` cycles to find: ~1 s at 640×480)."""
 
-    def __init__(self, max_people: int = 4, detect_every: int = 10, min_score: float = 0.5, threads: int = 2):
+    def __init__(self, max_people: int = 4, detect_every: int = 10, min_score: float = 0.5, threads: int = 2,
+                 idle_every: int = 3):  # fmt: skip
         self.detector = PoseDetector(min_score=min_score, threads=threads)
         self.max_people = max_people
         self.detect_every = detect_every
+        self.idle_every = idle_every
         self._view = 0
         self._frames_since_detect = 0
+        self._empty_views = 0  # views in a row in which nobody new was found
+        self.calls = 0  # detector calls made (the cost this schedule bounds)
 
     def __call__(self, rgb: np.ndarray, followed: list[np.ndarray]) -> list[Roi]:
         """Regions of people found in this frame's view whose hips lie in none of the
         ``followed`` boxes (x0 y0 x1 y1, pixels); none on frames the schedule skips."""
         self._frames_since_detect += 1
-        if len(followed) >= self.max_people and self._frames_since_detect < self.detect_every:
-            return []
-        self._frames_since_detect = 0
         h, w = rgb.shape[:2]
         views = detection_views(w, h)
+        if len(followed) >= self.max_people and self._frames_since_detect < self.detect_every:
+            return []
+        if not followed and self._empty_views >= len(views) and self._frames_since_detect < self.idle_every:
+            return []
+        self._frames_since_detect = 0
+        self.calls += 1
         x0, y0, side = views[self._view % len(views)]
         self._view += 1
         whole = side >= max(w, h)
@@ -297,6 +306,7 @@ class PersonFinder:
             if any(b[0] <= hips[0] <= b[2] and b[1] <= hips[1] <= b[3] for b in followed):
                 continue
             new.append(Roi.from_alignment(hips, det.keypoints[1] + offset))
+        self._empty_views = 0 if new else self._empty_views + 1
         return new
 
     def close(self) -> None:
