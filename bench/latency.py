@@ -1,6 +1,6 @@
 """Per-stage latency, throughput and glass-to-publish latency of the live pipeline.
 
-    python -m livehmr.bench.latency [--frames 300]
+    livehmr bench latency [--frames 300] [--people 4]
 
 Four runs, one process, same machine:
 1. the keypoint model alone over pre-decoded frames (its own throughput);
@@ -12,7 +12,9 @@ Four runs, one process, same machine:
 
 ``overhead`` is everything the back thread does per frame outside the keypoint model
 (camera motion, estimator, publishing). Targets of the foundation issue: overhead p50
-<= 10 ms; pipeline throughput >= 0.9 x the keypoint model's own.
+<= 10 ms; pipeline throughput >= 0.9 x the keypoint model's own. ``--people N`` (2-4): the
+crowd scene (tripod) through ``blazepose-multi`` and the learned estimator instead
+(issue 26: 4 people >= 30 fps end to end, glass-to-publish p99 <= 66 ms paced at 30 fps).
 """
 
 from __future__ import annotations
@@ -34,18 +36,20 @@ from livehmr.stream.camera.static import StaticCamera
 from livehmr.stream.estimators.baseline import BaselineEstimator
 from livehmr.stream.keypoints.blazepose import BlazePoseDetector
 from livehmr.stream.publish.publisher import ZmqPublisher
+from livehmr.stream.registry import make_estimator, make_keypoints
 from livehmr.stream.runtime import Pipeline, RunSummary
 from livehmr.stream.sources.files import PacedVideoSource, VideoFileSource
 from livehmr.stream.sources.synthetic import SyntheticSource
-from livehmr.studio.scene import default_scene
+from livehmr.studio.scene import crowd_scene, default_scene
 
 STAGES = ("source", "keypoints", "camera", "estimator", "publish", "overhead", "glass_to_publish")
 
 
-def encode_scene(path: Path, frames: int, keep_images: bool = True) -> list[np.ndarray]:
-    """Render the embedded scene's first ``frames`` frames into an MP4 at ``path``; returns the
-    images (none with ``keep_images=False``: 600 frames hold 550 MB)."""
-    scene = default_scene(duration=frames / 30)
+def encode_scene(path: Path, frames: int, keep_images: bool = True, people: int = 1) -> list[np.ndarray]:
+    """Render the embedded scene's first ``frames`` frames (``people`` > 1: the crowd scene)
+    into an MP4 at ``path``; returns the images (none with ``keep_images=False``: 600 frames
+    hold 550 MB)."""
+    scene = default_scene(duration=frames / 30) if people == 1 else crowd_scene(people, duration=frames / 30)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, scene.size)
     images = []
     for i in tqdm(range(frames), desc="rendering the scene to MP4", leave=False):
@@ -57,8 +61,8 @@ def encode_scene(path: Path, frames: int, keep_images: bool = True) -> list[np.n
     return images
 
 
-def keypoint_throughput(images: list[np.ndarray]) -> float:
-    detector = BlazePoseDetector()
+def keypoint_throughput(images: list[np.ndarray], people: int = 1) -> float:
+    detector = make_keypoints("blazepose-multi", people) if people > 1 else BlazePoseDetector()
     detector.detect(Frame(0, 0.0, images[0]))  # warm-up
     t0 = time.perf_counter()
     for i, image in enumerate(images):
@@ -68,9 +72,13 @@ def keypoint_throughput(images: list[np.ndarray]) -> float:
     return fps
 
 
-def run_pipeline(source, camera, body) -> RunSummary:
+def run_pipeline(source, camera, body, people: int = 1) -> RunSummary:
     publisher = ZmqPublisher("tcp://127.0.0.1:0")
-    pipeline = Pipeline(source, BlazePoseDetector(), camera, BaselineEstimator(body), publishers=[publisher])
+    if people > 1:
+        keypoints, estimator = make_keypoints("blazepose-multi", people), make_estimator("learned", body, 70.0)
+    else:
+        keypoints, estimator = BlazePoseDetector(), BaselineEstimator(body)
+    pipeline = Pipeline(source, keypoints, camera, estimator, publishers=[publisher])
     summary = pipeline.run()
     pipeline.close()
     return summary
@@ -79,22 +87,27 @@ def run_pipeline(source, camera, body) -> RunSummary:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--people", type=int, default=1, choices=(1, 2, 3, 4))
     args = parser.parse_args()
+    people = args.people
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "scene.mp4"
-        images = encode_scene(video, args.frames)
-        kp_fps = keypoint_throughput(images)
-        synthetic = SyntheticSource(max_frames=args.frames, duration=args.frames / 30)
+        images = encode_scene(video, args.frames, people=people)
+        kp_fps = keypoint_throughput(images, people)
+        scene = default_scene(duration=args.frames / 30) if people == 1 else crowd_scene(people, duration=args.frames / 30)
+        synthetic = SyntheticSource(scene, max_frames=args.frames)
         body = synthetic.scene.body
         runs = {
-            "video file": run_pipeline(VideoFileSource(video), StaticCamera(), body),
-            "clip paced at 30 fps (live)": run_pipeline(PacedVideoSource(video), GyroCamera(synthetic.gyro_feed()), body),
+            "video file": run_pipeline(VideoFileSource(video), StaticCamera(), body, people),
+            "clip paced at 30 fps (live)": run_pipeline(PacedVideoSource(video), GyroCamera(synthetic.gyro_feed()), body, people),
             "embedded scene, live 30 fps": run_pipeline(
-                SyntheticSource(synthetic.scene, realtime=True, max_frames=args.frames), GyroCamera(synthetic.gyro_feed()), body
+                SyntheticSource(synthetic.scene, realtime=True, max_frames=args.frames), GyroCamera(synthetic.gyro_feed()),
+                body, people,
             ),
         }
-    table = Table(title=f"livehmr pipeline latency, ms p50 / p99 ({args.frames} frames, 640x480, BlazePose full, baseline estimator)")
+    what = "BlazePose full, baseline estimator" if people == 1 else f"{people} people, blazepose-multi, learned estimator"
+    table = Table(title=f"livehmr pipeline latency, ms p50 / p99 ({args.frames} frames, 640x480, {what})")
     table.add_column("stage")
     for name in runs:
         table.add_column(name, justify="right")
