@@ -2,7 +2,7 @@
 
 Data: the corpus' **train** split retargeted onto the Anny body bank (the motion model's
 cache, :mod:`livehmr.training.motion.data`), turned into world joints by forward kinematics
-and then into motion features (:mod:`.representation`), cached once; validation on the
+and then into motion features (:mod:`livehmr.models.priors.representation`), cached once; validation on the
 **val** split. Batches are random transitions (``humor``) or windows (``diffusion``)
 inside single clips. Checkpoints every ``checkpoint_every`` steps; a run resumes from its
 checkpoint; seeded. The shipped weights come from the ``cpu`` config.
@@ -19,7 +19,7 @@ import torch
 
 from livehmr.models.priors.diffusion import DiffusionConfig, MotionDiffusion
 from livehmr.models.priors.humor import CvaeConfig, TransitionCVAE
-from livehmr.models.priors.load import KINDS, SHIPPED, Prior  # noqa: F401  (KINDS: the trainer's choices)
+from livehmr.models.priors.load import KINDS, Prior
 from livehmr.models.priors.representation import Normaliser, motion_features
 
 

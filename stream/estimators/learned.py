@@ -1,11 +1,11 @@
 """``--estimator learned``: the motion model live, one recurrent state per tracked person.
 
-Each frame, per person: features (:mod:`.features`) -> one network step -> decoded
+Each frame, per person: features (:mod:`livehmr.models.motion.features`) -> one network step -> decoded
 outputs -> a world-grounded SMPL state:
 
 - root orientation in the world = ``R_world_cam @ R_cam_root`` (gravity-aligned since
   ``R_world_cam`` is);
-- **where**: one filter (:mod:`.trajectory`) places every person and the camera: each
+- **where**: one filter (:mod:`livehmr.models.motion.trajectory`) places every person and the camera: each
   person's predicted motion since the last frame (velocity in the body's heading frame,
   corrected so that feet predicted in contact on this and the last frame do not slide)
   and predicted pelvis height above the floor (z = 0) are fused with where the camera
@@ -142,12 +142,12 @@ class LearnedEstimator:
             with ``backend="onnx"``, an exported ``.onnx`` step network.
         default_hfov_deg: field of view assumed when the source gives no intrinsics.
         max_predict_frames: how long a missing person is predicted through.
-        camera_translation: the camera's translation model (:mod:`.trajectory`): ``fixed``
+        camera_translation: the camera's translation model (:mod:`livehmr.models.motion.trajectory`): ``fixed``
             (static or tripod), ``moving`` or ``auto`` (decided from the measurements).
         fit_pelvis: place the pelvis in the camera by fitting the predicted body to the 2D
-            keypoints each frame (:func:`.fit.fit_pelvis_cam`) rather than by the network's
+            keypoints each frame (:func:`livehmr.models.motion.fit.fit_pelvis_cam`) rather than by the network's
             depth alone.
-        fit_limbs: turn the limbs towards the keypoints each frame (:func:`.fit.fit_limbs`),
+        fit_limbs: turn the limbs towards the keypoints each frame (:func:`livehmr.models.motion.fit.fit_limbs`),
             so that the published body sits on the person in the frame.
     """
 
