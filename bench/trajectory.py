@@ -40,7 +40,7 @@ class Recorded:
     truth: np.ndarray
 
 
-def record(folder: Path, spec, truth, body, motion_model: str | None = None) -> Recorded:
+def record(folder: Path, spec, truth, body, motion_model: str | None = None, far_search: bool = True) -> Recorded:
     """Run the pipeline on a sequence, keeping what the trajectory filter is given."""
     from livehmr.eval.accuracy import ReplayedKeypoints
     from livehmr.eval.keypoint_cache import cached_keypoints
@@ -78,7 +78,7 @@ def record(folder: Path, spec, truth, body, motion_model: str | None = None) -> 
         return states
 
     estimator.estimate = estimate
-    pipeline = Pipeline(source=source, keypoints=ReplayedKeypoints(cached_keypoints(folder, truth)),
+    pipeline = Pipeline(source=source, keypoints=ReplayedKeypoints(cached_keypoints(folder, truth, far_search=far_search)),
                         camera=registry.make_camera("gyro", source, str(folder / "gyro.csv"), spec.imu),
                         estimator=estimator)  # fmt: skip
     try:
@@ -90,24 +90,55 @@ def record(folder: Path, spec, truth, body, motion_model: str | None = None) -> 
 
 
 def replay(rec: Recorded, mode: str, config) -> dict[str, float]:
-    """The filter alone on a recording; W-MPJPE100 and RTE of the first person (as the bench)."""
+    """The filter alone on a recording; W-MPJPE100 and RTE of the first person (as the bench)
+    and the camera's drift (cm: the farthest its published position strays from the first)."""
     from livehmr.models.motion.trajectory import TrajectoryFilter
 
     filt = TrajectoryFilter(mode, config)
     T = len(rec.truth)
     pred = np.full((T, 24, 3), np.nan)
+    cameras = []
     for i, frame in enumerate(rec.frames):
         placed = filt.step(rec.dt[i], rec.R_world_cam[i], rec.observations[i])
+        cameras.append(np.array(filt.camera_position, dtype=np.float64))
         if placed and rec.rel_joints[i] is not None and frame < T:
             pred[frame] = placed[min(placed)] + rec.rel_joints[i]
+    drift = float(100 * np.linalg.norm(np.array(cameras) - cameras[0], axis=1).max()) if cameras else np.nan
     ok = np.isfinite(pred).all(axis=(1, 2))
     w, r = [], []
     for run in M.runs(ok, min_length=4):
         w.append(M.w_mpjpe(pred[run], rec.truth[run]))
         r.append(M.rte(pred[run, 0], rec.truth[run, 0]))
     if not w:
-        return {"W-MPJPE100": np.nan, "RTE": np.nan}
-    return {"W-MPJPE100": float(np.concatenate(w).mean()), "RTE": float(np.concatenate(r).mean())}
+        return {"W-MPJPE100": np.nan, "RTE": np.nan, "drift": drift}
+    return {"W-MPJPE100": float(np.concatenate(w).mean()), "RTE": float(np.concatenate(r).mean()), "drift": drift}
+
+
+#: the auto mode's switching (``--imm``): when does it believe the camera translates
+IMM_GRID = {
+    "prior_moving": (0.1, 0.01),
+    "switch_probability": (1e-3, 1e-5),
+    "believe_moving": (0.95, 0.999),
+}
+
+
+def imm_table(recordings: list[Recorded]) -> None:
+    """fixed and moving as references, then auto under each IMM setting: per family the
+    mean W-MPJPE100, and for the static and pan families (cameras that do not translate)
+    the worst camera drift."""
+    from livehmr.models.motion.trajectory import TrajectoryConfig
+
+    families = sorted({r.family for r in recordings})
+    print("setting" + " " * 50 + "  ".join(f"{f:>9s}" for f in families) + "   drift static/pan (cm, max)   all W")
+    settings = [("fixed", {}), ("moving", {})] + [("auto", dict(zip(IMM_GRID, v))) for v in itertools.product(*IMM_GRID.values())]
+    for mode, values in settings:
+        config = replace(TrajectoryConfig(), **values)
+        scores = [replay(rec, mode, config) for rec in recordings]
+        w = {f: np.nanmean([s["W-MPJPE100"] for s, r in zip(scores, recordings) if r.family == f]) for f in families}
+        drift = max((s["drift"] for s, r in zip(scores, recordings) if r.family in ("static", "pan")), default=np.nan)
+        label = f"{mode} " + " ".join(f"{k}={v}" for k, v in values.items())
+        print(f"{label:57s}" + "  ".join(f"{w[f]:9.0f}" for f in families) + f"   {drift:10.0f}"
+              + f"   {np.nanmean([s['W-MPJPE100'] for s in scores]):6.0f}", flush=True)  # fmt: skip
 
 
 GRID = {
@@ -125,13 +156,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--suite-dir", action="append", required=True, help="a suite of training subjects (repeatable)")
     parser.add_argument("--motion-model", default=None)
+    parser.add_argument("--no-far-search", action="store_true", help="the keypoint solution alone (its caches)")
+    parser.add_argument("--imm", action="store_true", help="sweep the auto mode's switching instead of the noise levels")
     args = parser.parse_args()
     body = AnnyBody()
     recordings = []
     for folder in args.suite_dir:
         for spec, seq in load_suite(folder):
-            recordings.append(record(seq, spec, SequenceTruth.load(seq / "truth.npz"), body, args.motion_model))
+            recordings.append(record(seq, spec, SequenceTruth.load(seq / "truth.npz"), body, args.motion_model,
+                                     far_search=not args.no_far_search))  # fmt: skip
             print(f"recorded {spec.name} ({spec.camera})", flush=True)
+    if args.imm:
+        imm_table(recordings)
+        return
     families = sorted({r.family for r in recordings})
     print("mode    " + " ".join(f"{k}={{}}" for k in GRID).format(*["" for _ in GRID]) + "  " +
           "  ".join(f"{f:>14s}" for f in families) + "   all (W-MPJPE100 mm / RTE %)")  # fmt: skip
