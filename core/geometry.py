@@ -100,6 +100,24 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.eye(3) + k + (k @ k) / (1.0 + c)
 
 
+def rotvec_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`rotation_between` as axis-angle (3,) radians, in closed form: the axis
+    ``a x b``, the angle between them (per-frame code calls it per bone, where going through
+    a matrix and scipy costs ten times as much)."""
+    a = np.asarray(a, dtype=np.float64) / np.linalg.norm(a)
+    b = np.asarray(b, dtype=np.float64) / np.linalg.norm(b)
+    v = cross3(a, b)
+    s, c = float(np.linalg.norm(v)), float(a @ b)
+    if c < -1.0 + 1e-9:  # opposite directions: pi about the same orthogonal axis as rotation_between
+        ortho = np.cross(a, [1.0, 0.0, 0.0])
+        if np.linalg.norm(ortho) < 1e-6:
+            ortho = np.cross(a, [0.0, 1.0, 0.0])
+        return np.pi * ortho / np.linalg.norm(ortho)
+    if s < 1e-12:
+        return np.zeros(3)
+    return v / s * np.arctan2(s, c)
+
+
 def rotations_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Batched :func:`rotation_between`: smallest rotations (..., 3, 3) taking directions
     ``a`` (..., 3) onto ``b`` (..., 3). Zero-length inputs give the identity."""

@@ -46,6 +46,15 @@ def test_rotation_between_maps_a_onto_b(a, b):
     assert np.allclose(R @ R.T, np.eye(3), atol=1e-9) and np.isclose(np.linalg.det(R), 1.0)
 
 
+@pytest.mark.parametrize("a,b", [([1, 0, 0], [0, 1, 0]), ([0, 0, 1], [0, 0, -1]), ([1, 2, 3], [-2, 0.5, 1]), ([1, 0, 0], [1, 0, 0])])
+def test_rotvec_between_is_rotation_between_as_axis_angle(a, b):
+    from livehmr.core.geometry import rotvec_between
+
+    r = rotvec_between(np.array(a, float), np.array(b, float))
+    assert np.allclose(rotvec_to_rotmat(r), rotation_between(np.array(a, float), np.array(b, float)), atol=1e-9)
+    assert np.isclose(np.linalg.norm(r), np.arccos(np.clip(np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b), -1, 1)))
+
+
 def test_projection_hand_computed():
     K = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
     assert np.allclose(project(np.array([0.2, -0.1, 2.0]), K), [320 + 50, 240 - 25])

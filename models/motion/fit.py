@@ -90,7 +90,7 @@ def fit_limbs(G: np.ndarray, joints: np.ndarray, keypoints: np.ndarray, K: np.nd
     average (weight ``smoothing`` on the last one) of this frame's and the last, so the
     detector's frame-to-frame noise is not passed on whole. Returns the new (G, joints);
     the pelvis, spine and head are not moved."""
-    from livehmr.core.geometry import rodrigues, rotation_between, rotmat_to_rotvec
+    from livehmr.core.geometry import rodrigues, rotvec_between
     from livehmr.models.motion.features import KEYPOINT_NAMES
     from livehmr.models.skeleton import JOINT
 
@@ -115,7 +115,7 @@ def fit_limbs(G: np.ndarray, joints: np.ndarray, keypoints: np.ndarray, K: np.nd
             target = min((s * ray for s in roots if s > 0.05), key=lambda p: np.linalg.norm(p - B), default=None)
             if target is None:
                 continue
-        turn = rotmat_to_rotvec(rotation_between(B - A, target - A)) * min(strength * conf, 1.0)
+        turn = rotvec_between(B - A, target - A) * min(strength * conf, 1.0)
         if memory is not None:
             last = memory.get(parent_name)
             turn = turn if last is None else smoothing * last + (1 - smoothing) * turn
