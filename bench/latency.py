@@ -45,11 +45,16 @@ from livehmr.studio.scene import crowd_scene, default_scene
 STAGES = ("source", "keypoints", "camera", "estimator", "publish", "overhead", "glass_to_publish")
 
 
+def _scene(people: int, frames: int):
+    """The embedded scene (one person) or the crowd scene, ``frames`` long at 30 fps."""
+    return default_scene(duration=frames / 30) if people == 1 else crowd_scene(people, duration=frames / 30)
+
+
 def encode_scene(path: Path, frames: int, keep_images: bool = True, people: int = 1) -> list[np.ndarray]:
     """Render the embedded scene's first ``frames`` frames (``people`` > 1: the crowd scene)
     into an MP4 at ``path``; returns the images (none with ``keep_images=False``: 600 frames
     hold 550 MB)."""
-    scene = default_scene(duration=frames / 30) if people == 1 else crowd_scene(people, duration=frames / 30)
+    scene = _scene(people, frames)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, scene.size)
     images = []
     for i in tqdm(range(frames), desc="rendering the scene to MP4", leave=False):
@@ -95,8 +100,7 @@ def main() -> None:
         video = Path(tmp) / "scene.mp4"
         images = encode_scene(video, args.frames, people=people)
         kp_fps = keypoint_throughput(images, people)
-        scene = default_scene(duration=args.frames / 30) if people == 1 else crowd_scene(people, duration=args.frames / 30)
-        synthetic = SyntheticSource(scene, max_frames=args.frames)
+        synthetic = SyntheticSource(_scene(people, args.frames), max_frames=args.frames)
         body = synthetic.scene.body
         runs = {
             "video file": run_pipeline(VideoFileSource(video), StaticCamera(), body, people),

@@ -84,18 +84,22 @@ def rodrigues(rotvec: np.ndarray) -> np.ndarray:
     return np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * (k @ k)
 
 
+def _orthogonal_axis(a: np.ndarray) -> np.ndarray:
+    """A unit axis (3,) orthogonal to the unit vector ``a``."""
+    ortho = np.cross(a, [1.0, 0.0, 0.0])
+    if np.linalg.norm(ortho) < 1e-6:
+        ortho = np.cross(a, [0.0, 1.0, 0.0])
+    return ortho / np.linalg.norm(ortho)
+
+
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Smallest rotation (3, 3) taking direction ``a`` (3,) onto direction ``b`` (3,)."""
     a = np.asarray(a, dtype=np.float64) / np.linalg.norm(a)
     b = np.asarray(b, dtype=np.float64) / np.linalg.norm(b)
     v = cross3(a, b)
     c = float(a @ b)
-    if c < -1.0 + 1e-9:
-        # Opposite directions: rotate by pi about any axis orthogonal to a.
-        ortho = np.cross(a, [1.0, 0.0, 0.0])
-        if np.linalg.norm(ortho) < 1e-6:
-            ortho = np.cross(a, [0.0, 1.0, 0.0])
-        return rodrigues(np.pi * ortho / np.linalg.norm(ortho))
+    if c < -1.0 + 1e-9:  # opposite directions: pi about an axis orthogonal to a
+        return rodrigues(np.pi * _orthogonal_axis(a))
     k = skew(v)
     return np.eye(3) + k + (k @ k) / (1.0 + c)
 
@@ -108,11 +112,8 @@ def rotvec_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     b = np.asarray(b, dtype=np.float64) / np.linalg.norm(b)
     v = cross3(a, b)
     s, c = float(np.linalg.norm(v)), float(a @ b)
-    if c < -1.0 + 1e-9:  # opposite directions: pi about the same orthogonal axis as rotation_between
-        ortho = np.cross(a, [1.0, 0.0, 0.0])
-        if np.linalg.norm(ortho) < 1e-6:
-            ortho = np.cross(a, [0.0, 1.0, 0.0])
-        return np.pi * ortho / np.linalg.norm(ortho)
+    if c < -1.0 + 1e-9:  # opposite directions: pi about the same axis as rotation_between
+        return np.pi * _orthogonal_axis(a)
     if s < 1e-12:
         return np.zeros(3)
     return v / s * np.arctan2(s, c)

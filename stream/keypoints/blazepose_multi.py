@@ -287,10 +287,10 @@ class PersonFinder:
         """Regions of people found in this frame's view whose hips lie in none of the
         ``followed`` boxes (x0 y0 x1 y1, pixels); none on frames the schedule skips."""
         self._frames_since_detect += 1
-        h, w = rgb.shape[:2]
-        views = detection_views(w, h)
         if len(followed) >= self.max_people and self._frames_since_detect < self.detect_every:
             return []
+        h, w = rgb.shape[:2]
+        views = detection_views(w, h)
         if not followed and self._empty_views >= len(views) and self._frames_since_detect < self.idle_every:
             return []
         self._frames_since_detect = 0
