@@ -178,11 +178,8 @@ def _run_pipeline(choices: StageChoices, *, publish: str, insecure: bool = False
     """Build the stages ``choices`` name, publish on ``publish`` and run until the source ends."""
     from rich.console import Console
 
-    from livehmr.models.body import load_body_model
-    from livehmr.stream import registry
     from livehmr.stream.publish.publisher import ZmqPublisher
-    from livehmr.stream.runtime import Pipeline
-    from livehmr.stream.sources import open_source
+    from livehmr.stream.registry import build_pipeline
 
     c = choices
     console = Console(stderr=True)
@@ -202,21 +199,7 @@ def _run_pipeline(choices: StageChoices, *, publish: str, insecure: bool = False
         c.check()  # the same checks the loaders make, before anything loads
         publisher = ZmqPublisher(publish, body_model=c.body, insecure=insecure, publish_frames=publish_frames, curve=curve)
         with console.status("opening the source and camera, loading the models..."):
-            # the cheap stages first: a bad source or gyro file is reported before any model loads
-            source = loaded("source", open_source(c.source, realtime=c.realtime, max_frames=c.max_frames))
-            camera_motion = loaded("camera", registry.make_camera(c.camera, source, c.gyro, c.imu_to_cam, c.gyro_offset, c.fov))
-            body_model = loaded("body model", load_body_model(c.body, c.smpl_model))
-            publisher.body_model = body_model.name
-            pipeline = Pipeline(
-                source=source,
-                keypoints=loaded("keypoints", registry.make_keypoints(c.keypoints, c.people, c.vitpose, c.device,
-                                                                      c.trust_checkpoint, c.far_search)),
-                camera=camera_motion,
-                estimator=loaded("estimator", registry.make_estimator(c.estimator, body_model, c.fov, c.motion_model,
-                                                                      c.camera_translation)),
-                publishers=[publisher],
-                refiner=registry.make_refiner(c.refine, body_model, c.refine_lag),
-            )
+            pipeline = build_pipeline(c, [publisher], loaded)
     except (LivehmrError, ValueError) as exc:
         if publisher is not None:
             publisher.close()
@@ -365,6 +348,186 @@ def demo(
     _run_pipeline(choices, publish=publish, publish_frames=publish_frames, quiet=quiet)
 
 
+_ADDRESS = typer.Option(None, help="Ray cluster to join: HOST:PORT of its head (printed by 'ray start --head'), ray://HOST:PORT, or auto. Default: start a local Ray instance on this machine.")
+
+
+def _connect_host(url: str) -> str:
+    """A bind URL as a local subscriber reaches it (``*`` and ``0.0.0.0`` are this machine)."""
+    return url.replace("tcp://*:", "tcp://127.0.0.1:").replace("tcp://0.0.0.0:", "tcp://127.0.0.1:")
+
+
+@app.command()
+def serve(
+    streams: str = typer.Argument(..., help="STREAMS.toml: [serve] publish endpoint, then one [[stream]] table per stream (docs/scaling.md)."),
+    address: Optional[str] = _ADDRESS,
+    status: bool = typer.Option(False, "--status", help="Print each stream's node, rate, glass-to-publish latency and restarts, from the running serve's status messages, and exit."),
+    curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
+) -> None:  # fmt: skip
+    """Serve the live streams of STREAMS.toml on a Ray cluster: one actor per stream, every stream
+    on one ZeroMQ endpoint (each header names its stream), dead workers restarted."""
+    from livehmr.cluster.config import load_streams
+
+    try:
+        config = load_streams(streams)
+    except LivehmrError as exc:
+        _fail(str(exc))
+    if status:
+        return _serve_status(config, _curve_client(curve_key, curve_server))
+    from rich.console import Console
+
+    from livehmr.cluster.serve import Server
+
+    console = Console(stderr=True)
+    server = Server(config, address, say=lambda line: console.print(line, highlight=False, markup=False))
+    try:
+        server.start()
+    except LivehmrError as exc:
+        server.close()
+        _fail(str(exc))
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: server.stop())
+    try:
+        result = server.supervise()
+    finally:
+        server.close()
+    if result.failed:
+        _fail(f"{len(result.failed)} of {len(result.streams)} streams failed: {', '.join(result.failed)}", code=1)
+
+
+def _serve_status(config, curve) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from livehmr.cluster.serve import status_table
+
+    url = _connect_host(config.publish)
+    rows = status_table(url, [s.id for s in config.streams], curve=curve)
+    table = Table(title=f"livehmr serve on {url}")
+    for column in ("stream", "node", "pid", "fps", "glass-to-publish p50 / p99 ms", "frames", "restarts"):
+        table.add_column(column)
+    for r in rows:
+        if not r["heard"]:
+            table.add_row(r["stream"], "-", "-", "-", "no status in 2.5 s (starting, restarting or down)", "-", "-")
+            continue
+        table.add_row(r["stream"], str(r["node"]), str(r["pid"]), f"{r['fps']:.1f}", f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f}",
+                      str(r["frames"]), str(r["restarts"]))  # fmt: skip
+    Console().print(table)
+    if not any(r["heard"] for r in rows):
+        _fail(f"no stream answered on {url}: is livehmr serve running?", code=1)
+
+
+@app.command()
+def batch(
+    videos: list[str] = typer.Argument(..., help="Video files."),
+    out: Path = typer.Option(..., help="Output folder: one subfolder per video (named after it)."),
+    address: Optional[str] = _ADDRESS,
+    outputs: str = typer.Option("recording,npz,bvh", help="What each video's folder gets, comma-separated: recording (.lhmr, every published message) | npz | bvh | gltf | csv."),
+    workers: Optional[int] = typer.Option(None, callback=_within(1, 4096), help="At most this many videos at once (default: as many as the cluster's CPUs hold at --cpus-per-video)."),
+    cpus_per_video: float = typer.Option(1.0, callback=_within(0.01, 256), help="CPUs Ray reserves for each video's task."),
+    force: bool = typer.Option(False, "--force", help="Redo videos whose output is finished (by default they are skipped: a batch resumes)."),
+    keypoints: Keypoints = _KEYPOINTS, far_search: bool = _FAR_SEARCH, people: int = _PEOPLE,
+    estimator: EstimatorName = _ESTIMATOR, motion_model: Optional[str] = _MOTION_MODEL,
+    camera: Camera = _CAMERA, camera_translation: CameraTranslation = _CAMERA_TRANSLATION,
+    body: BodyName = _BODY, smpl_model: Optional[str] = _SMPL, fov: float = _FOV,
+    refine: Optional[RefinePrior] = _REFINE, refine_lag: int = _REFINE_LAG, max_frames: Optional[int] = _MAX,
+    quiet: bool = _QUIET,
+) -> None:  # fmt: skip
+    """Run the pipeline on every video as a Ray task; resumable (finished videos are skipped); an
+    unreadable video is reported and the rest go on (exit status 1 when any failed)."""
+    from livehmr.cluster.batch import run_batch
+    from livehmr.cluster.ray_runtime import check_address, require_ray
+    from livehmr.stream.registry import StageChoices, check_stage_names
+
+    choices = StageChoices("", keypoints=keypoints, far_search=far_search, people=people, estimator=estimator,
+                           motion_model=motion_model, camera=camera, camera_translation=camera_translation, body=body,
+                           smpl_model=smpl_model, fov=fov, refine=refine, refine_lag=refine_lag, max_frames=max_frames)  # fmt: skip
+    wanted = tuple(o.strip() for o in outputs.split(",") if o.strip())
+    try:
+        check_stage_names(choices)
+        choices.check()
+        require_ray()
+        if address:
+            check_address(address)
+        report = run_batch(videos, out, choices, wanted, address=address, workers=workers, cpus_per_video=cpus_per_video,
+                           force=force, show_bar=not quiet,
+                           progress=None if quiet else lambda v, what: typer.echo(f"{v}: {what}", err=True))  # fmt: skip
+    except LivehmrError as exc:
+        _fail(str(exc))
+    typer.echo(f"batch: {len(report.done)} done, {len(report.skipped)} skipped (done before), {len(report.failed)} failed "
+               f"in {report.wall_s:.1f} s ({report.videos_per_minute:.1f} videos/min)", err=True)  # fmt: skip
+    for video, why in report.failed.items():
+        typer.echo(f"  failed: {video}: {why}", err=True)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def phone(
+    port: int = typer.Option(8443, callback=_within(0, 65535), help="HTTPS port of the page and its WebSocket (0: any free port)."),
+    host: str = typer.Option("0.0.0.0", help="Address to listen on (the phone dials this machine's LAN address)."),
+    cert: Optional[str] = typer.Option(None, callback=_existing_file, help="TLS certificate (PEM); default one made once and kept in ~/.config/livehmr/phone."),
+    key: Optional[str] = typer.Option(None, callback=_existing_file, help="TLS private key (PEM), with --cert."),
+    max_phones: int = typer.Option(1, callback=_within(1, 16), help="Phones connected at once (each its own pipeline and stream phone-N)."),
+    publish: str = _PUBLISH, insecure: bool = _INSECURE, curve_secret: Optional[str] = _CURVE_SECRET,
+    curve_clients: Optional[str] = _CURVE_CLIENTS,
+    keypoints: Keypoints = _KEYPOINTS, far_search: bool = _FAR_SEARCH, people: int = _PEOPLE,
+    estimator: EstimatorName = _ESTIMATOR, motion_model: Optional[str] = _MOTION_MODEL,
+    camera_translation: CameraTranslation = _CAMERA_TRANSLATION, body: BodyName = _BODY, smpl_model: Optional[str] = _SMPL,
+    fov: float = typer.Option(65.0, callback=_within(1.0, 179.0), help="Horizontal field of view of the phone's camera (degrees; the page cannot read it; most main cameras are 63-70)."),
+    refine: Optional[RefinePrior] = _REFINE, refine_lag: int = _REFINE_LAG,
+) -> None:  # fmt: skip
+    """Serve a page that makes a phone the camera: its camera and gyroscope stream on one clock
+    over a WebSocket, livehmr runs on them and draws the skeleton back over the page's preview."""
+    import asyncio
+    import secrets
+
+    from livehmr.stream.phone.certs import ensure_certificate, lan_address
+    from livehmr.stream.phone.server import PhoneServer
+    from livehmr.stream.registry import StageChoices, check_stage_names
+
+    if (cert is None) != (key is None):
+        _fail("--cert and --key go together")
+    choices = StageChoices("phone", keypoints=keypoints, far_search=far_search, people=people, estimator=estimator,
+                           motion_model=motion_model, camera_translation=camera_translation, body=body,
+                           smpl_model=smpl_model, fov=fov, refine=refine, refine_lag=refine_lag)  # fmt: skip
+    token = secrets.token_urlsafe(12)  # this run's pairing token: never stored
+    try:
+        check_stage_names(choices)
+        choices.check()
+        cert_path, key_path = (Path(cert), Path(key)) if cert and key else ensure_certificate()
+        server = PhoneServer(choices, token, host=host, port=port, cert=cert_path, key=key_path, publish=publish,
+                             max_phones=max_phones, insecure=insecure, curve=_curve_server(curve_secret, curve_clients))  # fmt: skip
+    except (LivehmrError, OSError) as exc:
+        _fail(str(exc))
+    import threading
+
+    def announce() -> None:
+        server.ready.wait()
+        address = lan_address() if host in ("0.0.0.0", "::") else host
+        url = f"https://{address}:{server.port}/?token={token}"
+        typer.echo(f"open on the phone (same network): {url}", err=True)
+        try:
+            import qrcode
+
+            qr = qrcode.QRCode(border=1)
+            qr.add_data(url)
+            qr.print_ascii(out=sys.stderr, invert=True)
+        except ImportError:
+            pass
+        typer.echo(f"the certificate is self-signed: accept it once on the phone. States on {server.hub.url} "
+                   f"(stream phone-1...; watch: livehmr echo {server.hub.url})", err=True)  # fmt: skip
+
+    threading.Thread(target=announce, daemon=True).start()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: server.stop())
+    try:
+        asyncio.run(server.serve())
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(server.counters.items())) or "nothing received"
+    typer.echo(f"phone: {counts}", err=True)
+
+
 @app.command()
 def echo(
     url: str = _STREAM_URL,
@@ -395,12 +558,14 @@ def _state_line(state) -> str:
     from livehmr.models.skeleton import JOINT
 
     flags = ",".join(state.flags) or "-"
+    stream = state.header.get("stream", "livehmr")
+    prefix = "" if stream == "livehmr" else f"{stream}: "  # one of livehmr serve's streams
     if not state.has_body:
-        return f"frame {state.frame:6d} (no body)  flags {flags}"
+        return f"{prefix}frame {state.frame:6d} (no body)  flags {flags}"
     pelvis = state.joints_world[JOINT["pelvis"]]
     head = state.joints_world[JOINT["head"]]
     contacts = "".join("x" if c > 0.5 else "." for c in state.contacts)
-    return (f"frame {state.frame:6d} person {state.person:2d} pelvis [{pelvis[0]:6.2f} {pelvis[1]:6.2f} "
+    return (f"{prefix}frame {state.frame:6d} person {state.person:2d} pelvis [{pelvis[0]:6.2f} {pelvis[1]:6.2f} "
             f"{pelvis[2]:5.2f}] m  head z {head[2]:4.2f} m  contacts {contacts}  "
             f"conf {state.joint_confidence.mean():.2f}  {state.header['latency_ms']:5.1f} ms  flags {flags}")  # fmt: skip
 
@@ -591,8 +756,12 @@ def bench_accuracy_cmd(
 
 
 #: the benchmarks besides ``accuracy``: each a module of livehmr.bench with its own options
-BENCHES = ("bridges", "camera", "crowd_overlay", "faults", "fuzz", "keypoints", "latency", "motion", "refine", "render", "skin", "soak",
+BENCHES = ("3dpw", "bridges", "camera", "crowd_overlay", "emdb", "faults", "fuzz", "keypoints", "latency", "motion", "phone", "refine", "render", "serve", "skin", "soak",
            "tracking", "trajectory")  # fmt: skip
+
+
+#: bench commands whose module is named otherwise (a module name cannot start with a digit)
+BENCH_MODULES = {"3dpw": "threedpw"}
 
 
 def _bench_summary(name: str) -> str:
@@ -600,7 +769,7 @@ def _bench_summary(name: str) -> str:
     import ast
     import importlib.util
 
-    spec = importlib.util.find_spec(f"livehmr.bench.{name}")
+    spec = importlib.util.find_spec(f"livehmr.bench.{BENCH_MODULES.get(name, name)}")
     doc = ast.get_docstring(ast.parse(Path(spec.origin).read_text())) if spec and spec.origin else None
     return (doc or name).split("\n")[0]
 
@@ -610,7 +779,7 @@ def _bench_command(name: str):
         import importlib
 
         sys.argv = [f"livehmr bench {name}", *ctx.args]  # the module parses its own options (argparse)
-        importlib.import_module(f"livehmr.bench.{name}").main()
+        importlib.import_module(f"livehmr.bench.{BENCH_MODULES.get(name, name)}").main()
 
     run_bench.__doc__ = _bench_summary(name) + f" (options: livehmr bench {name} --help)"
     return run_bench

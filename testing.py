@@ -42,3 +42,46 @@ def walker_frames(n: int = 60, confidence: float = 0.9) -> list[tuple[Frame, Cam
         frame = Frame(index=i, t=i / 30, image=np.zeros((480, 640, 3), np.uint8), K=K)
         out.append((frame, CameraState(R_WORLD_CAM_LEVEL.copy()), person))
     return out
+
+
+def write_scene_clip(path: str | Path, seconds: float = 4.0, fps: float = 10.0, width: int = 320) -> Path:
+    """The embedded synthetic scene (a person walking, the camera moving) as an MP4 file of
+    ``seconds`` at ``fps``, ``width`` pixels wide: a small pre-encoded clip for tests and
+    benchmarks that need a real video file (decoding included)."""
+    import cv2
+
+    from livehmr.stream.sources.synthetic import SyntheticSource
+
+    source = SyntheticSource(duration=seconds)
+    step = max(1, int(round(source.scene.fps / fps)))
+    writer = None
+    for frame in source:
+        if frame.index % step:
+            continue
+        h, w = frame.image.shape[:2]
+        size = (width, int(round(h * width / w / 2)) * 2)
+        if writer is None:
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), source.scene.fps / step, size)
+        writer.write(cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA))
+    if writer is None:
+        raise ValueError(f"{seconds} s of the scene hold no frame")
+    writer.release()
+    return Path(path)
+
+
+def write_scene_y4m(path: str | Path, scene, width: int = 640, fps: int = 30) -> Path:
+    """``scene``'s frames as the raw YUV 4:2:0 file (.y4m) Chromium's fake camera plays and
+    loops (``--use-file-for-fake-video-capture``), ``width`` pixels wide at the scene's
+    aspect (so its field of view is kept): the phone page's tests and benchmark."""
+    import cv2
+
+    from livehmr.stream.sources.synthetic import SyntheticSource
+
+    w, h = scene.size
+    height = int(round(h * width / w / 2)) * 2
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in SyntheticSource(scene):
+            image = cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA)
+            f.write(b"FRAME\n" + cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return Path(path)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable, Iterator
 
@@ -73,6 +74,11 @@ class State:
     @property
     def flags(self) -> list[str]:
         return list(self.header.get("flags", []))
+
+    @property
+    def stream(self) -> str:
+        """The stream this state is of (``livehmr serve``: the STREAMS.toml id)."""
+        return str(self.header.get("stream", ""))
 
     @property
     def topic(self) -> str:
@@ -156,6 +162,11 @@ class Status:
     @property
     def t_publish(self) -> float:
         return float(self.message.header["t_publish"])
+
+    @property
+    def stream(self) -> str:
+        """The stream this status is of (``livehmr serve``: the STREAMS.toml id)."""
+        return str(self.message.header.get("stream", ""))
 
 
 def jpeg_size(data: bytes) -> tuple[int, int] | None:
@@ -277,10 +288,20 @@ class _Decoding:
     """Decodes messages into states, skipping (and counting in ``rejected``) malformed ones."""
 
     rejected: int = 0
+    stream: str | None = None  # keep only this stream's messages (``livehmr serve``'s one endpoint)
 
     def _decode(self, frames: list[bytes]) -> State | FrameImage | Status | None:
         try:
-            return parse(decode(frames))
+            message = decode(frames)
+        except WireError as exc:
+            if self.rejected == 0:
+                log.warning("skipping malformed message: %s", exc)
+            self.rejected += 1
+            return None
+        if self.stream is not None and message.header.get("stream") != self.stream:
+            return None
+        try:
+            return parse(message)
         except WireError as exc:
             if self.rejected == 0:
                 log.warning("skipping malformed message: %s", exc)
@@ -301,11 +322,14 @@ class Subscriber(_Decoding):
         refined: receive the refined stream's states (topic ``refined``; ``State.topic``
             tells them apart, ``State.header["lag_frames"]`` gives their lag).
         curve: CURVE keys, for a publisher that authenticates its subscribers.
+        stream: keep only the messages of this stream id (``livehmr serve`` publishes every
+            stream on one endpoint, each header naming its ``stream``).
     """
 
     def __init__(self, url: str = "tcp://127.0.0.1:5557", timeout_s: float | None = None, conflate: bool = False,
                  frames: bool = False, curve: CurveClient | None = None, status: bool = False,
-                 states: bool = True, refined: bool = False):  # fmt: skip
+                 states: bool = True, refined: bool = False, stream: str | None = None):  # fmt: skip
+        self.stream = stream
         self.context = zmq.Context.instance()
         self.socket = sub_socket(self.context, url, _topics(states, frames, status, refined), curve=curve)
         self.conflate = conflate
@@ -316,8 +340,9 @@ class Subscriber(_Decoding):
         """The next valid state (or frame image, with ``frames``), or None on timeout
         (``timeout_s`` or the constructor's)."""
         timeout = self.timeout_s if timeout_s is None else timeout_s
-        poll_ms = None if timeout is None else int(timeout * 1000)
-        while True:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:  # skipped messages (malformed, another stream's) do not extend the wait
+            poll_ms = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
             if not self.socket.poll(poll_ms):
                 return None
             frames = self.socket.recv_multipart()
@@ -385,9 +410,10 @@ class AsyncSubscriber(_Decoding):
 
     def __init__(self, url: str = "tcp://127.0.0.1:5557", timeout_s: float | None = None, conflate: bool = False,
                  frames: bool = False, curve: CurveClient | None = None, status: bool = False,
-                 states: bool = True, refined: bool = False):  # fmt: skip
+                 states: bool = True, refined: bool = False, stream: str | None = None):  # fmt: skip
         import zmq.asyncio
 
+        self.stream = stream
         self.context = zmq.asyncio.Context.instance()
         self.socket = sub_socket(self.context, url, _topics(states, frames, status, refined), curve=curve)
         self.timeout_s = timeout_s
@@ -395,8 +421,9 @@ class AsyncSubscriber(_Decoding):
         self.rejected = 0
 
     async def recv(self) -> State | FrameImage | Status | None:
-        poll_ms = -1 if self.timeout_s is None else int(self.timeout_s * 1000)
-        while True:
+        deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
+        while True:  # skipped messages (malformed, another stream's) do not extend the wait
+            poll_ms = -1 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
             if not await self.socket.poll(poll_ms):
                 return None
             frames = await self.socket.recv_multipart()

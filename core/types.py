@@ -73,6 +73,7 @@ class Flag(StrEnum):
     STAGE_ERROR = "stage_error"  # a stage failed on this frame; see the log
     INVALID = "invalid"  # a stage produced non-finite values; the body arrays were withheld
     REFINED = "refined"  # topic ``refined``: the frame (and each person so flagged) after windowed refinement
+    RESTARTED = "restarted"  # ``livehmr serve``: the stream's worker died and was restarted (first second after)
 
 
 #: every flag's wire string, in protocol order

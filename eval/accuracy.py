@@ -114,21 +114,32 @@ def run_sequence(folder: Path, spec: SequenceSpec, truth: SequenceTruth, estimat
     ``estimator_options``: keyword arguments of :func:`~livehmr.stream.registry.make_estimator`
     (``motion_model``, ``camera_translation``)."""
     from livehmr.stream import registry
-    from livehmr.stream.runtime import Pipeline
     from livehmr.stream.sources.files import VideoFileSource
 
     source = VideoFileSource(folder / "video.mp4")
-    detector = registry.make_keypoints(keypoints) if isinstance(keypoints, str) else ReplayedKeypoints(keypoints)
     gyro = str(folder / "gyro.csv") if "gyro" in camera else None
-    prediction = Prediction.empty(truth.num_frames)
+    return run_frames(source, registry.make_camera(camera, source, gyro, spec.imu), estimator, body, spec.hfov_deg,
+                      truth.num_frames, keypoints, refine, estimator_options)  # fmt: skip
+
+
+def run_frames(source, camera_motion, estimator: str, body, hfov_deg: float, num_frames: int,
+               keypoints: str | dict[int, list[PersonKeypoints]] = "blazepose", refine: tuple[str, ...] | dict = (),
+               estimator_options: dict | None = None) -> Prediction:  # fmt: skip
+    """The pipeline on ``source`` with ``camera_motion``, recorded per frame (see
+    :func:`run_sequence`; the dataset benchmarks run the same code on their frames)."""
+    from livehmr.stream import registry
+    from livehmr.stream.runtime import Pipeline
+
+    detector = registry.make_keypoints(keypoints) if isinstance(keypoints, str) else ReplayedKeypoints(keypoints)
+    prediction = Prediction.empty(num_frames)
     if not isinstance(refine, dict):
         from livehmr.stream.refine.refiner import RefineConfig
 
         refine = {name: RefineConfig.for_prior(name) for name in refine}
-    refiners = {name: _Refined(config, body, truth.num_frames) for name, config in refine.items()}
+    refiners = {name: _Refined(config, body, num_frames) for name, config in refine.items()}
     prediction.refined = {name: r.prediction for name, r in refiners.items()}
-    pipeline = Pipeline(source=source, keypoints=detector, camera=registry.make_camera(camera, source, gyro, spec.imu),
-                        estimator=registry.make_estimator(estimator, body, spec.hfov_deg, **(estimator_options or {})),
+    pipeline = Pipeline(source=source, keypoints=detector, camera=camera_motion,
+                        estimator=registry.make_estimator(estimator, body, hfov_deg, **(estimator_options or {})),
                         on_result=[prediction.record, *(r.push for r in refiners.values())])  # fmt: skip
     try:
         pipeline.run()

@@ -163,7 +163,8 @@ class StageChoices:
     model, ``device``, ``trust_checkpoint``), camera motion (``gyro`` feed, ``imu_to_cam`` mounting,
     ``gyro_offset`` s), estimator (``motion_model``, ``camera_translation``), body model
     (``smpl_model`` path), ``fov`` (degrees, for sources without intrinsics), refinement
-    (``refine`` prior, ``refine_lag`` frames), ``max_frames`` and ``realtime`` pacing."""
+    (``refine`` prior, ``refine_lag`` frames), ``max_frames``, ``realtime`` pacing, and
+    ``start_s``: a video file starts this far in (s; a restarted ``livehmr serve`` stream resumes)."""
 
     source: str
     keypoints: str = "blazepose"
@@ -186,6 +187,7 @@ class StageChoices:
     refine_lag: int = 20
     max_frames: int | None = None
     realtime: bool = False
+    start_s: float = 0.0
 
     def check(self) -> None:
         """What the backends need besides their names, checked before anything loads."""
@@ -193,3 +195,59 @@ class StageChoices:
 
         check_body_options(self.body, self.smpl_model)
         check_keypoint_options(self.keypoints, self.vitpose)
+
+
+def build_pipeline(c: StageChoices, publishers: list, loaded=None, source: Source | None = None):
+    """The live pipeline ``c`` names, publishing through ``publishers``: the cheap stages
+    first (a bad source or gyro file is reported before any model loads). ``source``: a
+    source already open (the phone server's), instead of the one ``c.source`` names. ``loaded(stage,
+    backend)`` sees each backend as it is made (``livehmr run`` logs the time each took) and
+    returns it. Raises LivehmrError (or ValueError) on anything a stage refuses."""
+    from livehmr.models.body import load_body_model
+    from livehmr.stream.runtime import Pipeline
+    from livehmr.stream.sources import open_source
+
+    def seen(stage: str, backend):
+        return backend if loaded is None else loaded(stage, backend)
+
+    c.check()
+    if source is None:
+        source = open_source(c.source, realtime=c.realtime, max_frames=c.max_frames, start_s=c.start_s)
+    source = seen("source", source)
+    camera = seen("camera", make_camera(c.camera, source, c.gyro, c.imu_to_cam, c.gyro_offset, c.fov))
+    body_model = seen("body model", load_body_model(c.body, c.smpl_model))
+    for publisher in publishers:
+        if hasattr(publisher, "body_model"):
+            publisher.body_model = body_model.name
+    return Pipeline(
+        source=source,
+        keypoints=seen("keypoints", make_keypoints(c.keypoints, c.people, c.vitpose, c.device, c.trust_checkpoint,
+                                                   c.far_search)),
+        camera=camera,
+        estimator=seen("estimator", make_estimator(c.estimator, body_model, c.fov, c.motion_model,
+                                                   c.camera_translation)),
+        publishers=publishers,
+        refiner=make_refiner(c.refine, body_model, c.refine_lag),
+    )  # fmt: skip
+
+
+DEVICES = ("cpu", "cuda")
+BODY_MODELS = ("anny", "smpl")
+
+
+def check_stage_names(c: StageChoices) -> None:
+    """Every backend ``c`` names exists (the names ``livehmr run``'s options take), checked
+    before anything loads; raises LivehmrError naming the option and the choices."""
+    for option, value, names in (("keypoints", c.keypoints, KEYPOINT_BACKENDS), ("camera", c.camera, CAMERA_BACKENDS),
+                                 ("estimator", c.estimator, ESTIMATORS), ("device", c.device, DEVICES),
+                                 ("camera_translation", c.camera_translation, CAMERA_TRANSLATION),
+                                 ("refine", c.refine or "humor", REFINE_PRIORS), ("body", c.body, BODY_MODELS)):  # fmt: skip
+        if value not in names:
+            raise LivehmrError(f"unknown {option} {value!r}; choose from {', '.join(names)}")
+    if not 1 <= c.people <= 32:
+        raise LivehmrError(f"people = {c.people}: must be 1 to 32")
+    if not 1 <= c.refine_lag <= 300:
+        raise LivehmrError(f"refine_lag = {c.refine_lag}: must be 1 to 300")
+    if not 1.0 <= c.fov <= 179.0:
+        raise LivehmrError(f"fov = {c.fov:g}: must be 1 to 179 degrees")
+    parse_imu_rotation(c.imu_to_cam)

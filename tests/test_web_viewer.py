@@ -160,8 +160,9 @@ def test_a_slow_browser_gets_the_latest_frames_and_stalls_nothing():
     assert kept == [str(i) for i in range(50 - CLIENT_QUEUE, 50)] and dropped == 50 - CLIENT_QUEUE
 
 
-def _chromium():
-    """Debian's chromium + chromium-driver and selenium, or a skip (a failure on CI, which installs them)."""
+def _chromium(extra_args: tuple[str, ...] = ()):
+    """Debian's chromium + chromium-driver and selenium, or a skip (a failure on CI, which installs them);
+    ``extra_args``: more command-line switches (the phone page's fake camera)."""
     browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
     try:
         import selenium  # noqa: F401
@@ -178,7 +179,7 @@ def _chromium():
     options = webdriver.ChromeOptions()
     options.binary_location = browser
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=800,600",
-                "--use-angle=swiftshader", "--enable-unsafe-swiftshader"):  # fmt: skip
+                "--use-angle=swiftshader", "--enable-unsafe-swiftshader", *extra_args):  # fmt: skip
         options.add_argument(arg)
     return webdriver.Chrome(options=options, service=Service(driver))
 

@@ -25,11 +25,12 @@ DEFAULT_URL = "tcp://127.0.0.1:5557"
 
 
 class PubSocket:
-    """A bound ZeroMQ PUB socket that never blocks, behind the bind rules of
-    :mod:`livehmr.stream.publish.security` (loopback, CURVE, or ``insecure``)."""
+    """A bound ZeroMQ PUB socket (or XPUB, ``kind``, for a proxy's subscriber side) that never
+    blocks, behind the bind rules of :mod:`livehmr.stream.publish.security` (loopback,
+    CURVE, or ``insecure``)."""
 
     def __init__(self, url: str, hwm: int, insecure: bool = False, curve: CurveServer | None = None,
-                 linger_ms: int = 0):  # fmt: skip
+                 linger_ms: int = 0, kind: int = zmq.PUB):  # fmt: skip
         check_bind(url, curve, insecure)
         # A CURVE socket gets a context of its own: ZeroMQ's authenticator serves a whole context.
         self.context = zmq.Context() if curve else zmq.Context.instance()
@@ -38,7 +39,7 @@ class PubSocket:
         except LivehmrError:
             self.context.term()
             raise
-        self.socket = self.context.socket(zmq.PUB)
+        self.socket = self.context.socket(kind)
         self.socket.setsockopt(zmq.SNDHWM, hwm)
         self.socket.setsockopt(zmq.LINGER, linger_ms)
         try:
@@ -132,10 +133,17 @@ class ZmqPublisher:
 
     def __init__(self, url: str = DEFAULT_URL, stream_id: str = "livehmr", body_model: str = "anny",
                  insecure: bool = False, hwm: int = 200, publish_frames: bool = False,
-                 curve: CurveServer | None = None):  # fmt: skip
-        self._pub = PubSocket(url, hwm, insecure, curve)
-        self.socket = self._pub.socket
-        self.url = self._pub.url
+                 curve: CurveServer | None = None, socket: zmq.Socket | None = None):  # fmt: skip
+        """``socket``: publish on this connected PUB socket instead of binding ``url`` (a stream
+        of ``livehmr serve`` sends into its hub; the publisher then owns and closes it)."""
+        if socket is None:
+            self._pub = PubSocket(url, hwm, insecure, curve)
+            self.socket = self._pub.socket
+            self.url = self._pub.url
+        else:
+            self._pub = None
+            self.socket = socket
+            self.url = url
         self.stream_id = stream_id
         self.body_model = body_model
         self.publish_frames = publish_frames
@@ -171,4 +179,7 @@ class ZmqPublisher:
             pass  # no subscriber can take it now; PUB never waits
 
     def close(self) -> None:
-        self._pub.close()
+        if self._pub is not None:
+            self._pub.close()
+        else:
+            self.socket.close(linger=1000)  # the last states still reach the hub

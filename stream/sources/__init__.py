@@ -8,12 +8,12 @@ from livehmr.core.errors import SourceError
 from livehmr.core.stages import Source
 
 
-def open_source(spec: str, *, realtime: bool | None = None, max_frames: int | None = None) -> Source:
+def open_source(spec: str, *, realtime: bool | None = None, max_frames: int | None = None, start_s: float = 0.0) -> Source:
     """Open a source from its command-line spec.
 
     ``synthetic`` (the embedded scene), ``crowd:N`` (N people in a synthetic scene), ``camera:N`` / an integer (camera index),
     ``rtsp://...``/``http://...`` (network camera), a directory (image folder) or a
-    video file path.
+    video file path. ``start_s``: a video file starts this far in (its own frame indices kept).
     """
     if spec in ("synthetic", "demo"):
         from livehmr.stream.sources.synthetic import SyntheticSource
@@ -40,5 +40,5 @@ def open_source(spec: str, *, realtime: bool | None = None, max_frames: int | No
     if path.is_file():
         from livehmr.stream.sources.files import PacedVideoSource, VideoFileSource
 
-        return (PacedVideoSource if realtime else VideoFileSource)(path, max_frames=max_frames)
+        return (PacedVideoSource if realtime else VideoFileSource)(path, max_frames=max_frames, start_s=start_s)
     raise SourceError(f"source {spec!r} is neither 'synthetic', 'crowd:N', a camera index, a URL, a directory nor an existing file")

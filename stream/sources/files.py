@@ -19,11 +19,12 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 class VideoFileSource:
-    """Frames of a video file with their container timestamps (seconds)."""
+    """Frames of a video file with their container timestamps (seconds), from ``start_s``
+    on (earlier frames are decoded and skipped, so indices and times stay the file's own)."""
 
     live = False
 
-    def __init__(self, path: str | Path, max_frames: int | None = None):
+    def __init__(self, path: str | Path, max_frames: int | None = None, start_s: float = 0.0):
         self.path = Path(path)
         self.capture = cv2.VideoCapture(str(self.path))
         if not self.capture.isOpened():
@@ -34,13 +35,15 @@ class VideoFileSource:
             raise SourceError(f"video {self.path} has no decodable frame")
         self._first = first
         self.max_frames = max_frames
+        self.start_s = max(0.0, start_s)
 
     def __iter__(self) -> Iterator[Frame]:
         index = 0
         image = self._first
         while image is not None and (self.max_frames is None or index < self.max_frames):
             t = index / self.fps
-            yield Frame(index=index, t=t, image=image, t_captured=time.perf_counter())
+            if t >= self.start_s - 1e-9:
+                yield Frame(index=index, t=t, image=image, t_captured=time.perf_counter())
             index += 1
             ok, image = self.capture.read()
             if not ok:
@@ -59,7 +62,7 @@ class PacedVideoSource(VideoFileSource):
     live = True
 
     def __iter__(self) -> Iterator[Frame]:
-        start = time.perf_counter()
+        start = time.perf_counter() - self.start_s
         for frame in super().__iter__():
             delay = start + frame.t - time.perf_counter()
             if delay > 0:
