@@ -384,6 +384,9 @@ def serve(
     except LivehmrError as exc:
         server.close()
         _fail(str(exc))
+    except KeyboardInterrupt:
+        server.close()
+        raise typer.Exit(130) from None
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: server.stop())
     try:

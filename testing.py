@@ -85,3 +85,24 @@ def write_scene_y4m(path: str | Path, scene, width: int = 640, fps: int = 30) ->
             image = cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA)
             f.write(b"FRAME\n" + cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).tobytes())
     return Path(path)
+
+
+def scene_state_errors(truth, T_world_cam: np.ndarray, joints_world: np.ndarray) -> tuple[float, float, float]:
+    """How far one published state is from a synthetic scene's truth of its frame, as the
+    end-to-end tests judge it: local pose (m: mean joint error, pelvis-relative, in the
+    camera), root position (its error over its distance from the camera) and the body's up
+    direction (degrees, pelvis -> neck, in the gravity-aligned world)."""
+    from livehmr.core.geometry import invert_T, transform_points
+    from livehmr.models.skeleton import JOINT
+
+    gt_cam = transform_points(invert_T(truth.T_world_cam), truth.joints_world)
+    est_cam = transform_points(invert_T(np.asarray(T_world_cam, float)), np.asarray(joints_world, float))
+    pose = float(np.linalg.norm((gt_cam - gt_cam[0]) - (est_cam - est_cam[0]), axis=1).mean())
+    root = float(np.linalg.norm(gt_cam[0] - est_cam[0]) / np.linalg.norm(gt_cam[0]))
+
+    def up(j: np.ndarray) -> np.ndarray:
+        d = j[JOINT["neck"]] - j[JOINT["pelvis"]]
+        return d / np.linalg.norm(d)
+
+    angle = float(np.degrees(np.arccos(np.clip(up(truth.joints_world) @ up(np.asarray(joints_world, float)), -1, 1))))
+    return pose, root, angle

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from livehmr.clients.sdk import Subscriber
-from livehmr.core.geometry import invert_T, rotation_angle, transform_points
-from livehmr.models.skeleton import JOINT
+from livehmr.core.geometry import rotation_angle
 from livehmr.stream.camera.gyro import GyroCamera
 from livehmr.stream.estimators.baseline import BaselineEstimator
 from livehmr.stream.keypoints.blazepose import BlazePoseDetector
 from livehmr.stream.publish.publisher import ZmqPublisher
 from livehmr.stream.runtime import Pipeline
 from livehmr.stream.sources.synthetic import SyntheticSource
+from livehmr.testing import scene_state_errors
 
 N_FRAMES = 90
 
@@ -55,15 +55,8 @@ def test_published_bodies_match_ground_truth(published):
     scene, received, _ = published
     bodies = [s for s in received if s.has_body]
     assert len(bodies) >= 0.9 * N_FRAMES
-    pose_err, root_err, up_err = [], [], []
-    for s in bodies:
-        truth = scene.truth(s.frame)
-        gt_cam = transform_points(invert_T(truth.T_world_cam), truth.joints_world)
-        est_cam = transform_points(invert_T(s.T_world_cam.astype(float)), s.joints_world.astype(float))
-        pose_err.append(np.linalg.norm((gt_cam - gt_cam[0]) - (est_cam - est_cam[0]), axis=1).mean())
-        root_err.append(np.linalg.norm(gt_cam[0] - est_cam[0]) / np.linalg.norm(gt_cam[0]))
-        up = lambda j: (j[JOINT["neck"]] - j[JOINT["pelvis"]]) / np.linalg.norm(j[JOINT["neck"]] - j[JOINT["pelvis"]])  # noqa: E731
-        up_err.append(np.degrees(np.arccos(np.clip(up(truth.joints_world) @ up(s.joints_world), -1, 1))))
+    pose_err, root_err, up_err = np.array([scene_state_errors(scene.truth(s.frame), s.T_world_cam, s.joints_world)
+                                           for s in bodies]).T  # fmt: skip
     # measured on this scene: ~67 mm, ~1 %, a few degrees; a broken convention is off by far more
     assert np.median(pose_err) < 0.12
     assert np.median(root_err) < 0.08

@@ -253,3 +253,38 @@ def test_clock_jump_repairs_from_samples_already_there(jump):
     for i in range(taken[0], 100):
         error = np.degrees(rotation_angle(states["jump"][i].R_world_cam.T @ states["clean"][i].R_world_cam))
         assert error < 0.5, f"frame {i}: {error:.2f} deg from the run without the jump"
+
+
+def test_accelerometer_holds_the_tilt_against_gyro_drift_and_leaves_heading_alone():
+    """A still camera pitched down 10 deg whose gyro reads a false pitch rate (0.05 rad/s)
+    and a true yaw rate: without an accelerometer the tilt drifts away (24 deg in 10 s);
+    with one it settles within 5 deg, and the heading still follows the gyro."""
+    pitch = np.radians(10.0)
+    g_cam = rotvec_to_rotmat(np.array([pitch, 0.0, 0.0])).T @ np.array([0.0, 1.0, 0.0])  # down in a pitched camera
+    yaw_rate = 0.2  # rad/s about the world's vertical, seen in the camera
+    fps, seconds = 30.0, 10.0
+    t = np.arange(0, seconds, 1 / 200)
+    w_true_cam = yaw_rate * -g_cam  # turning about the vertical
+    gyro = np.column_stack([t, np.tile(w_true_cam + np.array([0.05, 0.0, 0.0]), (len(t), 1))])
+    accel = np.column_stack([t, np.tile(-9.81 * g_cam, (len(t), 1))])  # at rest it reads +g up
+
+    def run(with_accel: bool) -> tuple[float, float]:
+        feed = ArrayGyroFeed(gyro)
+        if with_accel:
+            for row in accel:
+                feed.accel.add(*row)
+        camera = GyroCamera(feed)
+        frames = [Frame(index=i, t=i / fps, image=np.zeros((4, 4, 3), np.uint8), gravity_cam=g_cam if i == 0 else None)
+                  for i in range(int(seconds * fps))]  # fmt: skip
+        for frame in frames:
+            R = camera.update(frame, []).R_world_cam
+        tilt_error = np.degrees(np.arccos(np.clip((R.T @ np.array([0.0, 0.0, -1.0])) @ g_cam, -1, 1)))
+        forward = R[:, 2]
+        heading = np.degrees(np.arctan2(forward[1], forward[0]))
+        return float(tilt_error), float(heading)
+
+    drift, heading_free = run(with_accel=False)
+    held, heading_held = run(with_accel=True)
+    # a proportional pull settles where it cancels the drift: 0.05 rad/s / (0.02 x 30 fps) = 4.8 deg
+    assert drift > 20.0 and held < 5.5
+    assert abs(((heading_held - heading_free) + 180) % 360 - 180) < 10.0  # the yaw still comes from the gyro

@@ -28,7 +28,7 @@ from livehmr.stream.phone.protocol import (
     parse_text,
 )
 from livehmr.stream.registry import StageChoices
-from livehmr.testing import write_scene_y4m
+from livehmr.testing import scene_state_errors, write_scene_y4m
 
 pytest.importorskip("cryptography", reason="livehmr[phone] (cryptography) is not installed")
 FPS, SECONDS = 30, 4.0
@@ -222,8 +222,6 @@ def test_the_page_streams_the_scene_and_draws_the_overlay(tmp_path):
     import cv2
 
     from livehmr.clients.sdk import State, Subscriber
-    from livehmr.core.geometry import invert_T, transform_points
-    from livehmr.models.skeleton import JOINT
     from livehmr.studio.scene import default_scene
 
     scene = default_scene(duration=SECONDS)
@@ -306,17 +304,8 @@ def test_the_page_streams_the_scene_and_draws_the_overlay(tmp_path):
     assert len(bodies) >= 0.8 * page["results"] - 30
 
     def errors(offset: int):
-        pose, root, up = [], [], []
-        for s in bodies:
-            f = (int(round((s.t_source * 1e3 - video_start_ms) / 1e3 * FPS)) + offset) % n_frames
-            truth = scene.truth(f)
-            gt_cam = transform_points(invert_T(truth.T_world_cam), truth.joints_world)
-            est_cam = transform_points(invert_T(s.T_world_cam.astype(float)), s.joints_world.astype(float))
-            pose.append(np.linalg.norm((gt_cam - gt_cam[0]) - (est_cam - est_cam[0]), axis=1).mean())
-            root.append(np.linalg.norm(gt_cam[0] - est_cam[0]) / np.linalg.norm(gt_cam[0]))
-            u = lambda j: (j[JOINT["neck"]] - j[JOINT["pelvis"]]) / np.linalg.norm(j[JOINT["neck"]] - j[JOINT["pelvis"]])  # noqa: E731
-            up.append(np.degrees(np.arccos(np.clip(u(truth.joints_world) @ u(s.joints_world), -1, 1))))
-        return np.median(pose), np.median(root), np.median(up)
+        frame = lambda s: (int(round((s.t_source * 1e3 - video_start_ms) / 1e3 * FPS)) + offset) % n_frames  # noqa: E731
+        return np.median([scene_state_errors(scene.truth(frame(s)), s.T_world_cam, s.joints_world) for s in bodies], axis=0)
 
     pose_err, root_err, up_err = min((errors(k) for k in range(-10, 11)), key=lambda e: e[1])
     # root and up: the demo's tolerances. Pose: JPEG costs BlazePose on this rendered scene (the

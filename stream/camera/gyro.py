@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from livehmr.core.geometry import rotvec_to_rotmat
+from livehmr.core.geometry import rotvec_between, rotvec_to_rotmat, special_procrustes
 from livehmr.core.types import CameraState, Flag, Frame, PersonKeypoints
 from livehmr.stream.camera.static import initial_orientation
 from livehmr.stream.sources.gyro_feeds import GyroFeed, centred_hold
@@ -72,12 +72,16 @@ class GyroCamera:
     ``still_std``, ``still_rate``): a slow steady pan under 1.7 deg/s would be mistaken for
     bias, which is why ``gyro+vo`` estimates it from vision instead. Gravity comes from
     the source (``Frame.gravity_cam``), else from the feed's accelerometer, else the first
-    frame is assumed level.
+    frame is assumed level. Where the feed has an accelerometer, every frame then turns
+    the camera's tilt a fraction ``tilt_gain`` of the way toward the gravity it reads (a
+    complementary filter, as in an AHRS): a gyro's drift in pitch and roll stays bounded;
+    heading is the gyro's alone.
     """
 
     def __init__(self, feed: GyroFeed, R_cam_imu: np.ndarray | None = None, clock_offset: float = 0.0,
-                 max_gap: float = 0.03, wait_s: float = 0.02, repair_s: float = 2.0):  # fmt: skip
+                 max_gap: float = 0.03, wait_s: float = 0.02, repair_s: float = 2.0, tilt_gain: float = 0.02):  # fmt: skip
         self.feed = feed
+        self.tilt_gain = tilt_gain  # per frame: 0.02 at 30 fps pulls a tilt error in with a ~1.7 s time constant
         self.repair_s = repair_s
         self._extrapolated: list = []  # (t0, t1, R_world_cam at t0, rotation applied) of gap intervals
         self._repair_seen: float | None = None  # the feed's latest arrival at the last repair attempt
@@ -104,6 +108,20 @@ class GyroCamera:
         if not 7.8 < np.linalg.norm(a_cam) < 11.8:
             return None
         return -a_cam / np.linalg.norm(a_cam)
+
+    def _correct_tilt(self, t: float) -> None:
+        """Turn the camera a ``tilt_gain`` fraction toward the accelerometer's gravity (about an
+        axis at right angles to gravity: heading untouched). Nothing without an accelerometer
+        or while it reads far from 1 g."""
+        if self.tilt_gain <= 0 or self.R_world_cam is None:
+            return
+        g_measured = self._gravity_from_accel(t)
+        if g_measured is None:
+            return
+        g_predicted = self.R_world_cam.T @ np.array([0.0, 0.0, -1.0])  # gravity in cam, as the gyro has it
+        # R' such that R'^T g_world moves toward g_measured: R' = R exp(k * rotvec(g_pred -> g_meas))^T
+        step = rotvec_to_rotmat(self.tilt_gain * rotvec_between(g_predicted, g_measured))
+        self.R_world_cam = special_procrustes(self.R_world_cam @ step.T)
 
     def _bias_while_still(self, t_gyro: float) -> None:
         """Re-estimate the bias from the last second when the gyro says the camera is still."""
@@ -137,6 +155,7 @@ class GyroCamera:
         self.R_world_cam = self.R_world_cam @ R_delta
         self.t_prev = frame.t
         self._repair(frame.t)
+        self._correct_tilt(frame.t)
         flags: set[str] = {Flag.GYRO_GAP} if gap else set()
         if jump:
             flags.add(Flag.GYRO_CLOCK_JUMP)

@@ -140,6 +140,8 @@ class PhoneSession:
         except Exception as exc:  # a stage that cannot start: said to the page and the terminal
             self.error = str(exc)
             log.error("%s: %s", self.stream_id, exc)
+            self.overlay.loop.call_soon_threadsafe(_offer, self.overlay.outbox,
+                                                   json.dumps({"type": "error", "message": f"livehmr: {exc}"}))  # fmt: skip
         finally:
             if self.pipeline is not None:
                 self.pipeline.close()
