@@ -358,7 +358,7 @@ def _connect_host(url: str) -> str:
 
 @app.command()
 def serve(
-    streams: str = typer.Argument(..., help="STREAMS.toml: [serve] publish endpoint, then one [[stream]] table per stream (docs/scaling.md)."),
+    streams: str = typer.Argument(..., help="STREAMS.toml: a 'serve' table (the publish endpoint), then one 'stream' table per stream (docs/scaling.md)."),
     address: Optional[str] = _ADDRESS,
     status: bool = typer.Option(False, "--status", help="Print each stream's node, rate, glass-to-publish latency and restarts, from the running serve's status messages, and exit."),
     curve_key: Optional[str] = _CURVE_KEY, curve_server: Optional[str] = _CURVE_SERVER,
