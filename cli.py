@@ -439,14 +439,13 @@ def batch(
     unreadable video is reported and the rest go on (exit status 1 when any failed)."""
     from livehmr.cluster.batch import run_batch
     from livehmr.cluster.ray_runtime import check_address, require_ray
-    from livehmr.stream.registry import StageChoices, check_stage_names
+    from livehmr.stream.registry import StageChoices
 
     choices = StageChoices("", keypoints=keypoints, far_search=far_search, people=people, estimator=estimator,
                            motion_model=motion_model, camera=camera, camera_translation=camera_translation, body=body,
                            smpl_model=smpl_model, fov=fov, refine=refine, refine_lag=refine_lag, max_frames=max_frames)  # fmt: skip
     wanted = tuple(o.strip() for o in outputs.split(",") if o.strip())
     try:
-        check_stage_names(choices)
         choices.check()
         require_ray()
         if address:
@@ -486,7 +485,7 @@ def phone(
 
     from livehmr.stream.phone.certs import ensure_certificate, lan_address
     from livehmr.stream.phone.server import PhoneServer
-    from livehmr.stream.registry import StageChoices, check_stage_names
+    from livehmr.stream.registry import StageChoices
 
     if (cert is None) != (key is None):
         _fail("--cert and --key go together")
@@ -495,7 +494,6 @@ def phone(
                            smpl_model=smpl_model, fov=fov, refine=refine, refine_lag=refine_lag)  # fmt: skip
     token = secrets.token_urlsafe(12)  # this run's pairing token: never stored
     try:
-        check_stage_names(choices)
         choices.check()
         cert_path, key_path = (Path(cert), Path(key)) if cert and key else ensure_certificate()
         server = PhoneServer(choices, token, host=host, port=port, cert=cert_path, key=key_path, publish=publish,

@@ -106,3 +106,12 @@ def scene_state_errors(truth, T_world_cam: np.ndarray, joints_world: np.ndarray)
 
     angle = float(np.degrees(np.arccos(np.clip(up(truth.joints_world) @ up(np.asarray(joints_world, float)), -1, 1))))
     return pose, root, angle
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a test's or benchmark's publisher to bind)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

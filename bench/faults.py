@@ -48,6 +48,7 @@ from livehmr.stream.publish.publisher import encode_or_withhold, state_messages
 from livehmr.stream.publish.wire import TOPIC_STATE, TOPIC_STATUS, decode, encode
 from livehmr.stream.runtime import Pipeline
 from livehmr.stream.sources.gyro_feeds import ArrayGyroFeed, GyroFeed
+from livehmr.testing import free_port
 
 FPS = 30.0
 
@@ -659,14 +660,6 @@ def _livehmr(*args: str) -> subprocess.Popen:
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def signals(tmp: Path) -> list[Outcome]:
     """``livehmr run`` stopped by SIGINT and by SIGTERM while ``livehmr record`` records it;
     the recorder stopped by SIGTERM. Each must exit 0, promptly, with its summary; the
@@ -676,7 +669,7 @@ def signals(tmp: Path) -> list[Outcome]:
 
     outcomes = []
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-        url = f"tcp://127.0.0.1:{_free_port()}"
+        url = f"tcp://127.0.0.1:{free_port()}"
         out = tmp / f"{sig.name}.lhmr"
         recorder = _livehmr("record", url, "--out", str(out))
         runner = _livehmr("run", "synthetic", "--publish", url, "--max-frames", "3000", "--realtime", "--estimator", "baseline")

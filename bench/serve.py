@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -33,15 +32,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from livehmr.testing import write_scene_clip
+from livehmr.testing import free_port, write_scene_clip
 
 LIVEHMR = [sys.executable, "-m", "livehmr"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Collector:
@@ -95,7 +88,7 @@ def _figures(rows, n_streams: int) -> dict:
 
 
 def _plain(clips: list[Path]) -> dict:
-    ports = [_free_port() for _ in clips]
+    ports = [free_port() for _ in clips]
     collector = _Collector([f"tcp://127.0.0.1:{p}" for p in ports])
     procs = [subprocess.Popen([*LIVEHMR, "run", str(c), "--realtime", "--no-far-search", "--quiet",
                                "--publish", f"tcp://127.0.0.1:{p}"], stdout=subprocess.DEVNULL,
@@ -106,7 +99,7 @@ def _plain(clips: list[Path]) -> dict:
 
 
 def _served(clips: list[Path], folder: Path) -> dict:
-    port = _free_port()
+    port = free_port()
     share = 2.0 / len(clips)
     lines = [f'[serve]\npublish = "tcp://127.0.0.1:{port}"\n']
     for i, clip in enumerate(clips):

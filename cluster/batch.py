@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from livehmr.clients.recording import RecordingWriter, export_recording
-from livehmr.cluster.ray_runtime import cluster_cpus, start_ray
+from livehmr.cluster.ray_runtime import cluster_cpus, describe_ray_error, start_ray
 from livehmr.core.errors import LivehmrError
 from livehmr.core.types import FrameResult
 from livehmr.export.motion import FORMATS as MOTION_FORMATS
@@ -192,7 +192,7 @@ def run_batch(videos: list[str], out: str | Path, choices: StageChoices, outputs
                         done.append(video)
                         what = "done"
                     except Exception as exc:  # a bad video is reported; the batch goes on
-                        failed[video] = what = _reason(exc)
+                        failed[video] = what = describe_ray_error(exc)
                     bar.update(1)
                     if progress:
                         progress(video, what)
@@ -200,8 +200,3 @@ def run_batch(videos: list[str], out: str | Path, choices: StageChoices, outputs
         finally:
             ray.shutdown()
     return BatchReport(done, skipped, failed, time.perf_counter() - start)
-
-
-def _reason(exc: BaseException) -> str:
-    cause = getattr(exc, "cause", None) or exc
-    return str(cause) if isinstance(cause, LivehmrError) else f"{type(cause).__name__}: {cause}"

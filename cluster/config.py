@@ -30,7 +30,8 @@ from pathlib import Path
 
 from livehmr.core.endpoints import check_endpoint
 from livehmr.core.errors import LivehmrError
-from livehmr.stream.registry import StageChoices, check_stage_names
+from livehmr.stream.registry import StageChoices
+from livehmr.stream.sources import names_a_path
 
 _STREAM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CHOICE_TYPES = {f.name: f.type for f in fields(StageChoices)}
@@ -93,7 +94,8 @@ def load_streams(path: str | Path) -> ServeConfig:
         raise LivehmrError(f"{path}: stream id(s) {', '.join(duplicates)} appear more than once")
     publish = _typed(serve, "publish", str, f"{path} [serve]", "tcp://127.0.0.1:5557")
     check_endpoint(publish, f"{path} [serve] publish", bind=True)
-    secret, clients = (_file(serve, k, base, f"{path} [serve]") for k in ("curve_secret", "curve_clients"))
+    secret, clients = (_existing(base, serve[k], k, f"{path} [serve]") if k in serve else None
+                       for k in ("curve_secret", "curve_clients"))  # fmt: skip
     if (secret is None) != (clients is None):
         raise LivehmrError(f"{path} [serve]: curve_secret and curve_clients go together")
     max_restarts = _typed(serve, "max_restarts", int, f"{path} [serve]", 10)
@@ -115,11 +117,8 @@ def _stream(table, index: int, base: Path, path: Path) -> StreamSpec:
     source = table.get("source")
     if not isinstance(source, str) or not source:
         raise LivehmrError(f"{where}: 'source' is required (a video file, image folder, camera index or URL)")
-    if "://" not in source and not source.isdigit() and not source.startswith(("camera:", "crowd:")) and source not in ("synthetic", "demo"):
-        resolved = base / source
-        if not resolved.exists():
-            raise LivehmrError(f"{where}: source {source} does not exist (relative paths are from {base})")
-        source = str(resolved)
+    if names_a_path(source):
+        source = _existing(base, source, "source", where)
     options = {}
     for key in STAGE_KEYS:
         if key in table:
@@ -127,13 +126,9 @@ def _stream(table, index: int, base: Path, path: Path) -> StreamSpec:
     for key in _PATH_KEYS:
         value = options.get(key)
         if isinstance(value, str) and "://" not in value:
-            resolved = base / value
-            if not resolved.exists():
-                raise LivehmrError(f"{where}: {key} {value} does not exist (relative paths are from {base})")
-            options[key] = str(resolved)
+            options[key] = _existing(base, value, key, where)
     choices = StageChoices(source, **options)
     try:
-        check_stage_names(choices)
         choices.check()
     except LivehmrError as exc:
         raise LivehmrError(f"{where}: {exc}") from None
@@ -168,10 +163,8 @@ def _typed(table: dict, key: str, kind, where: str, default):
     return value
 
 
-def _file(table: dict, key: str, base: Path, where: str) -> str | None:
-    value = table.get(key)
-    if value is None:
-        return None
+def _existing(base: Path, value, key: str, where: str) -> str:
+    """``value`` as a path from the file's folder ``base``, which must exist."""
     resolved = base / str(value)
     if not resolved.exists():
         raise LivehmrError(f"{where}: {key} {value} does not exist (relative paths are from {base})")

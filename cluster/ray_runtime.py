@@ -65,3 +65,15 @@ def start_ray(address: str | None, num_cpus: float | None = None):
 def cluster_cpus(ray) -> float:
     """The logical CPUs the cluster offers in all (its nodes' ``num_cpus``)."""
     return float(ray.cluster_resources().get("CPU", 0.0))
+
+
+def describe_ray_error(exc: BaseException) -> str:
+    """One line for what a Ray task or actor call raised: the original error where Ray kept
+    it (``cause``; a LivehmrError's own text), else the last line of Ray's message."""
+    cause = getattr(exc, "cause", None)
+    if cause is None and isinstance(exc, LivehmrError):
+        cause = exc
+    if cause is not None:
+        return str(cause) if isinstance(cause, LivehmrError) else f"{type(cause).__name__}: {cause}"
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return lines[-1] if lines else type(exc).__name__

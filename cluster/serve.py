@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from livehmr.cluster.config import ServeConfig, StreamSpec
-from livehmr.cluster.ray_runtime import cluster_cpus, start_ray
+from livehmr.cluster.ray_runtime import cluster_cpus, describe_ray_error, start_ray
 from livehmr.cluster.stream_actor import Resume, StreamActor
 from livehmr.core.errors import LivehmrError
 from livehmr.stream.publish.hub import Hub
@@ -120,7 +120,7 @@ class Server:
                     del self.runs[stream_id]
                     self.say(f"stream {stream_id}: ended after {track.summary.get('frames', 0)} frames")
                 except RayTaskError as exc:  # the stream's own error (a bad source): not a crash, not retried
-                    track.state, track.error = "failed", _first_line(exc)
+                    track.state, track.error = "failed", describe_ray_error(exc)
                     del self.runs[stream_id]
                     self.say(f"stream {stream_id}: failed: {track.error}")
                 except RayActorError as exc:  # the worker died; Ray restarts the actor within max_restarts
@@ -150,7 +150,7 @@ class Server:
             track.state = "restarting"
             if track.restarts > self.config.max_restarts:
                 track.state, track.error = "failed", f"its worker died {track.restarts} times"
-                self.say(f"stream {stream_id}: down for good ({track.error}): {_first_line(exc)}")
+                self.say(f"stream {stream_id}: down for good ({track.error}): {describe_ray_error(exc)}")
                 return
             self.say(f"stream {stream_id}: worker on {track.progress.get('node', '?')} pid "
                      f"{track.progress.get('pid', '?')} died; restart {track.restarts}, resuming at "
@@ -158,7 +158,7 @@ class Server:
         else:
             track.failures_since_restart += 1
             if track.failures_since_restart > MAX_CALLS_WHILE_RESTARTING:
-                track.state, track.error = "failed", f"its worker did not come back: {_first_line(exc)}"
+                track.state, track.error = "failed", f"its worker did not come back: {describe_ray_error(exc)}"
                 self.say(f"stream {stream_id}: down for good ({track.error})")
                 return
         self._resubmit[stream_id] = time.monotonic() + 0.5
@@ -201,15 +201,6 @@ class Server:
             self.hub.close()
         if ray is not None:
             ray.shutdown()
-
-
-def _first_line(exc: BaseException) -> str:
-    """The last line of a Ray error's text that says something (its cause, for a task error)."""
-    cause = getattr(exc, "cause", None)
-    if cause is not None:
-        return f"{type(cause).__name__}: {cause}" if not isinstance(cause, LivehmrError) else str(cause)
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return lines[-1] if lines else type(exc).__name__
 
 
 def status_table(url: str, streams: list[str], listen_s: float = 2.5, curve=None) -> list[dict]:

@@ -160,7 +160,10 @@ def invert_T(T: np.ndarray) -> np.ndarray:
 
 
 def transform_points(T: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Apply a rigid transform (4, 4) to points (..., 3)."""
+    """Apply a rigid transform (4, 4) to points (..., 3); or one per frame: transforms
+    (N, 4, 4) to points (N, K, 3)."""
+    if T.ndim == 3:
+        return points @ np.swapaxes(T[:, :3, :3], 1, 2) + T[:, None, :3, 3]
     return points @ T[:3, :3].T + T[:3, 3]
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from livehmr.core.geometry import invert_T
+from livehmr.core.geometry import invert_T, transform_points
 from livehmr.core.types import FrameResult, PersonKeypoints
 from livehmr.eval import metrics as M
 from livehmr.eval.keypoint_cache import cached_keypoints
@@ -175,9 +175,8 @@ def score(pred: Prediction, truth: SequenceTruth, meshes=None) -> dict[str, floa
     ok = pred.has_body
     out: dict[str, float | np.ndarray] = {"coverage": 100 * ok.mean(), "frames": float(len(ok))}
     gt_world = truth.joints_world
-    gt_cam = np.einsum("tij,tkj->tki", invert_T(truth.T_world_cam)[:, :3, :3], gt_world) + invert_T(truth.T_world_cam)[:, None, :3, 3]
-    T_cam_world = invert_T(pred.T_world_cam)
-    pred_cam = np.einsum("tij,tkj->tki", T_cam_world[:, :3, :3], pred.joints_world) + T_cam_world[:, None, :3, 3]
+    gt_cam = transform_points(invert_T(truth.T_world_cam), gt_world)
+    pred_cam = transform_points(invert_T(pred.T_world_cam), pred.joints_world)
     R_rel_pred = np.swapaxes(pred.T_world_cam[:1, :3, :3], 1, 2) @ pred.T_world_cam[:, :3, :3]
     R_rel_gt = np.swapaxes(truth.T_world_cam[:1, :3, :3], 1, 2) @ truth.T_world_cam[:, :3, :3]
     out["cam rot"] = float(M.rotation_error_deg(R_rel_pred, R_rel_gt).mean())
@@ -287,9 +286,8 @@ def anny_meshes(stride: int = 10):
             gp = [SmplParams(truth.global_orient[i], truth.body_pose[i], truth.transl[i], truth.betas) for i in chunk]
             pw = default[0].pose_bones(pp)["vertices"].numpy().astype(np.float64)
             gw = gt_body.pose_bones(gp)["vertices"].numpy().astype(np.float64)
-            T_p, T_g = invert_T(pred.T_world_cam[chunk]), invert_T(truth.T_world_cam[chunk])
-            pv.append(np.einsum("tij,tvj->tvi", T_p[:, :3, :3], pw) + T_p[:, None, :3, 3])
-            gv.append(np.einsum("tij,tvj->tvi", T_g[:, :3, :3], gw) + T_g[:, None, :3, 3])
+            pv.append(transform_points(invert_T(pred.T_world_cam[chunk]), pw))
+            gv.append(transform_points(invert_T(truth.T_world_cam[chunk]), gw))
         if not pv:
             return np.zeros((0, 1, 3)), np.zeros((0, 1, 3)), frames
         return np.concatenate(pv), np.concatenate(gv), frames

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from livehmr.core.errors import LivehmrError
-from livehmr.core.geometry import invert_T
+from livehmr.core.geometry import invert_T, transform_points
 from livehmr.eval import metrics as M
 from livehmr.eval.accuracy import Prediction, run_frames, score
 from livehmr.eval.datasets import DatasetFrames, DatasetSequence, gt_gyro, smpl_forward, smpl_joints, smpl_model_file
@@ -67,8 +67,7 @@ def truth_of(sequence: DatasetSequence, joints_world: np.ndarray) -> SequenceTru
     h, w = first.shape[:2]
     n = sequence.num_frames
     joints_2d = M.project(joints_world, sequence.T_world_cam, sequence.K)
-    cam = np.einsum("tij,tkj->tki", invert_T(sequence.T_world_cam)[:, :3, :3], joints_world) + invert_T(
-        sequence.T_world_cam)[:, None, :3, 3]  # fmt: skip
+    cam = transform_points(invert_T(sequence.T_world_cam), joints_world)
     inside = (joints_2d[..., 0] >= 0) & (joints_2d[..., 0] < w) & (joints_2d[..., 1] >= 0) & (joints_2d[..., 1] < h)
     return SequenceTruth(fps=sequence.fps, K=sequence.K, size=np.array([w, h]), times=np.arange(n) / sequence.fps,
                          T_world_cam=sequence.T_world_cam, joints_world=joints_world,
@@ -109,10 +108,11 @@ def score_sequence(prediction: Prediction, truth: SequenceTruth, valid: np.ndarr
     """:func:`score` on the dataset's scored frames only (a frame outside ``valid`` counts as
     neither a hit nor a miss)."""
     keep = np.flatnonzero(valid)
+    position = {int(frame): n for n, frame in enumerate(keep)}  # dataset frame -> its place among the scored
     pred = Prediction(prediction.joints_world[keep], prediction.T_world_cam[keep], prediction.global_orient[keep],
                       prediction.body_pose[keep], prediction.transl[keep], prediction.betas[keep],
                       prediction.has_body[keep],
-                      keypoints={int(np.searchsorted(keep, i)): k for i, k in prediction.keypoints.items() if i in set(keep)})  # fmt: skip
+                      keypoints={position[i]: k for i, k in prediction.keypoints.items() if i in position})  # fmt: skip
     sub = SequenceTruth(**{**truth.__dict__, **{k: getattr(truth, k)[keep] for k in (
         "times", "T_world_cam", "joints_world", "global_orient", "body_pose", "transl", "contacts", "joints_2d",
         "visible")}})  # fmt: skip
@@ -133,10 +133,8 @@ def smpl_meshes(sequence: DatasetSequence, smpl_dir: str | Path, body, stride: i
             return np.zeros((0, 1, 3)), np.zeros((0, 1, 3)), frames
         pw = np.stack([body.mesh(SmplParams(pred.global_orient[i], pred.body_pose[i], pred.transl[i]))[0] for i in frames])
         gw = smpl_forward(sequence, smpl_dir, scored[frames]).vertices.double().numpy()
-        T_p, T_g = invert_T(pred.T_world_cam[frames]), invert_T(truth.T_world_cam[frames])
-        pv = np.einsum("tij,tvj->tvi", T_p[:, :3, :3], pw) + T_p[:, None, :3, 3]
-        gv = np.einsum("tij,tvj->tvi", T_g[:, :3, :3], gw) + T_g[:, None, :3, 3]
-        return pv, gv, frames
+        return (transform_points(invert_T(pred.T_world_cam[frames]), pw),
+                transform_points(invert_T(truth.T_world_cam[frames]), gw), frames)
 
     return make
 

@@ -12,6 +12,8 @@ from livehmr.core.stages import CameraMotion, Estimator, KeypointDetector, Sourc
 from livehmr.models.body import BodyModel
 
 KEYPOINT_BACKENDS = ("blazepose", "blazepose-multi", "vitpose")
+DEVICES = ("cpu", "cuda")
+BODY_MODELS = ("anny", "smpl")
 CAMERA_BACKENDS = ("auto", "gyro", "vo", "gyro+vo", "dpvo", "static")
 ESTIMATORS = ("learned", "baseline")
 
@@ -190,9 +192,25 @@ class StageChoices:
     start_s: float = 0.0
 
     def check(self) -> None:
-        """What the backends need besides their names, checked before anything loads."""
+        """Every backend named exists (the names ``livehmr run``'s options take), the numbers
+        are in range, and what the backends need besides their names is there: checked
+        before anything loads; raises LivehmrError naming the option and the choices."""
         from livehmr.models.body import check_body_options
 
+        for option, value, names in (("keypoints", self.keypoints, KEYPOINT_BACKENDS),
+                                     ("camera", self.camera, CAMERA_BACKENDS), ("estimator", self.estimator, ESTIMATORS),
+                                     ("device", self.device, DEVICES),
+                                     ("camera_translation", self.camera_translation, CAMERA_TRANSLATION),
+                                     ("refine", self.refine or "humor", REFINE_PRIORS), ("body", self.body, BODY_MODELS)):  # fmt: skip
+            if value not in names:
+                raise LivehmrError(f"unknown {option} {value!r}; choose from {', '.join(names)}")
+        if not 1 <= self.people <= 32:
+            raise LivehmrError(f"people = {self.people}: must be 1 to 32")
+        if not 1 <= self.refine_lag <= 300:
+            raise LivehmrError(f"refine_lag = {self.refine_lag}: must be 1 to 300")
+        if not 1.0 <= self.fov <= 179.0:
+            raise LivehmrError(f"fov = {self.fov:g}: must be 1 to 179 degrees")
+        parse_imu_rotation(self.imu_to_cam)
         check_body_options(self.body, self.smpl_model)
         check_keypoint_options(self.keypoints, self.vitpose)
 
@@ -229,25 +247,3 @@ def build_pipeline(c: StageChoices, publishers: list, loaded=None, source: Sourc
         publishers=publishers,
         refiner=make_refiner(c.refine, body_model, c.refine_lag),
     )  # fmt: skip
-
-
-DEVICES = ("cpu", "cuda")
-BODY_MODELS = ("anny", "smpl")
-
-
-def check_stage_names(c: StageChoices) -> None:
-    """Every backend ``c`` names exists (the names ``livehmr run``'s options take), checked
-    before anything loads; raises LivehmrError naming the option and the choices."""
-    for option, value, names in (("keypoints", c.keypoints, KEYPOINT_BACKENDS), ("camera", c.camera, CAMERA_BACKENDS),
-                                 ("estimator", c.estimator, ESTIMATORS), ("device", c.device, DEVICES),
-                                 ("camera_translation", c.camera_translation, CAMERA_TRANSLATION),
-                                 ("refine", c.refine or "humor", REFINE_PRIORS), ("body", c.body, BODY_MODELS)):  # fmt: skip
-        if value not in names:
-            raise LivehmrError(f"unknown {option} {value!r}; choose from {', '.join(names)}")
-    if not 1 <= c.people <= 32:
-        raise LivehmrError(f"people = {c.people}: must be 1 to 32")
-    if not 1 <= c.refine_lag <= 300:
-        raise LivehmrError(f"refine_lag = {c.refine_lag}: must be 1 to 300")
-    if not 1.0 <= c.fov <= 179.0:
-        raise LivehmrError(f"fov = {c.fov:g}: must be 1 to 179 degrees")
-    parse_imu_rotation(c.imu_to_cam)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,18 +20,12 @@ from livehmr.clients.sdk import State, Subscriber
 from livehmr.cluster.config import load_streams
 from livehmr.core.errors import LivehmrError
 from livehmr.stream.publish.hub import Hub
-from livehmr.testing import write_scene_clip
+from livehmr.testing import free_port, write_scene_clip
 
 ray = pytest.importorskip("ray", reason="livehmr[cluster] (ray) is not installed")
 
 CLIP_SECONDS, CLIP_FPS = 24.0, 5.0
 LIVEHMR = [sys.executable, "-m", "livehmr"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +58,7 @@ def _streams_toml(folder: Path, clip: Path, port: int, ids=("a", "b", "c")) -> P
 def test_serve_three_streams_and_a_killed_worker_comes_back(cluster, clip, tmp_path):
     from livehmr.cluster.serve import status_table
 
-    port = _free_port()
+    port = free_port()
     toml = _streams_toml(tmp_path, clip, port)
     url = f"tcp://127.0.0.1:{port}"
     received: list[tuple[float, State]] = []
@@ -244,7 +237,7 @@ def test_bad_streams_toml_is_one_line_and_exit_2(tmp_path, content, says):
 def test_unreachable_address_is_refused_before_anything_starts(tmp_path):
     toml = tmp_path / "streams.toml"
     toml.write_text("[[stream]]\nid = 'a'\nsource = 'synthetic'\n")
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     for command in (["serve", str(toml)], ["batch", str(toml), "--out", str(tmp_path / "out")]):
         start = time.monotonic()
         proc = subprocess.run([*LIVEHMR, *command, "--address", f"127.0.0.1:{port}"], capture_output=True, text=True,

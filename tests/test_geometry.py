@@ -92,3 +92,15 @@ def test_rotations_between_matches_the_single_vector_version():
         assert np.allclose(R[i] @ (a[i] / np.linalg.norm(a[i])), b[i] / np.linalg.norm(b[i]), atol=1e-9)
         if i:
             assert np.allclose(R[i], rotation_between(a[i], b[i]), atol=1e-9)
+
+
+def test_transform_points_per_frame_equals_one_transform_at_a_time(rng=np.random.default_rng(7)):
+    T = np.tile(np.eye(4), (5, 1, 1))
+    T[:, :3, :3] = rotvec_to_rotmat(rng.normal(size=(5, 3)))
+    T[:, :3, 3] = rng.normal(size=(5, 3))
+    points = rng.normal(size=(5, 24, 3))
+    batched = transform_points(T, points)
+    assert batched.shape == (5, 24, 3)
+    for i in range(5):
+        assert np.allclose(batched[i], transform_points(T[i], points[i]))
+    assert np.allclose(transform_points(T[0], points[0, 0]), T[0, :3, :3] @ points[0, 0] + T[0, :3, 3])

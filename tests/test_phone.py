@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import ssl
 import struct
 import threading
@@ -28,16 +27,10 @@ from livehmr.stream.phone.protocol import (
     parse_text,
 )
 from livehmr.stream.registry import StageChoices
-from livehmr.testing import scene_state_errors, write_scene_y4m
+from livehmr.testing import free_port, scene_state_errors, write_scene_y4m
 
 pytest.importorskip("cryptography", reason="livehmr[phone] (cryptography) is not installed")
 FPS, SECONDS = 30, 4.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RunningServer:
@@ -48,7 +41,7 @@ class RunningServer:
         from livehmr.stream.phone.server import PhoneServer
 
         cert, key = ensure_certificate(folder)
-        self.publish = f"tcp://127.0.0.1:{_free_port()}"
+        self.publish = f"tcp://127.0.0.1:{free_port()}"
         self.server = PhoneServer(StageChoices("phone", far_search=False, **choices), "pairing-token", host="127.0.0.1",
                                   port=0, cert=cert, key=key, publish=self.publish, max_phones=max_phones)  # fmt: skip
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
@@ -280,6 +273,12 @@ def test_the_page_streams_the_scene_and_draws_the_overlay(tmp_path):
                 break
             set_sensors(video_t % SECONDS, step)
         page = driver.execute_script("return window.livehmrPhone")
+        # the screenshot once the page has drawn bones on its canvas (the loop's jump back can
+        # cost the detector a frame or two, and a result without a body clears the overlay)
+        for _ in range(100):
+            if driver.execute_script("return window.livehmrPhone.drawnBones") > 0:
+                break
+            set_sensors(((page_now + (time.perf_counter() - here) * 1e3 - video_start_ms) / 1e3) % SECONDS, step)
         shot = driver.get_screenshot_as_png()
     finally:
         driver.quit()

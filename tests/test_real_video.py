@@ -1,6 +1,5 @@
 """`livehmr run VIDEO` on a clip made from a real photograph of a person (shared data)."""
 
-import socket
 import subprocess
 import sys
 import threading
@@ -11,14 +10,9 @@ import numpy as np
 import pytest
 
 from livehmr.clients.sdk import Subscriber
+from livehmr.testing import free_port
 
 PHOTO = Path(__file__).resolve().parents[1] / ".." / "shared" / "images" / "lunge_barbell.jpg"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.skipif(not PHOTO.exists(), reason="../shared/images is not beside this checkout")
@@ -34,7 +28,7 @@ def test_run_on_a_real_clip_publishes_bodies(tmp_path):
         writer.write(cv2.resize(photo[y0 : y0 + ch, x0 : x0 + cw], (480, 640)))
     writer.release()
 
-    url = f"tcp://127.0.0.1:{_free_port()}"
+    url = f"tcp://127.0.0.1:{free_port()}"
     received = []
     sub = Subscriber(url, timeout_s=60)
 

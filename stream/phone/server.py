@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from livehmr.core.geometry import invert_T, project, transform_points
 from livehmr.core.types import FrameResult
 from livehmr.stream.phone.protocol import (
     CLOSE_VERSION,
@@ -85,11 +86,11 @@ class OverlaySender:
     def publish(self, result: FrameResult) -> None:
         persons = []
         if result.K is not None:
-            R_world_cam, t_world_cam = result.T_world_cam[:3, :3], result.T_world_cam[:3, 3]
+            T_cam_world = invert_T(result.T_world_cam)
             for person in result.persons:
-                X_cam = (person.joints_world - t_world_cam) @ R_world_cam  # R^T (X - t), row-wise
-                z = np.maximum(X_cam[:, 2:3], 1e-3)
-                uv = (X_cam[:, :2] / z) * np.diag(result.K)[:2] + result.K[:2, 2]
+                X_cam = transform_points(T_cam_world, person.joints_world)
+                X_cam[:, 2] = np.maximum(X_cam[:, 2], 1e-3)  # a joint behind the lens still draws its bone
+                uv = project(X_cam, result.K)
                 if np.all(np.isfinite(uv)):
                     persons.append({"id": person.person_id, "joints": np.round(uv, 1).tolist()})
         message = json.dumps({"type": "result", "seq": result.frame_index, "frame": result.frame_index,

@@ -41,10 +41,9 @@ class PhoneGyroFeed(GyroFeed):
             self.last_arrival = arrival
             self.first_t = message.gyro[0, 0] / 1e3 if self.first_t is None else self.first_t
             self.last_t = max(self.last_t or -np.inf, float(message.gyro[:, 0].max()) / 1e3)
-        for t_ms, *w in message.gyro:
-            self.buffer.add(t_ms / 1e3, *(R @ np.asarray(w)), arrival=arrival)
-        for t_ms, *a in message.accel:
-            self.accel.add(t_ms / 1e3, *(R @ np.asarray(a)), arrival=arrival)
+        for buffer, samples in ((self.buffer, message.gyro), (self.accel, message.accel)):
+            for t, x, y, z in np.column_stack([samples[:, 0] / 1e3, samples[:, 1:] @ R.T]):
+                buffer.add(t, x, y, z, arrival=arrival)
 
     def disagreement_s(self, t: float, fresh_s: float = 0.5) -> float:
         """How far (s) a frame stamped ``t`` is from the newest gyro sample, when samples are

@@ -8,6 +8,12 @@ from livehmr.core.errors import SourceError
 from livehmr.core.stages import Source
 
 
+def names_a_path(spec: str) -> bool:
+    """Whether a source spec is a file or folder path (not ``synthetic``, ``crowd:N``, a
+    camera index or a URL): what :func:`open_source` opens from disk."""
+    return not (spec in ("synthetic", "demo") or spec.startswith(("crowd:", "camera:")) or spec.isdigit() or "://" in spec)
+
+
 def open_source(spec: str, *, realtime: bool | None = None, max_frames: int | None = None, start_s: float = 0.0) -> Source:
     """Open a source from its command-line spec.
 
@@ -27,7 +33,7 @@ def open_source(spec: str, *, realtime: bool | None = None, max_frames: int | No
         if not people.isdigit() or not 1 <= int(people) <= 4:
             raise SourceError(f"source {spec!r}: use crowd:N with N from 1 to 4 people")
         return SyntheticSource(crowd_scene(int(people)), realtime=bool(realtime), max_frames=max_frames)
-    if spec.isdigit() or spec.startswith("camera:") or "://" in spec:
+    if not names_a_path(spec):  # a camera index or URL
         from livehmr.stream.sources.live_camera import CameraSource
 
         target: int | str = int(spec.removeprefix("camera:")) if not ("://" in spec) else spec

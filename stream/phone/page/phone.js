@@ -14,7 +14,7 @@ const PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 1
 const token = new URLSearchParams(location.search).get("token") || "";
 // what the page did, for the user and for tests (window.livehmrPhone)
 const stats = { version: PAGE_VERSION, state: "idle", sensor: "none", sent: 0, skipped: 0, results: 0,
-                gyroSamples: 0, videoStartT: null, firstFrameT: null, firstGyroT: null, lastGyroT: null, latencyMs: [], serverMs: [], persons: 0, closed: null, error: null };
+                gyroSamples: 0, videoStartT: null, firstFrameT: null, firstGyroT: null, lastGyroT: null, latencyMs: [], serverMs: [], persons: 0, drawnBones: 0, closed: null, error: null };
 window.livehmrPhone = stats;
 
 const video = document.getElementById("preview");
@@ -132,15 +132,20 @@ function draw() {
   g.lineWidth = 4 * devicePixelRatio;
   g.strokeStyle = "#00ff66";
   g.lineCap = "round";
+  let drawn = 0; // bones with an end on the canvas (what a user sees of the overlay)
+  const onCanvas = (x, y) => x >= 0 && y >= 0 && x < overlay.width && y < overlay.height;
   for (const person of lastResult.persons) {
     const p = person.joints;
     g.beginPath();
     for (let j = 1; j < p.length; j++) {
-      g.moveTo(ox + p[PARENTS[j]][0] * s, oy + p[PARENTS[j]][1] * s);
-      g.lineTo(ox + p[j][0] * s, oy + p[j][1] * s);
+      const x0 = ox + p[PARENTS[j]][0] * s, y0 = oy + p[PARENTS[j]][1] * s, x1 = ox + p[j][0] * s, y1 = oy + p[j][1] * s;
+      g.moveTo(x0, y0);
+      g.lineTo(x1, y1);
+      if (onCanvas(x0, y0) || onCanvas(x1, y1)) drawn++;
     }
     g.stroke();
   }
+  stats.drawnBones = drawn;
 }
 
 function onMessage(event) {
