@@ -164,15 +164,17 @@ class Server:
         self._resubmit[stream_id] = time.monotonic() + 0.5
 
     def _poll_progress(self) -> None:
-        from ray.exceptions import GetTimeoutError, RayActorError
+        from ray.exceptions import RayActorError
 
-        live = [i for i in self.runs]
-        refs = {i: self.actors[i].progress.remote() for i in live}
-        for stream_id, ref in refs.items():
+        refs = {self.actors[i].progress.remote(): i for i in self.runs}
+        # one 2 s bound for all streams together (a restarting one does not hold up the others)
+        ready, _ = self.ray.wait(list(refs), num_returns=len(refs), timeout=2.0) if refs else ([], [])
+        for ref in ready:
+            stream_id = refs[ref]
             try:
-                report: dict = self.ray.get(ref, timeout=2.0)
-            except (GetTimeoutError, RayActorError):
-                continue  # restarting, or busy: the next poll tells
+                report: dict = self.ray.get(ref)
+            except RayActorError:
+                continue  # restarting: the next poll tells
             track = self.tracks[stream_id]
             if track.state == "restarting" and report.get("pid") == track.progress.get("pid"):
                 continue  # the dead worker's last words
