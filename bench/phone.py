@@ -1,6 +1,7 @@
 """The phone page's latency, drops and server CPU, through headless Chromium's fake camera.
 
     livehmr bench phone [--seconds 20] [--out bench_out/phone]
+    livehmr bench phone --jpeg-study      # what JPEG alone costs the pipeline, offline
 
 Chromium (Debian's ``chromium`` + ``chromium-driver``, driven by selenium) opens the page
 of an in-process ``livehmr phone`` server over HTTPS on loopback; its fake camera plays the
@@ -58,12 +59,59 @@ def _chromium(y4m: Path):
     return webdriver.Chrome(options=options, service=Service(driver))
 
 
+def jpeg_study(qualities: tuple[int, ...] = (75, 85, 92), seconds: float = 4.0) -> dict[str, float]:
+    """What JPEG alone costs the pipeline, offline: the embedded scene through BlazePose, the
+    gyro camera and the baseline estimator (the phone test's stages), each frame as rendered
+    and through JPEG at each quality; median local pose error (m) against the truth, after
+    the first half second."""
+    import cv2
+
+    from livehmr.stream.camera.gyro import GyroCamera
+    from livehmr.stream.estimators.baseline import BaselineEstimator
+    from livehmr.stream.keypoints.blazepose import BlazePoseDetector
+    from livehmr.stream.runtime import Pipeline
+    from livehmr.stream.sources.synthetic import SyntheticSource
+    from livehmr.testing import scene_state_errors
+
+    class Jpeg(SyntheticSource):
+        def __init__(self, quality: int | None):
+            super().__init__(duration=seconds)
+            self.quality = quality
+
+        def __iter__(self):
+            for frame in super().__iter__():
+                if self.quality is not None:
+                    _, data = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+                    frame.image = np.asarray(cv2.imdecode(data, cv2.IMREAD_COLOR))
+                yield frame
+
+    errors: dict[str, float] = {}
+    for quality in (None, *qualities):
+        source = Jpeg(quality)
+        results = []
+        pipeline = Pipeline(source, BlazePoseDetector(), GyroCamera(source.gyro_feed()),
+                            BaselineEstimator(source.scene.body), publishers=[])  # fmt: skip
+        pipeline.on_result.append(results.append)
+        pipeline.run()
+        pipeline.close()
+        pose = [scene_state_errors(source.scene.truth(r.frame_index), r.T_world_cam, p.joints_world)[0]
+                for r in results if r.frame_index >= 15 for p in r.persons]  # fmt: skip
+        errors["as rendered" if quality is None else f"JPEG {quality}"] = float(np.median(pose))
+    return errors
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="livehmr bench phone", description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="How long the page streams (after a 3 s warm-up).")
     parser.add_argument("--estimator", default="learned", help="The pipeline's estimator (learned | baseline).")
     parser.add_argument("--out", default="bench_out/phone")
+    parser.add_argument("--jpeg-study", action="store_true",
+                        help="Only measure what JPEG costs the pipeline offline (median local pose error by quality).")
     args = parser.parse_args()
+    if args.jpeg_study:
+        for name, error in jpeg_study().items():
+            print(f"{name}: median local pose error {1000 * error:.0f} mm")
+        return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     console = Console()

@@ -128,6 +128,21 @@ def _batch(videos: list[Path], workers: int, folder: Path) -> dict:
     return {"videos": done, "wall_s": wall, "videos_per_min": 60.0 * done / wall}
 
 
+def _one_run_cores(video: Path) -> dict:
+    """CPU time over wall time of one plain ``livehmr run`` on ``video`` (imports and model
+    loading included): how much of the machine one video already takes."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([*LIVEHMR, "run", str(video), "--no-far-search", "--quiet", "--publish",
+                    f"tcp://127.0.0.1:{free_port()}"], capture_output=True, check=True, timeout=600)  # fmt: skip
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"cpu_s": cpu, "wall_s": wall, "cores": cpu / wall}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="livehmr bench serve", description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--streams", default="1,2,4", help="Stream counts to compare (comma-separated).")
@@ -178,6 +193,10 @@ def main() -> None:
                 results["batch"][workers] = r = _batch(videos, workers, out)
             batch.add_row(str(workers), f"{r['videos_per_min']:.1f}", f"{r['wall_s']:.1f}")
         console.print(batch)
+        with console.status("one plain livehmr run on one clip..."):
+            results["batch"]["one_run"] = one = _one_run_cores(videos[0])
+        console.print(f"one `livehmr run` on one clip: {one['cpu_s']:.1f} s CPU in {one['wall_s']:.1f} s wall "
+                      f"= {one['cores']:.2f} cores")
         results["batch"]["speedup_2_over_1"] = results["batch"][2]["videos_per_min"] / results["batch"][1]["videos_per_min"]
         console.print(f"batch speed-up, 2 workers over 1: {results['batch']['speedup_2_over_1']:.2f}x")
     name = "serve.json" if counts else "batch.json"

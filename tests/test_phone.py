@@ -308,7 +308,7 @@ def test_the_page_streams_the_scene_and_draws_the_overlay(tmp_path):
 
     pose_err, root_err, up_err = min((errors(k) for k in range(-10, 11)), key=lambda e: e[1])
     # root and up: the demo's tolerances. Pose: JPEG costs BlazePose on this rendered scene (the
-    # same pipeline offline, frames through JPEG: 0.090 -> 0.16-0.20 m median, docs/phone.md), so 0.25 m
+    # same stages offline, frames through JPEG: 0.090 -> 0.16-0.20 m median, `livehmr bench phone --jpeg-study`), so 0.25 m
     assert root_err < 0.08 and up_err < 15.0 and pose_err < 0.25, (pose_err, root_err, up_err)
 
     # the overlay: the skeleton's green lines over the preview
