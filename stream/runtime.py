@@ -291,6 +291,7 @@ class Pipeline:
             for thread in threads:
                 thread.join(timeout=5.0)
             self.summary.wall_s = time.perf_counter() - start  # the causal stream's; the refinement then finishes
+            self._publish_status()  # a last one with the final counts: the periodic one may predate them
             if self.refiner is not None:
                 self._publish_refined(self.refiner.close())
             self.summary.latency = self.stats.percentiles()
@@ -307,8 +308,10 @@ class Pipeline:
                 callback(result)
 
     def _publish_status_when_due(self) -> None:
-        if not self.health.due():
-            return
+        if self.health.due():
+            self._publish_status()
+
+    def _publish_status(self) -> None:
         withheld = sum(p.withheld for p in self.publishers)
         status = self.health.status(self.summary.dropped, withheld, self.supervisor.restarts, self.summary.skipped)
         for publisher in self.publishers:

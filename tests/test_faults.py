@@ -90,3 +90,19 @@ def test_the_wire_tap_sees_what_a_subscriber_sees():
     tap.publish(FrameResult(7, 0.2, 0.0, np.eye(4), [person]))
     (_, state), = tap.states
     assert tap.withheld == 1 and "invalid" in state.flags and not state.has_body and tap.all_finite()
+
+
+def test_the_stream_ends_with_a_status_carrying_its_final_counts():
+    # a period longer than the run: the only status is the closing one, and it counts
+    # every frame and restart (a periodic status alone could predate the last fault)
+    sc = faults.scene()
+    schedule = [(i, i / faults.FPS) for i in range(45)]
+    estimator = faults.FaultyEstimator(faults.learned_estimator(), {30: "raise"})
+    tap = faults.WireTap()
+    pipeline = faults.Pipeline(faults.SceneFrames(sc, schedule), faults.TruthKeypoints(),
+                               faults.StaticCamera(), estimator, publishers=[tap])  # fmt: skip
+    pipeline.health.period_s = 1e6
+    pipeline.run()
+    assert len(tap.statuses) == 1
+    status = tap.statuses[-1][1].status
+    assert status["frames"] == 45 and status["restarts"] == {"estimator": 1}
