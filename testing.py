@@ -69,10 +69,11 @@ def write_scene_clip(path: str | Path, seconds: float = 4.0, fps: float = 10.0, 
     return Path(path)
 
 
-def write_scene_y4m(path: str | Path, scene, width: int = 640, fps: int = 30) -> Path:
+def write_scene_y4m(path: str | Path, scene, width: int = 640, fps: int = 30, mark=None) -> Path:
     """``scene``'s frames as the raw YUV 4:2:0 file (.y4m) Chromium's fake camera plays and
     loops (``--use-file-for-fake-video-capture``), ``width`` pixels wide at the scene's
-    aspect (so its field of view is kept): the phone page's tests and benchmark."""
+    aspect (so its field of view is kept): the phone page's tests and benchmark.
+    ``mark(index, image)``, when given, draws on each BGR frame before it is written."""
     import cv2
 
     from livehmr.stream.sources.synthetic import SyntheticSource
@@ -81,8 +82,10 @@ def write_scene_y4m(path: str | Path, scene, width: int = 640, fps: int = 30) ->
     height = int(round(h * width / w / 2)) * 2
     with open(path, "wb") as f:
         f.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for frame in SyntheticSource(scene):
+        for index, frame in enumerate(SyntheticSource(scene)):
             image = cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA)
+            if mark is not None:
+                mark(index, image)
             f.write(b"FRAME\n" + cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).tobytes())
     return Path(path)
 

@@ -2,11 +2,12 @@
 
     livehmr bench phone [--seconds 20] [--out bench_out/phone]
     livehmr bench phone --jpeg-study      # what JPEG alone costs the pipeline, offline
+    livehmr bench phone --transport-study # JPEG over the WebSocket vs WebRTC, transports alone
 
 Chromium (Debian's ``chromium`` + ``chromium-driver``, driven by selenium) opens the page
 of an in-process ``livehmr phone`` server over HTTPS on loopback; its fake camera plays the
 embedded scene at 30 fps, 640x480, and the page streams it (JPEG over the WebSocket, the
-one transport built: docs/phone.md says why). Figures, after a 3 s warm-up:
+transport the transport study chose: docs/phone.md). Figures, after a 3 s warm-up:
 
 * page -> result: from the frame's capture on the page's clock to its result arriving
   back on the page (the overlay's delay; an upper bound on page-to-publish, which has no
@@ -42,7 +43,7 @@ from livehmr.studio.scene import default_scene
 from livehmr.testing import write_scene_y4m
 
 
-def _chromium(y4m: Path):
+def _chromium(y4m: Path, extra: tuple[str, ...] = ()):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -54,7 +55,7 @@ def _chromium(y4m: Path):
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=800,600",
                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                 f"--use-file-for-fake-video-capture={y4m}", "--ignore-certificate-errors",
-                "--disable-background-networking", "--disable-component-update"):  # fmt: skip
+                "--disable-background-networking", "--disable-component-update", *extra):  # fmt: skip
         options.add_argument(arg)
     return webdriver.Chrome(options=options, service=Service(driver))
 
@@ -100,6 +101,26 @@ def jpeg_study(qualities: tuple[int, ...] = (75, 85, 92), seconds: float = 4.0) 
     return errors
 
 
+def _print_transport_study(out: Path, seconds: float) -> None:
+    from livehmr.bench.phone_transport import transport_study
+
+    console = Console()
+    with console.status(f"two transports, {seconds:g} s each after a 3 s warm-up..."):
+        results = transport_study(out, seconds)
+    table = Table(title="page -> server, transports alone (JPEG 0.9 over TLS WebSocket; WebRTC to aiortc): "
+                        "headless Chromium's fake camera, 640x480 at 30 fps, loopback")  # fmt: skip
+    for column in ("transport", "delay p50 / p99", "received", "at 640x480", "PSNR", "server CPU", "Chromium CPU"):
+        table.add_column(column)
+    for r in results:
+        name = "JPEG/WebSocket" if r["transport"] == "jpeg" else f"WebRTC {'/'.join(r['codecs'])}"
+        table.add_row(name, f"{r['delay_ms'][0]:.1f} / {r['delay_ms'][1]:.1f} ms", f"{r['received_pct']:.1f} %",
+                      f"{r['full_size_pct']:.0f} %", f"{r['psnr_db']:.1f} dB", f"{r['server_cpu_cores']:.2f} cores",
+                      f"{r['chromium_cpu_cores']:.2f} cores")  # fmt: skip
+    console.print(table)
+    (out / "transports.json").write_text(json.dumps(results, indent=2))
+    console.print(f"written: {out / 'transports.json'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="livehmr bench phone", description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="How long the page streams (after a 3 s warm-up).")
@@ -107,10 +128,15 @@ def main() -> None:
     parser.add_argument("--out", default="bench_out/phone")
     parser.add_argument("--jpeg-study", action="store_true",
                         help="Only measure what JPEG costs the pipeline offline (median local pose error by quality).")
+    parser.add_argument("--transport-study", action="store_true",
+                        help="Only compare the transports, page to server (JPEG over the WebSocket vs WebRTC with aiortc).")
     args = parser.parse_args()
     if args.jpeg_study:
         for name, error in jpeg_study().items():
             print(f"{name}: median local pose error {1000 * error:.0f} mm")
+        return
+    if args.transport_study:
+        _print_transport_study(Path(args.out), args.seconds)
         return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

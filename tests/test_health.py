@@ -92,8 +92,9 @@ def test_a_running_pipeline_publishes_its_status_and_echo_shows_it(tmp_path):
     publisher.close()
 
     assert all(isinstance(s, Status) for s in statuses)
-    assert 5 <= len(statuses) <= 8, len(statuses)  # about 1 Hz over ~6.5 s
+    assert 6 <= len(statuses) <= 9, len(statuses)  # about 1 Hz over ~6.5 s, and the closing one
     running = [s.status for s in statuses if s.status["fps"] > 0]
     assert running and all(20 <= s["fps"] <= 35 and s["camera"] == "static" for s in running[1:-1])
     assert statuses[-1].status["stalled"] and statuses[-1].status["fps"] == 0.0
+    assert statuses[-1].status["frames"] == 120  # the closing status counts every frame
     assert "fps" in lines[0] and "camera static" in lines[0] and len(lines[0].strip().splitlines()) == 2

@@ -316,3 +316,50 @@ def test_the_page_streams_the_scene_and_draws_the_overlay(tmp_path):
     b, g, r = image[..., 0], image[..., 1], image[..., 2]
     green = (g > 200) & (r < 90) & (b > 40) & (b < 160)
     assert green.sum() > 300, f"overlay pixels: {green.sum()}"
+
+
+# -- the transport study (docs/phone.md: why JPEG over the WebSocket) ---------------------------
+def test_the_frame_index_strip_survives_jpeg_and_a_smaller_frame():
+    import cv2
+
+    from livehmr.bench.phone_transport import read_index, stamp_index
+
+    image = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    stamp_index(677, image)
+    _, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 75])
+    assert read_index(cv2.imdecode(jpeg, cv2.IMREAD_COLOR)) == 677
+    assert read_index(cv2.resize(image, (480, 360), interpolation=cv2.INTER_AREA)) == 677
+    stamp_index(1024 + 5, image)  # modulo 2**CODE_BITS
+    assert read_index(image) == 5
+
+
+def test_each_arrival_is_paired_with_the_latest_page_frame_of_its_index():
+    from livehmr.bench.phone_transport import match_delays
+
+    page = [(1, 0.0), (2, 33.0), (1, 1000.0)]  # index 1 again: the clip looped
+    arrived = [(1, 20.0), (2, 60.0), (1, 1030.0), (3, 50.0)]  # 3: never seen by the page, not paired
+    assert match_delays(page, arrived).tolist() == [20.0, 27.0, 30.0]
+
+
+def test_the_answers_video_codec_and_the_clips_frames_are_read_back(tmp_path):
+    from livehmr.bench.phone_transport import negotiated_video_codec, read_index, read_y4m_frame, stamp_index
+    from livehmr.studio.scene import default_scene
+
+    sdp = "v=0\r\nm=audio 9 UDP 0\r\na=rtpmap:0 PCMU/8000\r\nm=video 9 UDP/TLS/RTP/SAVPF 97 99\r\na=rtpmap:99 H264/90000\r\na=rtpmap:97 VP8/90000\r\n"
+    assert negotiated_video_codec(sdp) == "VP8" and negotiated_video_codec("v=0\r\n") == "?"
+    y4m = write_scene_y4m(tmp_path / "s.y4m", default_scene(duration=0.5), width=320, mark=stamp_index)
+    assert [read_index(read_y4m_frame(y4m, k), stamped_width=320) for k in (0, 7, 14)] == [0, 7, 14]
+
+
+def test_both_transports_deliver_indexed_frames_with_a_measured_delay(tmp_path):
+    pytest.importorskip("aiortc", reason="aiortc (WebRTC) is in livehmr[dev]")
+    _chromium_with_fake_camera(tmp_path / "none.y4m").quit()  # skips (fails on CI) without Chromium
+    from livehmr.bench.phone_transport import transport_study
+
+    jpeg, webrtc = transport_study(tmp_path, seconds=2.0, warmup_s=2.0)
+    for r in (jpeg, webrtc):
+        assert r["matched"] >= 30 and r["received_pct"] > 80, r
+        assert 0 < r["delay_ms"][0] <= r["delay_ms"][1] < 1000, r
+        assert r["psnr_db"] > 20 and r["server_cpu_cores"] > 0, r
+    assert jpeg["codecs"] == ["jpeg"] and webrtc["codecs"] and webrtc["codecs"] != ["?"]
+    assert jpeg["full_size_pct"] == 100.0
