@@ -43,7 +43,8 @@ from livehmr.studio.scene import default_scene
 from livehmr.testing import write_scene_y4m
 
 
-def _chromium(y4m: Path, extra: tuple[str, ...] = ()):
+def fake_camera_chromium(y4m: Path, extra: tuple[str, ...] = ()):
+    """Headless Chromium whose camera plays ``y4m``, driven by selenium; ``extra``: more switches."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -149,7 +150,7 @@ def main() -> None:
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
     server.ready.wait(20)
-    driver = _chromium(y4m)
+    driver = fake_camera_chromium(y4m)
     try:
         driver.get(f"https://127.0.0.1:{server.port}/?token=bench")
         driver.find_element("id", "start").click()

@@ -265,14 +265,22 @@ def match_delays(page_log: list[tuple[int, float]], received: list[tuple[int, fl
     return np.array(delays, float)
 
 
+def y4m_layout(path: Path) -> tuple[int, int, int]:
+    """(width, height, frames) of a 4:2:0 .y4m file as :func:`livehmr.testing.write_scene_y4m` writes it."""
+    with open(path, "rb") as f:
+        header = f.readline()
+    w, h = (int(token[1:]) for token in header.split()[1:3])
+    return w, h, (path.stat().st_size - len(header)) // (len(b"FRAME\n") + w * h * 3 // 2)
+
+
 def read_y4m_frame(path: Path, index: int) -> np.ndarray:
     """Frame ``index`` of a 4:2:0 .y4m file (as :func:`livehmr.testing.write_scene_y4m` writes), BGR."""
     import cv2
 
+    w, h, _ = y4m_layout(path)
+    size = w * h * 3 // 2
     with open(path, "rb") as f:
-        header = f.readline().split()
-        w, h = int(header[1][1:]), int(header[2][1:])
-        size = w * h * 3 // 2
+        f.readline()
         f.seek(f.tell() + index * (len(b"FRAME\n") + size) + len(b"FRAME\n"))
         yuv = np.frombuffer(f.read(size), np.uint8).reshape(h * 3 // 2, w)
     return cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420)
@@ -282,10 +290,7 @@ def fidelity_db(y4m: Path, samples: list[tuple[int, np.ndarray]]) -> float:
     """Median PSNR (dB) of received frames against the clip's own, below the index strip."""
     import cv2
 
-    with open(y4m, "rb") as f:
-        header = f.readline()
-    w, h = (int(x[1:]) for x in header.split()[1:3])
-    n_frames = (y4m.stat().st_size - len(header)) // (len(b"FRAME\n") + w * h * 3 // 2)
+    n_frames = y4m_layout(y4m)[2]
     values = []
     for index, image in samples:
         if index >= n_frames:  # an index misread (a frame the codec smeared): nothing to compare with
@@ -315,7 +320,7 @@ def measure(mode: str, y4m: Path, cert: Path, key: Path, seconds: float, warmup_
     """One transport: figures over ``seconds`` after ``warmup_s``."""
     import psutil
 
-    from livehmr.bench.phone import _chromium
+    from livehmr.bench.phone import fake_camera_chromium
 
     if mode not in MODES:
         raise ValueError(f"unknown transport {mode!r}; known: {', '.join(MODES)}")
@@ -324,7 +329,7 @@ def measure(mode: str, y4m: Path, cert: Path, key: Path, seconds: float, warmup_
     thread.start()
     server.ready.wait(20)
     # loopback ICE candidates, and plain addresses rather than mDNS names, for aiortc
-    driver = _chromium(y4m, extra=("--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns"))
+    driver = fake_camera_chromium(y4m, extra=("--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns"))
     try:
         chromium = psutil.Process(driver.service.process.pid)
         driver.get(f"https://127.0.0.1:{server.port}/?mode={mode}")
@@ -344,7 +349,7 @@ def measure(mode: str, y4m: Path, cert: Path, key: Path, seconds: float, warmup_
         raise RuntimeError(f"the study page failed ({mode}): {study['error']}")
     page_seen = study["log"][page0["n"] :]
     received = server.received.frames[n0:n1]
-    sizes, full = server.received.sizes[n0:n1], (640, 480)
+    sizes, full = server.received.sizes[n0:n1], y4m_layout(y4m)[:2]
     delays = match_delays([tuple(x) for x in study["log"]], received)
     if delays.size == 0:
         raise RuntimeError(f"no frame of the {mode} transport could be matched to the page's (received {len(received)})")
