@@ -90,6 +90,13 @@ def write_scene_y4m(path: str | Path, scene, width: int = 640, fps: int = 30, ma
     return Path(path)
 
 
+def fake_camera_switches(y4m: str | Path) -> tuple[str, ...]:
+    """Chromium's switches for the phone page's tests and benchmarks: a fake camera playing
+    ``y4m`` (no permission prompt), a self-signed certificate accepted, no background traffic."""
+    return ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={y4m}",
+            "--ignore-certificate-errors", "--disable-background-networking", "--disable-component-update")  # fmt: skip
+
+
 def scene_state_errors(truth, T_world_cam: np.ndarray, joints_world: np.ndarray) -> tuple[float, float, float]:
     """How far one published state is from a synthetic scene's truth of its frame, as the
     end-to-end tests judge it: local pose (m: mean joint error, pelvis-relative, in the

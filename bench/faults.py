@@ -202,10 +202,10 @@ def learned_estimator():
     return LearnedEstimator(scene().body, default_hfov_deg=scene().hfov_deg)
 
 
-def run(source, keypoints, camera, estimator) -> tuple[WireTap, Pipeline]:
+def run(source, keypoints, camera, estimator, status_period_s: float = 0.25) -> tuple[WireTap, Pipeline]:
     tap = WireTap()
     pipeline = Pipeline(source, keypoints, camera, estimator, publishers=[tap])
-    pipeline.health.period_s = 0.25  # statuses 4 times a second: more of them in a short run
+    pipeline.health.period_s = status_period_s  # default 4 a second: more statuses in a short run
     pipeline.run()
     return tap, pipeline
 

@@ -40,7 +40,7 @@ from livehmr.stream.phone.certs import ensure_certificate
 from livehmr.stream.phone.server import PhoneServer
 from livehmr.stream.registry import StageChoices
 from livehmr.studio.scene import default_scene
-from livehmr.testing import write_scene_y4m
+from livehmr.testing import fake_camera_switches, write_scene_y4m
 
 
 def fake_camera_chromium(y4m: Path, extra: tuple[str, ...] = ()):
@@ -54,9 +54,7 @@ def fake_camera_chromium(y4m: Path, extra: tuple[str, ...] = ()):
     options = webdriver.ChromeOptions()
     options.binary_location = browser
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=800,600",
-                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={y4m}", "--ignore-certificate-errors",
-                "--disable-background-networking", "--disable-component-update", *extra):  # fmt: skip
+                *fake_camera_switches(y4m), *extra):  # fmt: skip
         options.add_argument(arg)
     return webdriver.Chrome(options=options, service=Service(driver))
 

@@ -154,10 +154,9 @@ class StudyServer:
     """The study page, and one WebSocket per page: JPEG frames, or WebRTC's offer/answer."""
 
     def __init__(self, cert: Path, key: Path):
-        import ssl
+        from livehmr.stream.phone.certs import server_tls
 
-        self.ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.ssl.load_cert_chain(cert, key)
+        self.ssl = server_tls(cert, key)
         self.received = Received()
         self.port = 0
         self.ready = threading.Event()
@@ -166,17 +165,14 @@ class StudyServer:
         self._peers: list = []
 
     def process_request(self, connection, request):
-        from websockets.datastructures import Headers
-        from websockets.http11 import Response
+        from livehmr.stream.phone.server import http_response
 
         path = urllib.parse.urlsplit(request.path).path
         if path == "/ws":
             return None
         if path != "/":
-            return Response(HTTPStatus.NOT_FOUND.value, "Not Found", Headers(), b"")
-        body = PAGE.encode()
-        headers = Headers([("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))])
-        return Response(HTTPStatus.OK.value, "OK", headers, body)
+            return http_response(HTTPStatus.NOT_FOUND, b"not found\n")
+        return http_response(HTTPStatus.OK, PAGE.encode(), "text/html; charset=utf-8")
 
     async def handler(self, ws) -> None:
         import cv2

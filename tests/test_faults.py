@@ -98,11 +98,8 @@ def test_the_stream_ends_with_a_status_carrying_its_final_counts():
     sc = faults.scene()
     schedule = [(i, i / faults.FPS) for i in range(45)]
     estimator = faults.FaultyEstimator(faults.learned_estimator(), {30: "raise"})
-    tap = faults.WireTap()
-    pipeline = faults.Pipeline(faults.SceneFrames(sc, schedule), faults.TruthKeypoints(),
-                               faults.StaticCamera(), estimator, publishers=[tap])  # fmt: skip
-    pipeline.health.period_s = 1e6
-    pipeline.run()
+    tap, _ = faults.run(faults.SceneFrames(sc, schedule), faults.TruthKeypoints(), faults.StaticCamera(), estimator,
+                        status_period_s=1e6)  # fmt: skip
     assert len(tap.statuses) == 1
     status = tap.statuses[-1][1].status
     assert status["frames"] == 45 and status["restarts"] == {"estimator": 1}

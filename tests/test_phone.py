@@ -27,7 +27,7 @@ from livehmr.stream.phone.protocol import (
     parse_text,
 )
 from livehmr.stream.registry import StageChoices
-from livehmr.testing import free_port, scene_state_errors, write_scene_y4m
+from livehmr.testing import fake_camera_switches, free_port, scene_state_errors, write_scene_y4m
 
 pytest.importorskip("cryptography", reason="livehmr[phone] (cryptography) is not installed")
 FPS, SECONDS = 30, 4.0
@@ -203,9 +203,7 @@ def test_fuzzed_text_raises_only_the_protocols_error(text):
 def _chromium_with_fake_camera(y4m: Path):
     from livehmr.tests.test_web_viewer import _chromium
 
-    return _chromium(("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                                     f"--use-file-for-fake-video-capture={y4m}", "--ignore-certificate-errors",
-                                     "--disable-background-networking", "--disable-component-update"))  # fmt: skip
+    return _chromium(fake_camera_switches(y4m))
 
 
 def test_the_page_streams_the_scene_and_draws_the_overlay(tmp_path):

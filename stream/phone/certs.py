@@ -15,6 +15,15 @@ from pathlib import Path
 from livehmr.core.errors import LivehmrError
 
 
+def server_tls(cert: Path, key: Path):
+    """A TLS server context (``ssl.SSLContext``) for the PEM ``cert`` and ``key``."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
 def config_dir() -> Path:
     """``$XDG_CONFIG_HOME/livehmr`` (default ``~/.config/livehmr``)."""
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")

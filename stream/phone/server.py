@@ -19,7 +19,6 @@ import asyncio
 import hmac
 import json
 import logging
-import ssl
 import threading
 import time
 import urllib.parse
@@ -32,6 +31,7 @@ import numpy as np
 
 from livehmr.core.geometry import invert_T, project, transform_points
 from livehmr.core.types import FrameResult
+from livehmr.stream.phone.certs import server_tls
 from livehmr.stream.phone.protocol import (
     CLOSE_VERSION,
     MAX_MESSAGE_BYTES,
@@ -156,6 +156,16 @@ class PhoneSession:
         self.thread.join(timeout=10)
 
 
+def http_response(status: HTTPStatus, body: bytes, content_type: str = "text/plain; charset=utf-8"):
+    """A plain HTTP answer from a WebSocket server's ``process_request`` (websockets' ``Response``)."""
+    from websockets.datastructures import Headers
+    from websockets.http11 import Response
+
+    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))),
+                       ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")])  # fmt: skip
+    return Response(status.value, status.phrase, headers, body)
+
+
 class PhoneServer:
     """The HTTPS + WebSocket server of ``livehmr phone`` (see the module's docstring).
 
@@ -171,10 +181,7 @@ class PhoneServer:
         self.choices = choices
         self.token = token
         self.host, self.port = host, port
-        self.ssl = None
-        if cert is not None and key is not None:
-            self.ssl = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self.ssl.load_cert_chain(cert, key)
+        self.ssl = server_tls(cert, key) if cert is not None and key is not None else None
         self.max_phones = max_phones
         self.hub = Hub(publish, "127.0.0.1", insecure, curve)
         self.counters: Counter[str] = Counter()
@@ -192,35 +199,27 @@ class PhoneServer:
         return hmac.compare_digest(given.encode(), self.token.encode())
 
     def process_request(self, connection, request):
-        from websockets.datastructures import Headers
-        from websockets.http11 import Response
-
-        def respond(status: HTTPStatus, body: bytes, content_type: str = "text/plain; charset=utf-8"):
-            headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))),
-                               ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")])  # fmt: skip
-            return Response(status.value, status.phrase, headers, body)
-
         url = urllib.parse.urlsplit(request.path)
         if url.path in ("/", "/index.html"):
             if not self._token_ok(url.query):
                 self.counters["refused_token"] += 1
-                return respond(HTTPStatus.FORBIDDEN, b"livehmr phone: open the URL with its pairing token\n")
-            return respond(HTTPStatus.OK, (PAGE_DIR / "phone.html").read_bytes(), "text/html; charset=utf-8")
+                return http_response(HTTPStatus.FORBIDDEN, b"livehmr phone: open the URL with its pairing token\n")
+            return http_response(HTTPStatus.OK, (PAGE_DIR / "phone.html").read_bytes(), "text/html; charset=utf-8")
         if url.path in _ASSETS:
             name, kind = _ASSETS[url.path]
-            return respond(HTTPStatus.OK, (PAGE_DIR / name).read_bytes(), kind)
+            return http_response(HTTPStatus.OK, (PAGE_DIR / name).read_bytes(), kind)
         if url.path != "/ws":
-            return respond(HTTPStatus.NOT_FOUND, b"not found\n")
+            return http_response(HTTPStatus.NOT_FOUND, b"not found\n")
         if not self._token_ok(url.query):
             self.counters["refused_token"] += 1
-            return respond(HTTPStatus.FORBIDDEN, b"pairing token missing or wrong\n")
+            return http_response(HTTPStatus.FORBIDDEN, b"pairing token missing or wrong\n")
         scheme = "https" if self.ssl else "http"
         if request.headers.get("Origin") != f"{scheme}://{request.headers.get('Host')}":
             self.counters["refused_origin"] += 1
-            return respond(HTTPStatus.FORBIDDEN, b"the WebSocket accepts only the page's own origin\n")
+            return http_response(HTTPStatus.FORBIDDEN, b"the WebSocket accepts only the page's own origin\n")
         if len(self.sessions) >= self.max_phones:
             self.counters["refused_busy"] += 1
-            return respond(HTTPStatus.SERVICE_UNAVAILABLE, f"{self.max_phones} phone(s) already connected\n".encode())
+            return http_response(HTTPStatus.SERVICE_UNAVAILABLE, f"{self.max_phones} phone(s) already connected\n".encode())
         return None
 
     # -- the WebSocket of one phone -----------------------------------------------------------
