@@ -126,12 +126,14 @@ class RecordFormat(StrEnum):
 class SuiteName(StrEnum):
     SMOKE = "smoke"
     TEST = "test"
+    VAL = "val"
     DETECTOR = "detector"
 
 
 class TrainConfig(StrEnum):
     CPU = "cpu"
     CPU_V1 = "cpu-v1"
+    CPU_V3 = "cpu-v3"
     GPU = "gpu"
     SMOKE = "smoke"
 
@@ -245,7 +247,7 @@ _PEOPLE = typer.Option(4, callback=_within(1, 32), help="blazepose-multi / vitpo
 _VITPOSE = typer.Option(None, callback=_existing_file, help="ViTPose model for --keypoints vitpose: an official .pth checkpoint, an exported .onnx or a TensorRT .engine.")
 _DEVICE = typer.Option("cpu", help="Where ViTPose runs: cpu | cuda (PyTorch fp16 + CUDA graphs, ONNX Runtime's CUDA provider, or TensorRT).")
 _TRUST = typer.Option(False, help="Allow a checkpoint that pickles non-tensor objects (runs code from the file: only for files you trust).")
-_CAMERA = typer.Option("auto", help="Camera motion: auto (gyro if one is given or the source has one, else static) | gyro | vo (OpenCV visual odometry) | gyro+vo (fused; clock offset and bias estimated online) | dpvo (needs the dpvo package and CUDA) | static.")
+_CAMERA = typer.Option("auto", help="Camera motion: auto (gyro if one is given or the source has one, else vo: a video without a gyroscope is not assumed to be from a still camera) | gyro | vo (OpenCV visual odometry) | gyro+vo (fused; clock offset and bias estimated online) | dpvo (needs the dpvo package and CUDA) | static.")
 _GYRO = typer.Option(None, help="Gyroscope feed: a CSV file 't,wx,wy,wz' (s, rad/s) or a ZeroMQ URL tcp://HOST:PORT.")
 _IMU = typer.Option("identity", callback=lambda v: _imu(v), help="Camera<-IMU rotation: identity | android-portrait | android-landscape | 9 numbers row-major.")
 _GYRO_OFFSET = typer.Option(None, callback=_within(-10.0, 10.0), help="Seconds added to frame times to reach the gyro clock (default: 0 for gyro, estimated online for gyro+vo).")
@@ -652,16 +654,19 @@ def corpus_split(corpus: Optional[str] = _CORPUS) -> None:
 
 @studio_app.command("make")
 def studio_make(
-    suite: SuiteName = typer.Option("smoke", help="Suite: smoke (3 short sequences, for CI) | test (>= 40 sequences, >= 20 min) | detector (training subjects, for the detector error model)."),
+    suite: SuiteName = typer.Option("smoke", help="Suite: smoke (3 short sequences, for CI) | test (>= 45 sequences, >= 20 min, a third with travelling cameras) | val (the test recipe on the validation subjects, 36 sequences: tune on this) | detector (training subjects, for the detector error model)."),
     out: Optional[str] = typer.Option(None, help="Output folder (default: suites/<suite> in the working directory)."),
     corpus: Optional[str] = _CORPUS,
     clips: Optional[str] = typer.Option(None, help="Clip ids (comma-separated) or a split name; default: the test split."),
     seed: int = typer.Option(0, help="Seed: the same seed makes the same suite."),
 ) -> None:
-    """Render a studio suite: video.mp4, gyro.csv and truth.npz per sequence."""
-    from livehmr.studio.suite import make_suite
+    """Render a studio suite: video.mp4, gyro.csv (gyroscope and accelerometer) and truth.npz per sequence, then print each camera family's true ground speeds."""
+    import json
+
+    from livehmr.studio.suite import make_suite, speed_distribution
 
     folder = make_suite(suite, out or f"suites/{suite}", corpus_dir=corpus, clips=clips, seed=seed)
+    typer.echo(speed_distribution(json.loads((folder / "suite.json").read_text())["summary"]))
     typer.echo(f"suite ready in {folder}")
 
 
@@ -757,7 +762,7 @@ def bench_accuracy_cmd(
 
 
 #: the benchmarks besides ``accuracy``: each a module of livehmr.bench with its own options
-BENCHES = ("3dpw", "bridges", "camera", "crowd_overlay", "emdb", "faults", "fuzz", "keypoints", "latency", "motion", "phone", "refine", "render", "serve", "skin", "soak",
+BENCHES = ("3dpw", "bridges", "camera", "crowd_overlay", "emdb", "families", "faults", "fuzz", "keypoints", "latency", "motion", "phone", "refine", "render", "serve", "skin", "soak",
            "tracking", "trajectory")  # fmt: skip
 
 
@@ -794,7 +799,7 @@ for _name in BENCHES:
 @train_app.command("motion")
 def train_motion(
     out: str = typer.Option("runs/motion", help="Run folder: checkpoint.pt (resumed if present), loss.png, motion.pt."),
-    config: TrainConfig = typer.Option("cpu", help="cpu (the shipped model: 3D landmarks in, 14,000 steps, <= 2 h on 2 cores) | cpu-v1 (the first, 2D-only model's recipe) | gpu (larger) | smoke."),
+    config: TrainConfig = typer.Option("cpu", help="cpu (v2: 3D landmarks in, 14,000 steps, <= 2 h on 2 cores) | cpu-v1 (the first, 2D-only model's recipe) | cpu-v3 (v2 trained on further with ground-covering gaits and travelling cameras, 3,000 steps) | gpu (larger) | smoke."),
     workers: int = typer.Option(1, callback=_within(1, 64), help="Processes synthesising batches."),
     max_minutes: Optional[float] = typer.Option(None, callback=_within(0.0), help="Stop (checkpointed) after this long; run again to resume."),
 ) -> None:  # fmt: skip
@@ -1121,6 +1126,32 @@ class _StderrNow:
 _NATIVE_FILTER = None
 
 
+def _reflowed(doc: str) -> str:
+    """A docstring as help text: each paragraph's hard line breaks joined into one line (the
+    terminal wraps it), except in paragraphs of list items or indented lines."""
+    paragraphs = []
+    for paragraph in doc.strip().split("\n\n"):
+        lines = paragraph.splitlines()
+        listed = any(line.startswith(("- ", "* ", " ")) for line in lines)
+        paragraphs.append(paragraph if listed else " ".join(line.strip() for line in lines))
+    return "\n\n".join(paragraphs)
+
+
+def reflow_help(typer_app: typer.Typer) -> None:
+    """Give every command of ``typer_app`` (and its groups) its docstring as reflowed help, so
+    the command lists read as sentences at any width instead of breaking where the source
+    does (Typer keeps a docstring's line breaks in its first paragraph)."""
+    import inspect
+
+    for info in typer_app.registered_commands:
+        doc = info.help or (inspect.getdoc(info.callback) if info.callback else None)
+        if doc:
+            info.help = _reflowed(doc)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            reflow_help(group.typer_instance)
+
+
 def main(argv: list[str] | None = None) -> None:
     """The ``livehmr`` entry point: usage errors and :class:`LivehmrError` are one line on
     stderr and exit code 2; native libraries' start-up noise is filtered off stderr."""
@@ -1130,6 +1161,7 @@ def main(argv: list[str] | None = None) -> None:
     handler = logging.StreamHandler(_StderrNow())  # type: ignore[arg-type]
     handler.setFormatter(logging.Formatter("livehmr: %(levelname)s: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    reflow_help(app)
     command = typer.main.get_command(app)
     with NativeNoiseFilter() as _NATIVE_FILTER:
         try:

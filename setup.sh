@@ -7,11 +7,11 @@ cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "livehmr needs Python >= 3.11")'
 [ -d .venv ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet --quiet --upgrade pip
 # torch first, pinned: where a local CPU wheel is offered (as on our machines) it is used;
 # an unpinned 'torch' would pull a multi-GB CUDA build that the CPU pipeline does not need.
-.venv/bin/python -m pip install --quiet "torch==2.13.0"
-.venv/bin/python -m pip install --quiet -e ".[dev]"
+.venv/bin/python -m pip install --quiet --quiet "torch==2.13.0"
+.venv/bin/python -m pip install --quiet --quiet -e ".[dev]"
 # static checkers (pyright) find the package through this link: the checkout itself is `livehmr`
 mkdir -p .venv/src && ln -sfn "$PWD" .venv/src/livehmr
 .venv/bin/livehmr setup

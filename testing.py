@@ -97,6 +97,24 @@ def fake_camera_switches(y4m: str | Path) -> tuple[str, ...]:
             "--ignore-certificate-errors", "--disable-background-networking", "--disable-component-update")  # fmt: skip
 
 
+def fake_camera_chromium(y4m: str | Path, extra: tuple[str, ...] = ()):
+    """Headless Chromium whose camera plays ``y4m``, driven by selenium; ``extra``: more switches."""
+    import shutil
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (browser and driver):
+        raise SystemExit("this needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=800,600",
+                *fake_camera_switches(y4m), *extra):  # fmt: skip
+        options.add_argument(arg)
+    return webdriver.Chrome(options=options, service=Service(driver))
+
+
 def scene_state_errors(truth, T_world_cam: np.ndarray, joints_world: np.ndarray) -> tuple[float, float, float]:
     """How far one published state is from a synthetic scene's truth of its frame, as the
     end-to-end tests judge it: local pose (m: mean joint error, pelvis-relative, in the

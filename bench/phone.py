@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -40,23 +39,7 @@ from livehmr.stream.phone.certs import ensure_certificate
 from livehmr.stream.phone.server import PhoneServer
 from livehmr.stream.registry import StageChoices
 from livehmr.studio.scene import default_scene
-from livehmr.testing import fake_camera_switches, write_scene_y4m
-
-
-def fake_camera_chromium(y4m: Path, extra: tuple[str, ...] = ()):
-    """Headless Chromium whose camera plays ``y4m``, driven by selenium; ``extra``: more switches."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (browser and driver):
-        raise SystemExit("livehmr bench phone needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=800,600",
-                *fake_camera_switches(y4m), *extra):  # fmt: skip
-        options.add_argument(arg)
-    return webdriver.Chrome(options=options, service=Service(driver))
+from livehmr.testing import fake_camera_chromium, write_scene_y4m
 
 
 def jpeg_study(qualities: tuple[int, ...] = (75, 85, 92), seconds: float = 4.0) -> dict[str, float]:

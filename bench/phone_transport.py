@@ -316,7 +316,7 @@ def measure(mode: str, y4m: Path, cert: Path, key: Path, seconds: float, warmup_
     """One transport: figures over ``seconds`` after ``warmup_s``."""
     import psutil
 
-    from livehmr.bench.phone import fake_camera_chromium
+    from livehmr.testing import fake_camera_chromium
 
     if mode not in MODES:
         raise ValueError(f"unknown transport {mode!r}; known: {', '.join(MODES)}")

@@ -25,6 +25,11 @@ from livehmr.stream.publish.security import CurveServer
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0
+#: Ray runs its workers at niceness 15, as background work; a live stream is the foreground:
+#: at 15 any other busy process on the node starves it (its paced source drops frames, a
+#: restarted worker takes minutes to load). Ray reads this variable when a worker starts (its
+#: job manager does the same for job drivers), so no privilege is needed.
+LIVE_WORKER_ENV = {"env_vars": {"RAY_worker_niceness": "0"}}
 MAX_CALLS_WHILE_RESTARTING = 30  # runs refused while Ray restarts a worker, before the stream is given up
 
 
@@ -93,7 +98,7 @@ class Server:
         remote = ray.remote(StreamActor)
         self.actors = {
             s.id: remote.options(num_cpus=s.num_cpus, num_gpus=s.num_gpus, max_restarts=self.config.max_restarts,
-                                 max_task_retries=0, max_concurrency=3).remote(s, self.hub.link)  # fmt: skip
+                                 max_task_retries=0, max_concurrency=3, runtime_env=LIVE_WORKER_ENV).remote(s, self.hub.link)  # fmt: skip
             for s in self.config.streams
         }
         self.runs = {i: a.run.remote(Resume()) for i, a in self.actors.items()}
@@ -228,5 +233,6 @@ def status_table(url: str, streams: list[str], listen_s: float = 2.5, curve=None
         glass = s.get("latency_ms", {}).get("glass_to_publish", [float("nan")] * 2)
         rows.append({"stream": stream_id, "heard": True, "node": s.get("node", "-"), "pid": s.get("pid", "-"),
                      "fps": s.get("fps", 0.0), "p50_ms": glass[0], "p99_ms": glass[1], "frames": s.get("frames", 0),
-                     "restarts": s.get("worker_restarts", 0), "stalled": s.get("stalled", False)})  # fmt: skip
+                     "restarts": s.get("worker_restarts", 0), "stalled": s.get("stalled", False),
+                     "nice": s.get("nice", "-")})  # fmt: skip
     return rows

@@ -68,7 +68,8 @@ class StreamActor:
 
         self.spec = spec
         self.link = link
-        self.where = {"node": ray.util.get_node_ip_address(), "pid": os.getpid()}
+        # nice: the worker's scheduling priority (0 as serve asks, see serve.LIVE_WORKER_ENV)
+        self.where = {"node": ray.util.get_node_ip_address(), "pid": os.getpid(), "nice": os.getpriority(os.PRIO_PROCESS, 0)}
         self.pipeline = None
         self._stop = threading.Event()
         self._lock = threading.Lock()

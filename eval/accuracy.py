@@ -14,7 +14,11 @@ What is compared (see :mod:`livehmr.eval.metrics` for the definitions):
 - world: WA-MPJPE100, W-MPJPE100, RTE, jitter, foot sliding, accel error, on the runs
   of consecutive frames where a body was published;
 - camera rotation: the published camera orientation relative to its first frame vs the
-  truth's, degrees;
+  truth's, degrees; camera drift: the published camera's position against the true one
+  (worlds aligned at the first frame with a body), metres, every camera family;
+- ground speed: the published pelvis' mean ground speed over the true one on the same
+  frames (both smoothed alike), per camera family; RTE by the sequence's true mean
+  ground speed (walking pace vs running);
 - coverage: the share of frames with a published body.
 """
 
@@ -31,6 +35,7 @@ from livehmr.core.geometry import invert_T, transform_points
 from livehmr.core.types import FrameResult, PersonKeypoints
 from livehmr.eval import metrics as M
 from livehmr.eval.keypoint_cache import cached_keypoints
+from livehmr.studio.locomotion import ground_speed
 from livehmr.studio.suite import SequenceSpec, SequenceTruth, load_suite
 
 CONFIGS = (("learned", "gyro"), ("learned", "gyro+vo"), ("learned", "static"), ("baseline", "gyro"), ("baseline", "gyro+vo"))
@@ -42,9 +47,9 @@ TABLE_METRICS = (
 #: the second table: errors by body part, the overlay's 2D error and the camera's drift
 DETAIL_METRICS = (
     ("PA torso", "mm"), ("PA arms", "mm"), ("PA legs", "mm"), ("2D published", "px"), ("2D BlazePose", "px"),
-    ("2D ratio", "×"), ("cam drift", "cm"),
+    ("2D ratio", "×"),
 )  # fmt: skip
-NON_TRANSLATING = ("static", "pan")  # camera families whose camera keeps its place
+RUNNING_SPEED = 1.8  # m/s: RTE is reported apart for sequences whose true mean ground speed is below / at least this
 HEIGHT_BINS = (0, 40, 80, 160, 320, 10_000)  # person height in pixels, for coverage
 
 
@@ -181,8 +186,9 @@ def score(pred: Prediction, truth: SequenceTruth, meshes=None) -> dict[str, floa
     R_rel_gt = np.swapaxes(truth.T_world_cam[:1, :3, :3], 1, 2) @ truth.T_world_cam[:, :3, :3]
     out["cam rot"] = float(M.rotation_error_deg(R_rel_pred, R_rel_gt).mean())
     # from the first frame with a body: before anyone is seen, no world (floor, origin) exists to place the camera in
-    camera_path = pred.T_world_cam[np.argmax(ok) if ok.any() else 0 :, :3, 3]
-    out["cam drift"] = float(100 * np.linalg.norm(camera_path - camera_path[0], axis=-1).max())
+    drift = M.camera_position_drift(pred.T_world_cam, truth.T_world_cam, start=int(np.argmax(ok)) if ok.any() else 0)
+    out["cam drift"] = float(drift.max())
+    out["true speed"] = float(truth.ground_speed.mean())
     height_px, visible_2d = person_height_px(truth)
     out["_height_px"], out["_has_body"] = height_px, ok
     if not ok.any():
@@ -211,6 +217,11 @@ def score(pred: Prediction, truth: SequenceTruth, meshes=None) -> dict[str, floa
         series["accel"].append(M.accel_error(p, g))
     for k, v in series.items():
         out[k] = float(np.concatenate(v).mean()) if v else np.nan
+    published_path, true_path = 0.0, 0.0  # metres walked on the frames both are known, smoothed alike
+    for run in M.runs(ok, min_length=10):
+        published_path += float(ground_speed(pred.joints_world[run, 0, :2], truth.fps).sum()) / truth.fps
+        true_path += float(ground_speed(gt_world[run, 0, :2], truth.fps).sum()) / truth.fps
+    out["published path m"], out["true path m"] = published_path, true_path
     root_pred, root_gt = pred.joints_world[ok, 0], gt_world[ok, 0]
     out["RTE"] = float(M.rte(root_pred, root_gt).mean()) if ok.sum() > 2 else np.nan
     s, R, t = M.align_similarity(root_pred, root_gt, scale=False)
@@ -381,7 +392,7 @@ def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_
                                                  indent=1))  # fmt: skip
     np.savez_compressed(out / "frames.npz", allow_pickle=False, **frame_series)
     text = markdown_table(table, len(sequences), sum(s.frames for s, _ in sequences))
-    text += "\n" + markdown_details(details) + "\n" + markdown_coverage(coverage_by_height)
+    text += "\n" + markdown_motion(details) + "\n" + markdown_details(details) + "\n" + markdown_coverage(coverage_by_height)
     if compare_to is not None:
         text += "\n" + markdown_new_frames(new_frame_errors(frame_series, Path(compare_to) / "frames.npz"), compare_to)
     for name, times in solve_times.items():
@@ -408,10 +419,12 @@ def summarize(per_sequence: dict[str, dict[str, dict]]) -> dict[str, dict[str, f
 
 def summarize_details(per_sequence: dict[str, dict[str, dict]], families: dict[str, str]) -> dict[str, dict[str, float]]:
     """Per config, and per config and camera family (``config @ family``): body-part errors,
-    the overlay's 2D error against BlazePose's, PA-MPJPE, W-MPJPE100, RTE, coverage
-    (frame-weighted means); the 90th percentile over sequences of W-MPJPE100 (runaways);
-    the worst camera drift of a non-translating camera (static and pan families)."""
-    metrics = ("coverage", "PA-MPJPE", "W-MPJPE100", "RTE") + tuple(m for m, _ in DETAIL_METRICS if m != "cam drift")
+    the overlay's 2D error against BlazePose's, PA-MPJPE, W-MPJPE100, RTE, coverage, the
+    true mean ground speed (frame-weighted means); the 90th percentile over sequences of
+    W-MPJPE100 (runaways); the published ground speed over the true one (ratio of the
+    distances walked on the frames both are known); RTE of the sequences walking (true mean
+    speed < 1.8 m/s) and running; the camera's drift, median and worst over sequences (m)."""
+    metrics = ("coverage", "PA-MPJPE", "W-MPJPE100", "RTE", "true speed") + tuple(m for m, _ in DETAIL_METRICS)
     groups: dict[str, list[dict]] = {}
     for name, results in per_sequence.items():
         for config, r in results.items():
@@ -425,8 +438,16 @@ def summarize_details(per_sequence: dict[str, dict[str, dict]], families: dict[s
             row[metric] = float(np.average([v for v, _ in pairs], weights=[w for _, w in pairs])) if pairs else np.nan
         w = [r["W-MPJPE100"] for r in rows if np.isfinite(r.get("W-MPJPE100", np.nan))]
         row["W-MPJPE100 p90 seq"] = float(np.percentile(w, 90)) if w else np.nan
-        drift = [r["cam drift"] for r in rows if r["_family"] in NON_TRANSLATING and "cam drift" in r]
-        row["cam drift"] = float(max(drift)) if drift else np.nan
+        drift = [r["cam drift"] for r in rows if np.isfinite(r.get("cam drift", np.nan))]
+        row["cam drift median"] = float(np.median(drift)) if drift else np.nan
+        row["cam drift max"] = float(max(drift)) if drift else np.nan
+        published = sum(r.get("published path m", 0.0) for r in rows)
+        true = sum(r.get("true path m", 0.0) for r in rows)
+        row["speed ratio"] = published / true if true > 0 else np.nan
+        for label, fast in ((f"RTE <{RUNNING_SPEED}", False), (f"RTE >={RUNNING_SPEED}", True)):
+            pairs = [(r["RTE"], r["frames"]) for r in rows
+                     if np.isfinite(r.get("RTE", np.nan)) and (r.get("true speed", 0.0) >= RUNNING_SPEED) == fast]  # fmt: skip
+            row[label] = float(np.average([v for v, _ in pairs], weights=[w for _, w in pairs])) if pairs else np.nan
         row["sequences"] = float(len(rows))
         out[group] = row
     return out
@@ -502,16 +523,34 @@ def coverage_by_height_px(height_and_body: np.ndarray) -> dict[str, float]:
     return out
 
 
+def _cells(row: dict[str, float], cols: tuple[str, ...], digits: dict[str, int]) -> str:
+    return " | ".join("–" if not np.isfinite(row.get(c, np.nan)) else f"{row[c]:.{digits.get(c, 1)}f}" for c in cols)
+
+
 def markdown_details(details: dict[str, dict[str, float]]) -> str:
     cols = ("sequences", "coverage", "PA-MPJPE", "PA torso", "PA arms", "PA legs", "W-MPJPE100", "W-MPJPE100 p90 seq",
-            "RTE", "2D published", "2D BlazePose", "2D ratio", "cam drift")  # fmt: skip
+            "RTE", "2D published", "2D BlazePose", "2D ratio")  # fmt: skip
     head = "| config (@ camera family) | " + " | ".join(cols) + " |"
-    rows = [f"| {g} | " + " | ".join("–" if not np.isfinite(r.get(c, np.nan)) else f"{r[c]:.{0 if c == 'sequences' else 1}f}"
-                                      for c in cols) + " |" for g, r in details.items()]  # fmt: skip
+    rows = [f"| {g} | " + _cells(r, cols, {"sequences": 0}) + " |" for g, r in details.items()]
     note = ("By camera family and body part. 2D: median px of the published joints projected through the published "
             "camera against the true 2D joints, BlazePose's own error on the same joints and frames, and their ratio "
-            "(an AR overlay's error). cam drift: the farthest the published camera strays from its first position in "
-            "a static or pan sequence (cm). W-MPJPE100 p90 seq: the 90th percentile over sequences (runaways).")  # fmt: skip
+            "(an AR overlay's error). W-MPJPE100 p90 seq: the 90th percentile over sequences (runaways).")  # fmt: skip
+    return "\n".join([note, "", head, "|---|" + "---:|" * len(cols), *rows]) + "\n"
+
+
+def markdown_motion(details: dict[str, dict[str, float]]) -> str:
+    """The table of ground covered: speed ratio, RTE by speed, camera drift, per family."""
+    cols = ("sequences", "true speed", "speed ratio", "RTE", f"RTE <{RUNNING_SPEED}", f"RTE >={RUNNING_SPEED}",
+            "cam drift median", "cam drift max")  # fmt: skip
+    head = ("| config (@ camera family) | sequences | true speed (m/s) | speed ratio | RTE (%) | RTE < 1.8 m/s (%) "
+            "| RTE ≥ 1.8 m/s (%) | cam drift median (m) | cam drift max (m) |")  # fmt: skip
+    rows = [f"| {g} | " + _cells(r, cols, {"sequences": 0, "true speed": 2, "speed ratio": 2, "cam drift median": 2,
+                                           "cam drift max": 2}) + " |" for g, r in details.items()]  # fmt: skip
+    note = ("Ground covered. true speed: the subject's mean ground speed (frame-weighted over sequences); speed ratio: "
+            "the distance the published pelvis walked over the true one on the frames with a body (both smoothed over "
+            "0.15 s); RTE by the sequence's true mean speed; cam drift: the farthest the published camera strays from "
+            "the true one with the worlds aligned at the first frame with a body (position and heading), median and "
+            "worst over sequences.")  # fmt: skip
     return "\n".join([note, "", head, "|---|" + "---:|" * len(cols), *rows]) + "\n"
 
 

@@ -19,6 +19,8 @@ jitter             mean third difference of joint positions * fps^3           10
 foot sliding       per-frame displacement of predicted foot points where the  mm
                    truth's foot point moves < 1 cm/frame (contact)
 accel error        second-difference error of hip-aligned joints              mm/frame^2
+camera drift       published camera position against the true one, worlds     m
+                   aligned at one frame (position and heading)
 =================  =========================================================  ==========
 """
 
@@ -133,6 +135,23 @@ def rte(pred_root: np.ndarray, gt_root: np.ndarray) -> np.ndarray:
     return 100 * np.linalg.norm(_apply(s, R, t, pred_root) - gt_root, axis=-1) / max(travelled, 1e-9)
 
 
+def camera_position_drift(pred_T_world_cam: np.ndarray, gt_T_world_cam: np.ndarray, start: int = 0) -> np.ndarray:
+    """(T - start,) m: how far the published camera (T, 4, 4) is from the true one once the two
+    worlds are aligned at frame ``start``: the same position there and the same heading (a
+    turn about the vertical: both worlds are gravity-aligned, only their origin and heading
+    are arbitrary)."""
+    def heading(R: np.ndarray) -> float:
+        right = R[:, 0]  # the image's x axis in the world: level for an upright camera, even one looking down
+        return float(np.arctan2(right[1], right[0]))
+
+    yaw = heading(gt_T_world_cam[start, :3, :3]) - heading(pred_T_world_cam[start, :3, :3])
+    c, s = np.cos(yaw), np.sin(yaw)
+    R = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    pred = (pred_T_world_cam[start:, :3, 3] - pred_T_world_cam[start, :3, 3]) @ R.T
+    gt = gt_T_world_cam[start:, :3, 3] - gt_T_world_cam[start, :3, 3]
+    return np.linalg.norm(pred - gt, axis=-1)
+
+
 def jitter(joints: np.ndarray, fps: float = 30.0) -> np.ndarray:
     """(T-3,) in 10 m/s^3: mean over joints of the third difference's norm times fps^3."""
     jerk = joints[3:] - 3 * joints[2:-1] + 3 * joints[1:-2] - joints[:-3]
@@ -178,5 +197,5 @@ def runs(valid: np.ndarray | np.bool_, min_length: int) -> list[slice]:
 
 __all__ = [
     "align_similarity", "mpjpe", "pa_mpjpe", "pve", "wa_mpjpe", "w_mpjpe", "rte", "jitter", "foot_sliding",
-    "accel_error", "rotation_error_deg", "runs", "pa_joint_errors", "BODY_PARTS", "project",
+    "accel_error", "rotation_error_deg", "camera_position_drift", "runs", "pa_joint_errors", "BODY_PARTS", "project",
 ]  # fmt: skip

@@ -18,7 +18,7 @@ from livehmr.core.geometry import intrinsics_from_fov
 from livehmr.models.anny_body import AnnyBody
 from livehmr.models.body import SmplParams, body_joints
 from livehmr.models.skeleton import JOINT
-from livehmr.studio.camera_path import GyroNoise, HandheldFollow, Tripod, simulate_gyro
+from livehmr.studio.camera_path import AccelNoise, GyroNoise, HandheldFollow, Tripod, simulate_gyro, simulate_imu
 from livehmr.studio.render import Mesh, render
 from livehmr.studio.walk import CircleWalk
 
@@ -143,6 +143,7 @@ class SyntheticScene:
     duration: float = 20.0
     gyro_rate_hz: float = 200.0
     gyro_noise: GyroNoise = field(default_factory=GyroNoise)
+    accel_noise: AccelNoise = field(default_factory=AccelNoise)
     seed: int = 0
     props: list[Mesh] = field(default_factory=list)
     light_dir: tuple[float, float, float] = (0.4, -0.3, 0.86)
@@ -187,6 +188,12 @@ class SyntheticScene:
         """Simulated gyroscope samples (N, 4): t (gyro clock, s), wx, wy, wz (rad/s, IMU = camera axes)."""
         return simulate_gyro(self.camera.T_world_cam, self.duration, self.gyro_rate_hz, R_cam_imu=self.R_cam_imu,
                              noise=self.gyro_noise, seed=self.seed)  # fmt: skip
+
+    def imu(self) -> np.ndarray:
+        """Simulated gyroscope and accelerometer samples (N, 7): t (IMU clock, s), wx, wy, wz
+        (rad/s), ax, ay, az (m/s^2 specific force), IMU axes; the gyro columns are :meth:`gyro`'s."""
+        return simulate_imu(self.camera.T_world_cam, self.duration, self.gyro_rate_hz, R_cam_imu=self.R_cam_imu,
+                            noise=self.gyro_noise, accel_noise=self.accel_noise, seed=self.seed)  # fmt: skip
 
 
 def default_scene(duration: float = 20.0, seed: int = 0) -> SyntheticScene:

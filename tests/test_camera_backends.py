@@ -207,3 +207,18 @@ def test_real_dpvo_follows_a_whip_pan():
     cam.close()
     R_est = np.array([s.R_world_cam for s in states[10:]])
     assert _relative_error_deg(R_est, R_true[10:]) < 2.0
+
+
+def test_auto_without_a_gyro_is_visual_odometry_not_a_still_camera(tmp_path):
+    """Issue 31: a video without a gyroscope is not assumed to come from a still camera."""
+    from livehmr.stream.camera.gyro import GyroCamera
+    from livehmr.stream.camera.visual import VoCamera
+    from livehmr.stream.registry import make_camera
+    from livehmr.stream.sources.files import VideoFileSource
+    from livehmr.testing import write_scene_clip
+
+    source = VideoFileSource(write_scene_clip(tmp_path / "clip.mp4", seconds=0.5))
+    assert isinstance(make_camera("auto", source), VoCamera)
+    gyro = tmp_path / "gyro.csv"
+    gyro.write_text("t,wx,wy,wz\n0.0,0,0,0\n0.005,0,0,0\n")
+    assert isinstance(make_camera("auto", source, str(gyro)), GyroCamera)

@@ -97,3 +97,57 @@ def test_the_cli_choices_are_the_registries_names():
     assert set(cli.SuiteName) == set(SUITES)
     for preset in cli.TrainConfig:
         TrainConfig.preset(preset)
+
+
+def _command_rows(help_text: str) -> dict[str, list[str]]:
+    """The Commands box of a rendered help page: each command's description as the rendered
+    lines it took (a row starts with the command's name; its wrapped lines are indented)."""
+    rows: dict[str, list[str]] = {}
+    inside, current = False, ""
+    for line in help_text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("╭") and "Commands" in stripped:
+            inside = True
+            continue
+        if not inside:
+            continue
+        if stripped.startswith("╰"):
+            break
+        inner = stripped[1:-1]  # between the box's sides
+        if inner[1:2].strip():  # a new row: " name   description"
+            current, _, text = inner.strip().partition(" ")
+            rows[current] = [text.strip()]
+        elif inner.strip():
+            rows[current].append(inner.strip())
+    return rows
+
+
+def test_every_command_list_reads_as_sentences_at_80_columns():
+    """Issue 32: a docstring's hard line breaks no longer cut a command's description in the
+    command lists. Each description is its docstring's first paragraph, reflowed: every
+    wrapped line but the last fills most of the 80-column box."""
+    import inspect
+
+    from typer.testing import CliRunner
+
+    from livehmr.cli import _reflowed, app, reflow_help
+
+    reflow_help(app)
+    runner = CliRunner()
+    groups = [([], app), *(([g.name], g.typer_instance) for g in app.registered_groups if g.name)]
+    checked = 0
+    for prefix, group in groups:
+        result = runner.invoke(app, [*prefix, "--help"], env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+        assert result.exit_code == 0, result.output
+        rows = _command_rows(result.output)
+        for info in group.registered_commands:
+            name = info.name or info.callback.__name__.replace("_", "-")
+            if name not in rows:
+                continue
+            first_paragraph = _reflowed(inspect.getdoc(info.callback) or "").split("\n\n")[0]
+            lines = rows[name]
+            assert " ".join(lines).split() == first_paragraph.split(), (prefix, name, lines)
+            for line in lines[:-1]:
+                assert len(line) > 40, f"{' '.join(prefix + [name])}: a line cut short: {line!r}"
+            checked += 1
+    assert checked >= 15

@@ -24,7 +24,7 @@ from livehmr.testing import free_port, write_scene_clip
 
 ray = pytest.importorskip("ray", reason="livehmr[cluster] (ray) is not installed")
 
-CLIP_SECONDS, CLIP_FPS = 24.0, 5.0
+CLIP_SECONDS, CLIP_FPS = 30.0, 5.0
 LIVEHMR = [sys.executable, "-m", "livehmr"]
 
 
@@ -55,7 +55,37 @@ def _streams_toml(folder: Path, clip: Path, port: int, ids=("a", "b", "c")) -> P
     return path
 
 
+STARTUP_BOUND_S = 600  # only a hung serve takes this long; a loaded machine takes minutes (each actor loads models)
+
+
+def _wait_for(condition, bound_s: float, proc: subprocess.Popen) -> bool:
+    """Wait until ``condition()`` or ``proc`` ends or ``bound_s`` passes (a bound for a hang,
+    not a speed requirement: a test must pass on a busy machine)."""
+    deadline = time.monotonic() + bound_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        if condition():
+            return True
+        time.sleep(0.25)
+    return condition()
+
+
+def _unflagged_gaps(frames: list[tuple[int, list[str]]]) -> list[int]:
+    """Frame indices missing from a live stream without the next published frame saying so.
+    A live source that falls behind drops the stale frame and flags the one that replaced it
+    (``frame_dropped``), by design; a gap without that flag is a frame lost on the way."""
+    lost = []
+    for (prev, _), (frame, flags) in zip(frames, frames[1:]):
+        if frame > prev + 1 and not {"frame_dropped", "frame_missing"} & set(flags):
+            lost.extend(range(prev + 1, frame))
+    return lost
+
+
 def test_serve_three_streams_and_a_killed_worker_comes_back(cluster, clip, tmp_path):
+    """Three live clips served; stream b's worker is killed. b comes back flagged
+    ``restarted`` (or, if its worker returns after its clip has ended, serve says it
+    restarted and b publishes nothing more); a and c run to their end with every frame
+    published or its drop flagged, and never carry ``restarted``. Waits are bounds for a
+    hang only, so the test passes on a loaded machine (issue 32)."""
     from livehmr.cluster.serve import status_table
 
     port = free_port()
@@ -76,29 +106,26 @@ def test_serve_three_streams_and_a_killed_worker_comes_back(cluster, clip, tmp_p
     proc = subprocess.Popen([*LIVEHMR, "serve", str(toml), "--address", cluster.address], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not all(sum(s.stream == i for _, s in received) >= 5 for i in "abc"):
-            time.sleep(0.5)
+        _wait_for(lambda: all(sum(s.stream == i for _, s in received) >= 5 for i in "abc"), STARTUP_BOUND_S, proc)
         assert {s.stream for _, s in received} == {"a", "b", "c"}, "every stream publishes, each under its id"
 
-        status = subprocess.run([*LIVEHMR, "serve", "--status", str(toml)], capture_output=True, text=True, timeout=60)
-        assert status.returncode == 0, status.stderr
-        for i in "abc":
-            assert f"│ {i} " in status.stdout
+        # the CLI's status table, asked now and read after the kill (starting it takes a while on a busy machine)
+        status_cli = subprocess.Popen([*LIVEHMR, "serve", "--status", str(toml)], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)  # fmt: skip
         rows = {r["stream"]: r for r in status_table(url, ["a", "b", "c"])}
         assert all(r["heard"] for r in rows.values()) and rows["b"]["restarts"] == 0
+        assert all(r["nice"] == 0 for r in rows.values()), "live streams run at normal priority, not Ray's 15"
         victim = int(rows["b"]["pid"])
 
         os.kill(victim, signal.SIGKILL)
         t_kill = time.monotonic()
-        while time.monotonic() < t_kill + 60 and not any(
-            s.stream == "b" and "restarted" in s.flags for _, s in received
-        ):
-            time.sleep(0.25)
-        back = [t for t, s in received if s.stream == "b" and "restarted" in s.flags]
-        assert back, "the killed stream came back with the restart flag within 60 s"
-
-        out, _ = proc.communicate(timeout=120)  # the clips end, then serve does
+        _wait_for(lambda: any(s.stream == "b" and "restarted" in s.flags for _, s in received), STARTUP_BOUND_S, proc)
+        status_out, status_err = status_cli.communicate(timeout=300)
+        listened = (time.monotonic() - 2.0, time.monotonic())  # the CLI listened for status over its last 2.5 s
+        for i in "ac":  # (b may be down or restarting when the CLI listens)
+            if any(s.stream == i and listened[0] <= t <= listened[1] for t, s in received):  # still live then
+                assert status_cli.returncode == 0 and f"│ {i} " in status_out, status_err
+        out, _ = proc.communicate(timeout=STARTUP_BOUND_S)  # the clips end, then serve does
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -110,16 +137,25 @@ def test_serve_three_streams_and_a_killed_worker_comes_back(cluster, clip, tmp_p
     assert "stream b: worker on" in out and "restart 1" in out and "restart 2" not in out
     last = int(CLIP_SECONDS * CLIP_FPS) - 1
     for i in "ac":  # the other streams lost no frame while b was down and back
-        after = sorted({s.frame for t, s in received if s.stream == i and t > t_kill})
-        assert after and after[-1] == last
-        assert after == list(range(after[0], last + 1)), f"stream {i} lost frames after the kill"
-        assert not any("restarted" in s.flags or "frame_dropped" in s.flags
-                       for t, s in received if s.stream == i and t > t_kill)  # fmt: skip
-    b_frames = [s for _, s in received if s.stream == "b"]
-    assert max(s.frame for s in b_frames) == last, "the restarted stream ran to the clip's end"
+        after = [(s.frame, s.flags) for t, s in received if s.stream == i and t > t_kill]
+        assert after and after[-1][0] == last, f"stream {i} ran to its clip's end"
+        assert _unflagged_gaps(after) == [], f"stream {i} lost frames after the kill"
+        assert not any("restarted" in flags for _, flags in after)
+    b_after = [s for t, s in received if s.stream == "b" and t > t_kill]
+    if b_after:  # back while its clip still played: it resumed there, flagged, and ran to the end
+        assert "restarted" in b_after[0].flags and b_after[-1].frame == last
+        assert _unflagged_gaps([(s.frame, s.flags) for s in b_after]) == []
+    else:  # back after the clip had ended: nothing left to publish, and serve said where it resumed
+        resumed_at = float(out.split("restart 1, resuming at ")[1].split(" s")[0])
+        assert resumed_at >= CLIP_SECONDS - 1.0 / CLIP_FPS, out
     for _, s in received:
         if s.has_body:
             assert np.all(np.isfinite(s.joints_world))
+
+
+def test_unflagged_gaps_tell_a_flagged_drop_from_a_loss():
+    frames = [(0, []), (1, []), (3, ["frame_dropped"]), (4, []), (7, []), (8, [])]
+    assert _unflagged_gaps(frames) == [5, 6]
 
 
 def test_batch_four_clips_one_corrupt_then_resumes(cluster, clip, tmp_path):

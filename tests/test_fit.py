@@ -36,3 +36,47 @@ def test_noisy_keypoints_stay_near_and_too_few_or_behind_gives_none():
     few[5:, 2] = 0.1
     assert fit_pelvis_cam(J, few, K, prior=truth) is None
     assert fit_pelvis_cam(J, kp, K, prior=np.array([0.0, 0.0, -2.0])) is None
+
+
+def _limb_scene():
+    """A T-posed body 4 m in front of a level camera (world axes as livehmr.testing's walker),
+    its keypoints those of the same body with the left knee bent 40 degrees."""
+    from livehmr.core.geometry import R_WORLD_CAM_LEVEL, rotvec_to_rotmat
+    from livehmr.models.motion.features import KEYPOINT_JOINTS
+    from livehmr.models.motion.shape import load_rest_regressor
+    from livehmr.models.skeleton import JOINT, forward_kinematics
+
+    K = intrinsics_from_fov(640, 480, 60.0)
+    rest = load_rest_regressor()(np.full(6, 0.5))
+    rot = np.tile(np.eye(3), (24, 1, 1))
+    rot[0] = rotvec_to_rotmat(np.array([np.pi / 2, 0, 0]))  # canon Y up -> world Z up
+    place = np.array([4.0, 0.0, 0.95]) - rest[0]
+    joints, G = forward_kinematics(rot, rest, place)
+    bent = rot.copy()
+    bent[JOINT["left_knee"]] = rotvec_to_rotmat(np.array([np.radians(40), 0.0, 0.0]))
+    seen, _ = forward_kinematics(bent, rest, place)
+    cam = seen @ R_WORLD_CAM_LEVEL
+    kp = _project(cam[KEYPOINT_JOINTS], K)
+    return G, joints, kp, K, R_WORLD_CAM_LEVEL, np.zeros(3), JOINT
+
+
+def test_a_planted_leg_is_left_to_the_network_and_its_turn_fades():
+    """``planted`` legs keep the network's pose (the fit turns the shin toward the bent-knee
+    keypoint otherwise); a turn remembered from before fades by the smoothing factor."""
+    from livehmr.models.motion.fit import fit_limbs
+
+    G, joints, kp, K, R_wc, eye, JOINT = _limb_scene()
+    ankle = JOINT["left_ankle"]
+    _, free = fit_limbs(G, joints, kp, K, R_wc, eye)
+    assert np.linalg.norm(free[ankle] - joints[ankle]) > 0.05  # the fit moves the free shin
+    legs = ("left_hip", "left_knee")
+    _, pinned = fit_limbs(G, joints, kp, K, R_wc, eye, planted=legs)
+    assert np.allclose(pinned[ankle], joints[ankle])
+    assert np.allclose(pinned[JOINT["left_wrist"]], free[JOINT["left_wrist"]])  # the rest is fitted as before
+    memory: dict = {}
+    fit_limbs(G, joints, kp, K, R_wc, eye, memory=memory, smoothing=0.5)
+    turn = memory["left_knee"].copy()
+    _, fading = fit_limbs(G, joints, kp, K, R_wc, eye, memory=memory, smoothing=0.5, planted=legs)
+    assert np.allclose(memory["left_knee"], 0.5 * turn)
+    moved = np.linalg.norm(fading[ankle] - joints[ankle])
+    assert 0.0 < moved < np.linalg.norm(free[ankle] - joints[ankle])

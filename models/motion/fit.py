@@ -77,7 +77,8 @@ def _subtree(joint: int) -> list[int]:
 
 def fit_limbs(G: np.ndarray, joints: np.ndarray, keypoints: np.ndarray, K: np.ndarray, R_world_cam: np.ndarray,
               camera_position: np.ndarray, strength: float = 0.7, max_turn_rad: float = 0.8,
-              memory: dict | None = None, smoothing: float = 0.5) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+              memory: dict | None = None, smoothing: float = 0.5,
+              planted: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Turn each limb bone (upper arm, forearm, thigh, shin; parents first) towards where the
     detector sees its end: the end's new place is the point on its keypoint's viewing ray at
     the bone's length from the bone's start (of the two, the one nearer the predicted end,
@@ -88,8 +89,11 @@ def fit_limbs(G: np.ndarray, joints: np.ndarray, keypoints: np.ndarray, K: np.nd
     pixels + confidence; K; the camera's R_world_cam and world position. ``memory``: a dict
     kept per person across frames; each turn (cam axis-angle) is then the exponential
     average (weight ``smoothing`` on the last one) of this frame's and the last, so the
-    detector's frame-to-frame noise is not passed on whole. Returns the new (G, joints);
-    the pelvis, spine and head are not moved."""
+    detector's frame-to-frame noise is not passed on whole. ``planted``: bones (named by
+    their start joint) left as the network has them, e.g. the legs of a foot in contact, so a
+    planted foot does not follow the detector's jitter; their turns fade out through the
+    same smoothing rather than stopping at once. Returns the new (G, joints); the pelvis,
+    spine and head are not moved."""
     from livehmr.core.geometry import rodrigues, rotvec_between
     from livehmr.models.motion.features import KEYPOINT_NAMES
     from livehmr.models.skeleton import JOINT
@@ -98,9 +102,17 @@ def fit_limbs(G: np.ndarray, joints: np.ndarray, keypoints: np.ndarray, K: np.nd
     K_inv = np.linalg.inv(K)
     for parent_name, child_name, kp_name in LIMBS:
         u, v, conf = keypoints[KEYPOINT_NAMES.index(kp_name)]
+        a, b = JOINT[parent_name], JOINT[child_name]
+        if parent_name in planted:
+            last = memory.get(parent_name) if memory is not None else None
+            if last is None:
+                continue
+            turn = smoothing * last  # fading toward the network's own bone
+            memory[parent_name] = turn  # type: ignore[index]  (last is not None: memory is a dict)
+            _turn_subtree(G, joints, a, R_world_cam @ rodrigues(turn) @ R_world_cam.T)
+            continue
         if conf < MIN_CONFIDENCE:
             continue
-        a, b = JOINT[parent_name], JOINT[child_name]
         A = R_world_cam.T @ (joints[a] - camera_position)  # the bone, in cam
         B = R_world_cam.T @ (joints[b] - camera_position)
         length = float(np.linalg.norm(B - A))
@@ -123,8 +135,12 @@ def fit_limbs(G: np.ndarray, joints: np.ndarray, keypoints: np.ndarray, K: np.nd
         angle = float(np.linalg.norm(turn))
         if angle > max_turn_rad:
             turn *= max_turn_rad / angle
-        R_world = R_world_cam @ rodrigues(turn) @ R_world_cam.T
-        sub = _subtree(a)
-        G[sub] = R_world @ G[sub]
-        joints[sub] = joints[a] + (joints[sub] - joints[a]) @ R_world.T
+        _turn_subtree(G, joints, a, R_world_cam @ rodrigues(turn) @ R_world_cam.T)
     return G, joints
+
+
+def _turn_subtree(G: np.ndarray, joints: np.ndarray, a: int, R_world: np.ndarray) -> None:
+    """Turn joint ``a`` and everything below it by ``R_world`` about ``a``, in place."""
+    sub = _subtree(a)
+    G[sub] = R_world @ G[sub]
+    joints[sub] = joints[a] + (joints[sub] - joints[a]) @ R_world.T

@@ -54,6 +54,9 @@ from livehmr.models.motion.network import DEFAULT_WEIGHTS
 from livehmr.models.motion.trajectory import PelvisObservation, TrajectoryFilter
 from livehmr.models.skeleton import FOOT_JOINTS, forward_kinematics, global_to_local
 
+#: the leg bones (by their start joint) of each foot (its ankle and toe contacts), left to the
+#: network while the foot is in contact when ``pin_feet`` is on
+PLANTED_LEGS = (("left_hip", (0, 1)), ("left_knee", (0, 1)), ("right_hip", (2, 3)), ("right_knee", (2, 3)))
 NETWORK_DEPTH_SIGMA = 0.12  # the network's pelvis depth: relative std (validation log-depth error)
 FIT_DEPTH_SIGMA = 0.08  # the keypoint fit's (see bench/trajectory.py)
 
@@ -149,11 +152,15 @@ class LearnedEstimator:
             depth alone.
         fit_limbs: turn the limbs towards the keypoints each frame (:func:`livehmr.models.motion.fit.fit_limbs`),
             so that the published body sits on the person in the frame.
+        limb_smoothing: weight of the last frame's limb turn in this frame's (0: none).
+        pin_feet: leave a leg to the network while its foot is predicted in contact (the
+            fit's turns fade out), so a planted foot does not follow the detector's jitter.
     """
 
     def __init__(self, body: BodySkeleton, weights: str | Path | None = None, default_hfov_deg: float = 60.0,
                  backend: str = "torch", max_predict_frames: int = 15, camera_translation: str = "auto",
-                 fit_pelvis: bool = True, fit_limbs: bool = True, limb_smoothing: float = 0.5):  # fmt: skip
+                 fit_pelvis: bool = True, fit_limbs: bool = True, limb_smoothing: float = 0.5,
+                 pin_feet: bool = False):  # fmt: skip
         from livehmr.core.errors import LivehmrError
 
         self.body = body
@@ -178,6 +185,7 @@ class LearnedEstimator:
             self.shape_from_phenotype = load_rest_regressor()
         self.camera_mode = camera_translation
         self.fit_pelvis, self.fit_limbs, self.limb_smoothing = fit_pelvis, fit_limbs, limb_smoothing
+        self.pin_feet = pin_feet
         self.trajectory = TrajectoryFilter(camera_translation)
         self.tracks: dict[int, _Track] = {}
         self.t_prev: float | None = None
@@ -282,7 +290,9 @@ class LearnedEstimator:
         track.pelvis_world, track.feet_world, track.contacts = pelvis, joints[list(FOOT_JOINTS)], body.contacts
         rotmats = body.rotmats
         if view is not None:
-            G, joints = fit_limbs(G, joints, kp, *view, memory=track.limb_turns, smoothing=self.limb_smoothing)
+            planted = tuple(bone for bone, foot in PLANTED_LEGS if self.pin_feet and body.contacts[list(foot)].max() > 0.5)
+            G, joints = fit_limbs(G, joints, kp, *view, memory=track.limb_turns, smoothing=self.limb_smoothing,
+                                  planted=planted)  # fmt: skip
             rotmats = global_to_local(G)
         track.seen += 1
         if self.shape_from_phenotype is not None:

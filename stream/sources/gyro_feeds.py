@@ -27,16 +27,18 @@ MAX_GYRO_MESSAGE_BYTES = 64 * 1024  # one sample is a few dozen bytes; a longer 
 
 log = logging.getLogger(__name__)
 
-def parse_sample_line(line: str, where: str = "") -> tuple[float, float, float, float] | None:
-    """Parse ``t,wx,wy,wz`` (comma, semicolon or whitespace separated). Blank lines and
-    ``#`` comments give None. Raises GyroFormatError on anything else."""
+def parse_sample_line(line: str, where: str = "", widths: tuple[int, ...] = (4,)) -> tuple[float, ...] | None:
+    """Parse ``t,wx,wy,wz`` (comma, semicolon or whitespace separated; ``widths=(4, 7)``
+    also takes ``t,wx,wy,wz,ax,ay,az``). Blank lines and ``#`` comments give None. Raises
+    GyroFormatError on anything else."""
     text = line.strip()
     if not text or text.startswith("#"):
         return None
     parts = text.replace(";", ",").replace("\t", ",").replace(" ", ",").split(",")
     parts = [p for p in parts if p]
-    if len(parts) != 4:
-        raise GyroFormatError(f"gyro sample {where}: expected 4 numbers 't,wx,wy,wz', got {text[:80]!r}")
+    if len(parts) not in widths:
+        expected = " or ".join({4: "4 numbers 't,wx,wy,wz'", 7: "7 numbers 't,wx,wy,wz,ax,ay,az'"}[w] for w in widths)
+        raise GyroFormatError(f"gyro sample {where}: expected {expected}, got {text[:80]!r}")
     try:
         values = tuple(float(p) for p in parts)
     except ValueError:
@@ -92,7 +94,8 @@ def parse_sample_message(payload: bytes) -> tuple[float, float, float, float]:
     sample = parse_sample_line(text, "message")
     if sample is None:
         raise GyroFormatError("empty gyro message")
-    return sample
+    t, wx, wy, wz = sample  # one width only: 4
+    return t, wx, wy, wz
 
 
 class ClockJumpDetector:
@@ -229,7 +232,10 @@ class ArrayGyroFeed(GyroFeed):
 
 
 class CsvGyroFeed(ArrayGyroFeed):
-    """A CSV file of ``t,wx,wy,wz`` rows (a header line is allowed). Malformed rows are errors."""
+    """A CSV file of ``t,wx,wy,wz`` rows, or ``t,wx,wy,wz,ax,ay,az`` rows with the
+    accelerometer's specific force (m/s^2, IMU axes, +g up at rest: what phones report) on
+    the same clock (a header line is allowed; every row has the first row's width).
+    Malformed rows are errors."""
 
     def __init__(self, path: str | Path):
         path = Path(path)
@@ -240,12 +246,16 @@ class CsvGyroFeed(ArrayGyroFeed):
             for number, line in enumerate(f, start=1):
                 if number == 1 and line.strip() and line.strip()[0].isalpha():
                     continue  # header
-                sample = parse_sample_line(line, f"{path.name}:{number}")
+                sample = parse_sample_line(line, f"{path.name}:{number}", widths=(len(rows[0]),) if rows else (4, 7))
                 if sample is not None:
                     rows.append(sample)
         if not rows:
             raise GyroFormatError(f"gyro file {path} holds no samples")
-        super().__init__(np.array(rows))
+        samples = np.array(rows)
+        super().__init__(samples[:, :4])
+        if samples.shape[1] == 7:
+            for row in samples[:, [0, 4, 5, 6]]:
+                self.accel.add(*row)
 
 
 class ZmqGyroFeed(GyroFeed):

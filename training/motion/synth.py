@@ -12,6 +12,12 @@ dropouts); BlazePose's 3D landmarks from the **measured 3D error model**
 frame, facing flips), left out of a random 30 % of sequences; the camera's angular
 velocity with gyro-like noise and bias.
 
+A share of sequences (``gait_rate``) covers ground: one gait cycle of a clip that moves at
+>= 1 m/s, looped (:mod:`livehmr.studio.locomotion`; a capture volume cuts every run to
+1-3 s, too short for a training window), filmed mostly by the studio's travelling cameras
+(an operator following, a dolly, a robot), which keep the runner near the middle of the
+frame: the shot where only the body's own motion tells the speed.
+
 World: Z up, floor z = 0. Camera axes: OpenCV. ``R_world_cam`` maps cam vectors to world.
 """
 
@@ -38,11 +44,14 @@ from livehmr.models.motion.features import (
     landmark_features,
 )  # fmt: skip
 from livehmr.models.skeleton import forward_kinematics
-from livehmr.studio.camera_path import look_at
+from livehmr.studio.camera_path import TRAVELLING_PATHS, SmoothPath, look_at
+from livehmr.studio.locomotion import GaitCycle, find_cycle, loop_cycle
 from livehmr.training.motion.data import MotionCache
 
 IMAGE_SIZE = (640, 480)
 FAMILIES = ("static", "pan", "orbit", "handheld", "whip", "drone")
+TRAVELLING = tuple(TRAVELLING_PATHS)
+TRAVELLING_SHARE = 0.6  # of the ground-covering sequences, filmed by a travelling camera
 
 
 @dataclass
@@ -87,8 +96,41 @@ def _shake(rng, T: int, amplitude: float, dims: int = 3) -> np.ndarray:
     return out * amplitude / 2.0
 
 
+def travelling_camera(rng, pelvis: np.ndarray, family: str) -> np.ndarray:
+    """T_world_cam (T, 4, 4) of the studio's travelling camera ``family`` (follow, dolly,
+    robot) moving with a pelvis track (T, 3); its pursuit integrated at the frame rate."""
+    t = np.arange(len(pelvis)) / FPS
+    path = TRAVELLING_PATHS[family](SmoothPath(t, pelvis, sigma_s=0.1), rng, duration=float(t[-1]), dt=1.0 / FPS)
+    return np.stack([path.T_world_cam(ti) for ti in t])
+
+
+def gait_cycles(cache: MotionCache, min_speed: float = 1.0) -> list[tuple[int, GaitCycle, dict]]:
+    """(clip, cycle, arrays of the cycle's frames) of every cached clip with a loopable gait
+    of at least ``min_speed`` m/s. The heading is where the root faces (canon +Z, forward)."""
+    from scipy.spatial.transform import Rotation
+
+    found = []
+    for clip in range(len(cache.clip_body)):
+        rows = slice(cache.clip_start[clip], cache.clip_start[clip + 1])
+        rotvecs = cache.rotvecs[rows].astype(np.float64)
+        root = cache.transl[rows].astype(np.float64)
+        forward = rotvec_to_rotmat(rotvecs[:, 0])[:, :, 2]
+        heading = np.unwrap(np.arctan2(forward[:, 1], forward[:, 0]))
+        quats = Rotation.from_rotvec(rotvecs.reshape(-1, 3)).as_quat().reshape(len(root), -1, 4)
+        cycle = find_cycle(quats, root, heading, FPS, min_speed=min_speed)
+        if cycle is None:
+            continue
+        keep = slice(cycle.start, cycle.stop + 1)
+        arrays = {"quats": quats[keep], "root": root[keep], "heading": heading[keep],
+                  "contacts": cache.contacts[rows][keep]}  # fmt: skip
+        found.append((clip, GaitCycle(0, cycle.stop - cycle.start, cycle.speed, cycle.cost), arrays))
+    return found
+
+
 def camera_path(rng, pelvis: np.ndarray, family: str) -> np.ndarray:
     """T_world_cam (T, 4, 4) of a random camera of ``family`` watching a pelvis track (T, 3)."""
+    if family in TRAVELLING:
+        return travelling_camera(rng, pelvis, family)
     T = len(pelvis)
     t = np.arange(T) / FPS
     start = pelvis[0] * [1, 1, 0]
@@ -232,10 +274,11 @@ class Synthesizer:
     """``batch(B, T)``: a training batch. Deterministic for a given seed and call order."""
 
     def __init__(self, cache: MotionCache, errors: dict, seed: int = 0, landmark_errors: dict | None = None,
-                 no_landmarks_rate: float = 0.3):  # fmt: skip
+                 no_landmarks_rate: float = 0.3, gait_rate: float = 0.0):  # fmt: skip
         """``landmark_errors``: the 3D error model (None: no 3D landmarks are made, as for a
         2D-only network); ``no_landmarks_rate``: the fraction of sequences made without them
-        (a 2D-only backend such as ViTPose), so that one network serves both."""
+        (a 2D-only backend such as ViTPose), so that one network serves both; ``gait_rate``:
+        the fraction made of a looped gait that covers ground (see the module docstring)."""
         self.cache = cache
         self.noise = DetectorNoise(errors)
         self.landmark_noise = LandmarkNoise(landmark_errors) if landmark_errors is not None else None
@@ -243,6 +286,23 @@ class Synthesizer:
         self.rng = np.random.default_rng(seed)
         lengths = np.diff(cache.clip_start)
         self.lengths = lengths
+        self.gait_rate = gait_rate
+        self.gaits = gait_cycles(cache) if gait_rate > 0 else []
+        if gait_rate > 0 and not self.gaits:
+            raise ValueError("gait_rate > 0 but no cached clip moves at 1 m/s for a whole gait cycle")
+
+    def _gait(self, T: int):
+        """A looped gait of T frames starting at a random phase: (clip, local rotations
+        (T, 24, 3, 3), root translation (T, 3), contacts (T, 4))."""
+        rng = self.rng
+        clip, cycle, a = self.gaits[rng.integers(len(self.gaits))]
+        phase = int(rng.integers(cycle.stop))
+        quats, root, source = loop_cycle(a["quats"], a["root"], a["heading"], cycle, T + phase,
+                                         turn_deg=rng.uniform(-4.0, 4.0))  # fmt: skip
+        from scipy.spatial.transform import Rotation
+
+        R = Rotation.from_quat(quats[phase:].reshape(-1, 4)).as_matrix().reshape(T, -1, 3, 3)
+        return clip, R, root[phase:], a["contacts"][source[phase:]]
 
     def _window(self, T: int):
         c = self.cache
@@ -253,18 +313,26 @@ class Synthesizer:
 
     def sequence(self, T: int) -> dict[str, np.ndarray]:
         rng, c = self.rng, self.cache
-        clip, rows = self._window(T)
+        if self.gaits and rng.random() < self.gait_rate:
+            clip, R_local, transl, contacts = self._gait(T)
+            travelling = rng.random() < TRAVELLING_SHARE
+            family = TRAVELLING[rng.integers(len(TRAVELLING))] if travelling else FAMILIES[rng.integers(len(FAMILIES))]
+        else:
+            clip, rows = self._window(T)
+            R_local = rotvec_to_rotmat(c.rotvecs[rows].astype(np.float64))
+            transl = c.transl[rows].astype(np.float64)
+            contacts = c.contacts[rows]
+            family = None  # drawn below, where the first models' recipe drew it (their batches stay the same)
         body = c.clip_body[clip]
         rest = c.bank.rest_joints[body]
-        R_local = rotvec_to_rotmat(c.rotvecs[rows].astype(np.float64))
-        transl = c.transl[rows].astype(np.float64)
         yaw = rotvec_to_rotmat(np.array([0.0, 0.0, rng.uniform(0, 2 * np.pi)]))
         R_local[:, 0] = yaw @ R_local[:, 0]
         pelvis0 = rest[0] + transl
         shift = -(yaw @ pelvis0[0]) * [1, 1, 0]
         transl = pelvis0 @ yaw.T + shift - rest[0]
         joints, G = forward_kinematics(R_local, rest, transl)
-        family = FAMILIES[rng.integers(len(FAMILIES))]
+        if family is None:
+            family = FAMILIES[rng.integers(len(FAMILIES))]
         for _ in range(10):  # a camera the person does not walk into or behind
             T_wc = camera_path(rng, joints[:, 0], family)
             R_wc, eye = T_wc[:, :3, :3], T_wc[:, :3, 3]
@@ -309,7 +377,7 @@ class Synthesizer:
         return {
             "features": feats, "R_world_cam": R_wc, "local_rotmats": R_local[:, 1:],
             "R_cam_root": R_cam_root, "pelvis_cam": joints_cam[:, 0], "box": box,
-            "v_heading": v_heading, "height": joints[:, 0, 2], "contacts": c.contacts[rows].astype(np.float64),
+            "v_heading": v_heading, "height": joints[:, 0, 2], "contacts": contacts.astype(np.float64),
             "phenotype": c.bank.phenotypes[body], "rest_joints": rest, "joints_world": joints,
         }  # fmt: skip
 

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from livehmr.models.motion.features import input_columns
-from livehmr.models.motion.network import MotionNet, NetConfig, decode, load_motion_net  # noqa: F401  (re-exported)
+from livehmr.models.motion.network import DEFAULT_WEIGHTS, MotionNet, NetConfig, decode, load_motion_net  # noqa: F401  (re-exported)
 from livehmr.models.skeleton import forward_kinematics
 from livehmr.training.steps import StepTail, config_dict, resume_checkpoint
 
@@ -35,9 +35,10 @@ WEIGHTS = {"pose": 1.0, "root": 1.0, "joints": 5.0, "pelvis": 1.0, "depth": 1.0,
 
 @dataclass
 class TrainConfig:
-    """``cpu``: the shipped model, <= 2 h on a 2-core CPU (v2: 3D landmarks in, 256 units,
-    14,000 steps). ``cpu-v1``: the first model's recipe (2D only, 192 units, 5,000 steps).
-    ``gpu``: a larger one."""
+    """``cpu``: the v2 model, <= 2 h on a 2-core CPU (3D landmarks in, 256 units, 14,000
+    steps). ``cpu-v1``: the first model's recipe (2D only, 192 units, 5,000 steps).
+    ``cpu-v3``: v2's weights trained 3,000 more steps with 40 % of sequences covering
+    ground (looped gaits, travelling cameras). ``gpu``: a larger one."""
 
     steps: int = 14000
     batch: int = 32
@@ -50,6 +51,8 @@ class TrainConfig:
     val_every: int = 250
     checkpoint_every: int = 250
     no_landmarks_rate: float = 0.3  # sequences made without 3D landmarks (a 2D-only backend), when the net reads them
+    gait_rate: float = 0.0  # sequences of a looped gait that covers ground, mostly with travelling cameras (v3)
+    init: str | None = None  # start from these weights (a motion.pt; "shipped": the package's v2 weights)
     net: NetConfig = field(default_factory=lambda: NetConfig(hidden=256, landmarks=True))
 
     @classmethod
@@ -58,12 +61,14 @@ class TrainConfig:
             return cls()
         if name == "cpu-v1":
             return cls(steps=5000, net=NetConfig(hidden=192, landmarks=False))
+        if name == "cpu-v3":  # v2 fine-tuned on ground-covering gaits and travelling cameras as well
+            return cls(steps=3000, lr=3e-4, gait_rate=0.4, init="shipped", seed=3)
         if name == "gpu":
             return cls(steps=60000, batch=128, frames=120, net=NetConfig(hidden=512, layers=2, landmarks=True))
         if name == "smoke":
             return cls(steps=4, batch=2, frames=16, val_batches=1, val_every=2, checkpoint_every=2,
                        net=NetConfig(hidden=32, landmarks=True))  # fmt: skip
-        raise ValueError(f"unknown config {name!r}; choose cpu, cpu-v1, gpu or smoke")
+        raise ValueError(f"unknown config {name!r}; choose cpu, cpu-v1, cpu-v3, gpu or smoke")
 
 
 def losses(net_out: torch.Tensor, batch) -> dict[str, torch.Tensor]:
@@ -110,7 +115,7 @@ def make_synthesizer(split: str, cfg: TrainConfig, seed: int):
 
     landmark_errors = load_landmark_errors() if cfg.net.landmarks else None
     return Synthesizer(load_or_build(split), load_detector_errors(), seed=seed, landmark_errors=landmark_errors,
-                       no_landmarks_rate=cfg.no_landmarks_rate)  # fmt: skip
+                       no_landmarks_rate=cfg.no_landmarks_rate, gait_rate=cfg.gait_rate)  # fmt: skip
 
 
 def inputs(batch, net: MotionNet) -> torch.Tensor:
@@ -143,6 +148,8 @@ def train(out: str | Path, config: str | TrainConfig = "cpu", workers: int = 1, 
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     model = MotionNet(cfg.net)
+    if cfg.init is not None:  # a fine-tune: the starting weights (the checkpoint, if any, then replaces them)
+        model.load_state_dict(load_motion_net(DEFAULT_WEIGHTS if cfg.init == "shipped" else cfg.init).state_dict())
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.05)
     step, history = resume_checkpoint(out, model, opt, sched, cfg)
