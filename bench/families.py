@@ -82,7 +82,7 @@ def plot_speed_ratios(runs: dict[str, dict[str, dict[str, float]]], configs: lis
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="livehmr bench families", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="livehmr bench families", description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--val", help="a `bench accuracy` output folder on the validation suite")
     parser.add_argument("--test", help="one on the test suite")
     parser.add_argument("--configs", default="learned+gyro,learned+vo,baseline+gyro")
