@@ -181,6 +181,18 @@ def test_suites_draw_travelling_sequences_that_cover_ground():
     assert all(s.gait_cycle is None for s in specs if s.camera not in TRAVELLING_FAMILIES)
 
 
+class _SilentBar:
+    """A progress bar that shows nothing (what the suite's rendering loop is handed)."""
+
+    total = 0
+
+    def update(self, n):
+        pass
+
+    def write(self, text):
+        pass
+
+
 def test_a_sequence_that_hides_its_person_is_redrawn(tmp_path, monkeypatch):
     """The suite keeps re-drawing a sequence's camera and props until its person is visible in
     at least half of the frames, and keeps the spec it settled on."""
@@ -203,20 +215,11 @@ def test_a_sequence_that_hides_its_person_is_redrawn(tmp_path, monkeypatch):
 
     monkeypatch.setattr(S, "make_sequence", fake_make_sequence)
 
-    class Bar:
-        total = 10
-
-        def update(self, n):
-            pass
-
-        def write(self, text):
-            pass
-
-    kept = S._make_visible_sequence(spec, None, None, tmp_path / "x_000", Bar())
+    kept = S._make_visible_sequence(spec, None, None, tmp_path / "x_000", _SilentBar())
     assert [c.redraw for c in rendered] == [0, 1, 2]
     assert kept == rendered[-1] and kept.seed != spec.seed and kept.clip_id == spec.clip_id
     # done once: asking again re-renders nothing
-    assert S._make_visible_sequence(spec, None, None, tmp_path / "x_000", Bar()) == kept and len(rendered) == 3
+    assert S._make_visible_sequence(spec, None, None, tmp_path / "x_000", _SilentBar()) == kept and len(rendered) == 3
 
 
 def _tiny_truth(visible: np.ndarray):
@@ -241,18 +244,9 @@ def test_no_suite_sequence_hides_its_person_more_than_half_the_time(tmp_path):
     specs = draw_specs(SUITES["val"], corpus, corpus.ids("val"), seed=0, prefix="val")
     picked = [replace(s, frames=45) for s in (specs[0], specs[3])]  # follow, static
 
-    class Bar:
-        total = 0
-
-        def update(self, n):
-            pass
-
-        def write(self, text):
-            pass
-
     retargeter = Retargeter(corpus)
     for spec in picked:
-        kept = _make_visible_sequence(spec, corpus, retargeter, tmp_path / spec.name, Bar())
+        kept = _make_visible_sequence(spec, corpus, retargeter, tmp_path / spec.name, _SilentBar())
         truth = SequenceTruth.load(Path(tmp_path / spec.name / "truth.npz"))
         assert truth.person_visible.mean() >= MIN_VISIBLE_SHARE
         assert kept.camera == spec.camera
