@@ -404,16 +404,19 @@ def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_
     return table
 
 
+def frame_weighted(rows: list[dict], metric: str) -> float:
+    """Mean of ``metric`` over sequences (rows with it finite), each weighted by its frames; NaN if none."""
+    pairs = [(r[metric], r["frames"]) for r in rows if metric in r and np.isfinite(r[metric])]
+    return float(np.average([v for v, _ in pairs], weights=[w for _, w in pairs])) if pairs else np.nan
+
+
 def summarize(per_sequence: dict[str, dict[str, dict]]) -> dict[str, dict[str, float]]:
     """Frame-weighted mean of each metric over sequences, per config (NaN-free sequences only)."""
     table: dict[str, dict[str, float]] = {}
     configs = {c for r in per_sequence.values() for c in r}
     for config in sorted(configs):
         rows = [r[config] for r in per_sequence.values() if config in r]
-        table[config] = {}
-        for metric, _ in TABLE_METRICS:
-            pairs = [(r[metric], r["frames"]) for r in rows if metric in r and np.isfinite(r[metric])]
-            table[config][metric] = float(np.average([v for v, _ in pairs], weights=[w for _, w in pairs])) if pairs else np.nan
+        table[config] = {metric: frame_weighted(rows, metric) for metric, _ in TABLE_METRICS}
     return table
 
 
@@ -432,10 +435,7 @@ def summarize_details(per_sequence: dict[str, dict[str, dict]], families: dict[s
             groups.setdefault(f"{config} @ {families[name]}", []).append({**r, "_family": families[name]})
     out: dict[str, dict[str, float]] = {}
     for group, rows in sorted(groups.items()):
-        row = {}
-        for metric in metrics:
-            pairs = [(r[metric], r["frames"]) for r in rows if metric in r and np.isfinite(r[metric])]
-            row[metric] = float(np.average([v for v, _ in pairs], weights=[w for _, w in pairs])) if pairs else np.nan
+        row = {metric: frame_weighted(rows, metric) for metric in metrics}
         w = [r["W-MPJPE100"] for r in rows if np.isfinite(r.get("W-MPJPE100", np.nan))]
         row["W-MPJPE100 p90 seq"] = float(np.percentile(w, 90)) if w else np.nan
         drift = [r["cam drift"] for r in rows if np.isfinite(r.get("cam drift", np.nan))]
@@ -445,9 +445,7 @@ def summarize_details(per_sequence: dict[str, dict[str, dict]], families: dict[s
         true = sum(r.get("true path m", 0.0) for r in rows)
         row["speed ratio"] = published / true if true > 0 else np.nan
         for label, fast in ((f"RTE <{RUNNING_SPEED}", False), (f"RTE >={RUNNING_SPEED}", True)):
-            pairs = [(r["RTE"], r["frames"]) for r in rows
-                     if np.isfinite(r.get("RTE", np.nan)) and (r.get("true speed", 0.0) >= RUNNING_SPEED) == fast]  # fmt: skip
-            row[label] = float(np.average([v for v, _ in pairs], weights=[w for _, w in pairs])) if pairs else np.nan
+            row[label] = frame_weighted([r for r in rows if (r.get("true speed", 0.0) >= RUNNING_SPEED) == fast], "RTE")
         row["sequences"] = float(len(rows))
         out[group] = row
     return out

@@ -365,8 +365,9 @@ def robot_path(subject: SmoothPath, rng: np.random.Generator, duration: float, d
                       shake_hz=rng.uniform(3.0, 6.0), vibration_m=rng.uniform(0.0003, 0.001))  # fmt: skip
 
 
-STILL_FAMILIES = ("static", "pan")  # the camera keeps its place
-TRAVELLING_FAMILIES = ("follow", "dolly", "robot")  # the camera moves with a subject who covers ground
+#: the cameras that move with a subject who covers ground, by family
+TRAVELLING_PATHS = {"follow": follow_path, "dolly": dolly_path, "robot": robot_path}
+TRAVELLING_FAMILIES = tuple(TRAVELLING_PATHS)
 CAMERA_FAMILIES = ("static", "pan", "handheld", "orbit", "whip", "drone", *TRAVELLING_FAMILIES)
 
 
@@ -375,8 +376,6 @@ def _smoothed(target: Callable[[float], np.ndarray], window_s: float = 1.0) -> C
     offsets = np.linspace(0.0, window_s, 7)
     return lambda t: np.mean([target(t - o) for o in offsets], axis=0)
 
-
-TRAVELLING_PATHS = {"follow": follow_path, "dolly": dolly_path, "robot": robot_path}
 
 
 def make_camera_path(family: str, target: SmoothPath, rng: np.random.Generator, extent_m: float = 0.0,
@@ -474,10 +473,13 @@ class AccelNoise:
     bias_walk: float = 0.002
 
 
-def linear_acceleration(T_world_cam: Callable[[float], np.ndarray], t: float, dt: float = 2e-3) -> np.ndarray:
-    """The camera's acceleration (3,) in the world, m/s^2, by central second difference."""
-    p = [T_world_cam(t + k * dt)[:3, 3] for k in (-1, 0, 1)]
-    return (p[0] - 2 * p[1] + p[2]) / dt**2
+def linear_acceleration(T_world_cam: Callable[[float], np.ndarray], t: float, dt: float = 2e-3,
+                        T_at_t: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """The camera's acceleration (3,) in the world, m/s^2, by central second difference
+    (``T_at_t``: ``T_world_cam(t)`` when the caller has it already)."""
+    T_at_t = T_world_cam(t) if T_at_t is None else T_at_t
+    before, after = T_world_cam(t - dt)[:3, 3], T_world_cam(t + dt)[:3, 3]
+    return (before - 2 * T_at_t[:3, 3] + after) / dt**2
 
 
 def simulate_imu(
@@ -503,8 +505,8 @@ def simulate_imu(
     t_prev = 0.0
     for k, t_gyro in enumerate(gyro[:, 0]):
         t = t_gyro - offset
-        R_world_imu = T_world_cam(t)[:3, :3] @ R_cam_imu
-        f = R_world_imu.T @ (linear_acceleration(T_world_cam, t) - GRAVITY_WORLD)
+        T = T_world_cam(t)
+        f = (T[:3, :3] @ R_cam_imu).T @ (linear_acceleration(T_world_cam, t, T_at_t=T) - GRAVITY_WORLD)
         if accel_noise:
             bias = bias + accel_noise.bias_walk * np.sqrt(max(t - t_prev, 0.0)) * rng.normal(size=3)
             f = f + bias + accel_noise.white * rng.normal(size=3)

@@ -74,9 +74,14 @@ def loop_gait(clip: MotionClip, cycle: GaitCycle, frames: int, turn_deg: float =
                    id=f"{clip.id}@loop{cycle.start}-{cycle.stop}")  # fmt: skip
 
 
+def _yaw(angles: np.ndarray) -> Rotation:
+    """Turns about world +Z by ``angles`` (rad)."""
+    return Rotation.from_rotvec(np.outer(angles, [0.0, 0.0, 1.0]))
+
+
 def _without_heading(root_quats: np.ndarray, heading: np.ndarray) -> Rotation:
     """The root's rotation with its heading (a turn about world +Z) taken off: tilt and twist."""
-    return Rotation.from_rotvec(np.column_stack([0 * heading, 0 * heading, -heading])) * Rotation.from_quat(root_quats)
+    return _yaw(-heading) * Rotation.from_quat(root_quats)
 
 
 def find_cycle(quats_xyzw: np.ndarray, root: np.ndarray, heading: np.ndarray, fps: float, min_speed: float = 1.0,
@@ -154,7 +159,7 @@ def loop_cycle(quats_xyzw: np.ndarray, root: np.ndarray, heading: np.ndarray, cy
         out_root[f0 : f0 + m, 2] = height[:m]
         q = cycle_quats[:m].copy()
         yaw = yaw0 + yaw_rel[:m]
-        q[:, 0] = (Rotation.from_rotvec(np.column_stack([0 * yaw, 0 * yaw, yaw])) * Rotation.from_quat(q[:, 0])).as_quat()
+        q[:, 0] = (_yaw(yaw) * Rotation.from_quat(q[:, 0])).as_quat()
         out_q[f0 : f0 + m] = q
         origin = origin + R_rep @ step_xy
         yaw0 += step_yaw

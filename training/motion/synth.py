@@ -44,13 +44,12 @@ from livehmr.models.motion.features import (
     landmark_features,
 )  # fmt: skip
 from livehmr.models.skeleton import forward_kinematics
-from livehmr.studio.camera_path import TRAVELLING_PATHS, SmoothPath, look_at
+from livehmr.studio.camera_path import TRAVELLING_FAMILIES, TRAVELLING_PATHS, SmoothPath, look_at
 from livehmr.studio.locomotion import GaitCycle, find_cycle, loop_cycle
 from livehmr.training.motion.data import MotionCache
 
 IMAGE_SIZE = (640, 480)
 FAMILIES = ("static", "pan", "orbit", "handheld", "whip", "drone")
-TRAVELLING = tuple(TRAVELLING_PATHS)
 TRAVELLING_SHARE = 0.6  # of the ground-covering sequences, filmed by a travelling camera
 
 
@@ -129,7 +128,7 @@ def gait_cycles(cache: MotionCache, min_speed: float = 1.0) -> list[tuple[int, G
 
 def camera_path(rng, pelvis: np.ndarray, family: str) -> np.ndarray:
     """T_world_cam (T, 4, 4) of a random camera of ``family`` watching a pelvis track (T, 3)."""
-    if family in TRAVELLING:
+    if family in TRAVELLING_FAMILIES:
         return travelling_camera(rng, pelvis, family)
     T = len(pelvis)
     t = np.arange(T) / FPS
@@ -316,7 +315,7 @@ class Synthesizer:
         if self.gaits and rng.random() < self.gait_rate:
             clip, R_local, transl, contacts = self._gait(T)
             travelling = rng.random() < TRAVELLING_SHARE
-            family = TRAVELLING[rng.integers(len(TRAVELLING))] if travelling else FAMILIES[rng.integers(len(FAMILIES))]
+            family = TRAVELLING_FAMILIES[rng.integers(len(TRAVELLING_FAMILIES))] if travelling else FAMILIES[rng.integers(len(FAMILIES))]
         else:
             clip, rows = self._window(T)
             R_local = rotvec_to_rotmat(c.rotvecs[rows].astype(np.float64))
