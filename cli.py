@@ -718,6 +718,8 @@ def bench_accuracy_cmd(
     motion_model: Optional[str] = _MOTION_MODEL, camera_translation: CameraTranslation = _CAMERA_TRANSLATION,
     fit_pelvis: bool = typer.Option(True, help="Learned estimator: place the pelvis by the fit to the keypoints (--no-fit-pelvis: the network's depth)."),
     fit_limbs: bool = typer.Option(True, help="Learned estimator: turn the limbs towards the keypoints (--no-fit-limbs: the network's pose)."),
+    limb_smoothing: float = typer.Option(0.5, callback=_within(0.0, 0.99), help="Learned estimator: weight of the last frame's limb turn in this frame's (0: none)."),
+    pin_feet: bool = typer.Option(False, help="Learned estimator: leave a leg to the network while its foot is predicted in contact."),
     far_search: bool = _FAR_SEARCH,
     compare_to: Optional[str] = typer.Option(None, help="Another run's --out folder: also report the frames this run publishes a body on and that one does not, and their errors."),
 ) -> None:
@@ -755,7 +757,8 @@ def bench_accuracy_cmd(
         make_suite(suite, folder)
     bench_accuracy(folder, out, configs=chosen or CONFIGS, limit=limit, refine=refine_configs,
                    estimator_options={"motion_model": motion_model, "camera_translation": camera_translation,
-                                      "fit_pelvis": fit_pelvis, "fit_limbs": fit_limbs},
+                                      "fit_pelvis": fit_pelvis, "fit_limbs": fit_limbs, "limb_smoothing": limb_smoothing,
+                                      "pin_feet": pin_feet},
                    far_search=far_search, compare_to=compare_to)  # fmt: skip
     typer.echo((Path(out) / "table.md").read_text())
     typer.echo(f"plots and per-sequence results in {out}")
