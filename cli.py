@@ -134,6 +134,7 @@ class TrainConfig(StrEnum):
     CPU = "cpu"
     CPU_V1 = "cpu-v1"
     CPU_V3 = "cpu-v3"
+    CPU_V3_MORE = "cpu-v3-more"
     GPU = "gpu"
     SMOKE = "smoke"
 
@@ -719,7 +720,7 @@ def bench_accuracy_cmd(
     fit_pelvis: bool = typer.Option(True, help="Learned estimator: place the pelvis by the fit to the keypoints (--no-fit-pelvis: the network's depth)."),
     fit_limbs: bool = typer.Option(True, help="Learned estimator: turn the limbs towards the keypoints (--no-fit-limbs: the network's pose)."),
     limb_smoothing: float = typer.Option(0.5, callback=_within(0.0, 0.99), help="Learned estimator: weight of the last frame's limb turn in this frame's (0: none)."),
-    pin_feet: bool = typer.Option(False, help="Learned estimator: leave a leg to the network while its foot is predicted in contact."),
+    pin_feet: bool = typer.Option(True, help="Learned estimator: leave a leg to the network while its foot is predicted in contact (--no-pin-feet: fit it to the keypoints too)."),
     far_search: bool = _FAR_SEARCH,
     compare_to: Optional[str] = typer.Option(None, help="Another run's --out folder: also report the frames this run publishes a body on and that one does not, and their errors."),
 ) -> None:
@@ -765,7 +766,7 @@ def bench_accuracy_cmd(
 
 
 #: the benchmarks besides ``accuracy``: each a module of livehmr.bench with its own options
-BENCHES = ("3dpw", "bridges", "camera", "crowd_overlay", "emdb", "families", "faults", "fuzz", "keypoints", "latency", "motion", "phone", "refine", "render", "serve", "skin", "soak",
+BENCHES = ("3dpw", "bridges", "camera", "crowd_overlay", "emdb", "families", "faults", "fuzz", "keypoints", "latency", "motion", "phone", "refine", "render", "serve", "skin", "soak", "speed",
            "tracking", "trajectory")  # fmt: skip
 
 
@@ -802,7 +803,7 @@ for _name in BENCHES:
 @train_app.command("motion")
 def train_motion(
     out: str = typer.Option("runs/motion", help="Run folder: checkpoint.pt (resumed if present), loss.png, motion.pt."),
-    config: TrainConfig = typer.Option("cpu", help="cpu (v2: 3D landmarks in, 14,000 steps, <= 2 h on 2 cores) | cpu-v1 (the first, 2D-only model's recipe) | cpu-v3 (v2 trained on further with ground-covering gaits and travelling cameras, 3,000 steps) | gpu (larger) | smoke."),
+    config: TrainConfig = typer.Option("cpu", help="cpu (v2: 3D landmarks in, 14,000 steps, <= 2 h on 2 cores) | cpu-v1 (the first, 2D-only model's recipe) | cpu-v3 (v2 trained on further with ground-covering gaits and travelling cameras, 3,000 steps) | cpu-v3-more (that candidate 3,000 steps more: 60 % ground-covering, speed loss x2) | gpu (larger) | smoke."),
     workers: int = typer.Option(1, callback=_within(1, 64), help="Processes synthesising batches."),
     max_minutes: Optional[float] = typer.Option(None, callback=_within(0.0), help="Stop (checkpointed) after this long; run again to resume."),
 ) -> None:  # fmt: skip

@@ -57,8 +57,8 @@ def record(folder: Path, spec, truth, body, motion_model: str | None = None, far
     inner_step = estimator.trajectory.step
     current = {"frame": 0}
 
-    def step(dt, R_world_cam, observations):
-        placed = inner_step(dt, R_world_cam, observations)
+    def step(dt, R_world_cam, observations, camera_translates=None):
+        placed = inner_step(dt, R_world_cam, observations, camera_translates)
         if observations:
             rows["frames"].append(current["frame"])
             rows["dt"].append(dt)

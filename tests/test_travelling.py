@@ -263,3 +263,23 @@ def test_family_table_sets_validation_beside_test():
     table = family_table(runs, "learned+gyro")
     assert "| follow | 4 / 4 | 2.00 / 2.00 | 0.50 / 0.25 |" in table
     assert "| **all** | 36 / – |" in table and "dolly" not in table
+
+
+def test_speed_ablation_sums_speeds_over_the_frames_all_know():
+    """`bench speed`'s ratios: each speed summed over the frames where every speed is known,
+    over the true one's sum; grouped by camera family and by true-speed bin."""
+    from livehmr.bench.speed import summarize
+
+    nan = np.nan
+    walk = {"true": np.array([nan, 2.0, 2.0, 2.0]), "network": np.array([0.5, 0.5, 0.5, nan]),
+            "legs": np.array([1.0, 1.0, 1.0, 1.0]), "published": np.array([nan, 1.0, 2.0, 2.0]),
+            "moving": np.array([0.0, 1.0, 1.0, 1.0])}  # fmt: skip
+    stand = {"true": np.array([nan, 0.1, 0.1]), "network": np.array([0.0, 0.2, 0.2]), "legs": np.array([0.0, 0.1, 0.3]),
+             "published": np.array([0.0, 0.1, 0.1]), "moving": np.zeros(3)}  # fmt: skip
+    table = summarize({"a": walk, "b": stand}, {"a": "follow", "b": "static"})
+    assert table["travelling"]["frames"] == 2  # frame 0 has no truth, frame 3 no network speed
+    assert table["travelling"]["network"] == pytest.approx(0.25) and table["travelling"]["published"] == pytest.approx(0.75)
+    assert table["travelling"]["camera believed moving"] == pytest.approx(0.75)
+    assert table["still"]["legs"] == pytest.approx(2.0)
+    assert table["true >= 1.8 m/s"]["frames"] == 2 and table["true 0-0.3 m/s"]["frames"] == 2
+    assert "other" not in table

@@ -10,10 +10,15 @@ The motion model gives, per person and frame, two views of where the pelvis is:
 Neither places the camera, which a gyroscope or a rotation-only visual odometry leaves
 without a position. This filter estimates both, in one linear Kalman filter whose state
 is the camera's position and velocity (world, m and m/s) and each person's pelvis (world,
-m): ``x = [c, c_dot, p_1, ..., p_N]``.
+m) and the error of their predicted speed (m/s): ``x = [c, c_dot, p_1, b_1, ..., p_N, b_N]``.
 
-- A person's displacement moves its pelvis (process noise small while a foot is in
-  contact, larger in flight).
+- A person's displacement, plus ``b_i dt``, moves its pelvis (process noise small while a
+  foot is in contact, larger in flight). ``b_i`` is the network's speed error, slowly
+  varying (a network that reads a runner at a fifth of their pace does so for seconds),
+  estimated where the camera is known to stand still (``fixed``, or the camera stage says
+  so): there a person seen walking across the image while the network says they stand
+  is published walking, not left behind. Elsewhere image motion is the camera's or the
+  network's error and nothing tells which, so ``b_i`` is held at 0.
 - ``pelvis_cam`` observes ``p_i - c = R_world_cam @ pelvis_cam``, its noise long along
   the viewing ray (depth) and short across it: a person stays where the camera sees them
   in the image while depth is smoothed. A measurement far outside its expected spread (a
@@ -27,8 +32,10 @@ m): ``x = [c, c_dot, p_1, ..., p_N]``.
   from the disagreement between the people's motion and where they are seen), or
   ``auto``: both models run side by side (an interacting multiple model filter, IMM); the
   camera is believed still until the moving model explains the measurements far better,
-  switching with hysteresis. A camera stage that knows its camera does not translate (the
-  ``static`` backend) makes the estimator choose ``fixed``.
+  switching with hysteresis. Where the camera stage knows (``camera_translates`` of
+  :meth:`TrajectoryFilter.step`: the ``static`` backend always, a gyroscope's
+  accelerometer while the camera stands still), that frame's answer overrides the
+  measurements' evidence.
 
 The world's origin is below the camera at the first frame anyone is seen (x, y of the
 camera fixed there; its height is what the first person's height and place imply).
@@ -42,6 +49,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 CAMERA_MODES = ("auto", "fixed", "moving")
+#: log-likelihood by which a frame whose camera stage knows whether the camera translates
+#: favours that camera model (e^-30: no measurement outweighs it)
+KNOWN_CAMERA_EVIDENCE = 30.0
 
 
 @dataclass
@@ -85,11 +95,17 @@ class TrajectoryConfig:
     believe_fixed: float = 0.5  # ... and the fixed model's again below this one
     max_speed: float = 12.0  # m/s: a published pelvis never moves faster (a sprinter's)
     max_accel: float = 30.0  # m/s^2: nor changes its velocity faster (a sprint start is ~10, a jump's take-off ~30)
+    # the network's horizontal speed error (fixed camera model): as smooth and as likely as a moving camera's
+    # velocity (the IMM then compares like with like), fading over ``speed_error_time_s``
+    speed_error_sigma0: float = 0.5  # m/s: at a person's first frame
+    speed_error_accel_sigma: float = 0.4  # m/s^2: its random change
+    speed_error_time_s: float = 30.0  # s
 
 
 @dataclass
 class _Model:
-    """One Kalman filter over [c, c_dot, p_1..p_N] with a given camera model."""
+    """One Kalman filter over [c, c_dot, p_1, b_1, ..., p_N, b_N] with a given camera model
+    (``moving``: c_dot free, every b_i held at 0; fixed: c_dot held at 0, b_i free)."""
 
     moving: bool
     x: np.ndarray = field(default_factory=lambda: np.zeros(6))
@@ -118,20 +134,29 @@ class TrajectoryFilter:
         self.believed_moving = False
         self.published: dict[int, np.ndarray] = {}
         self.published_velocity: dict[int, np.ndarray] = {}
+        self.estimating_speed_errors = camera == "fixed"  # set each step (see step)
 
     # -- state layout --------------------------------------------------------------------------------
     def _index(self, pid: int) -> slice:
-        k = 6 + 3 * self.persons.index(pid)
+        """The person's pelvis in the state."""
+        k = 6 + 6 * self.persons.index(pid)
         return slice(k, k + 3)
+
+    def _bias_index(self, pid: int) -> slice:
+        """The person's horizontal speed error in the state (its vertical one is always 0)."""
+        k = 6 + 6 * self.persons.index(pid) + 3
+        return slice(k, k + 2)
 
     def _add_person(self, pid: int, position: np.ndarray, cov: np.ndarray) -> None:
         self.persons.append(pid)
         for m in self.models:
             n = len(m.x)
-            m.x = np.concatenate([m.x, position])
-            P = np.zeros((n + 3, n + 3))
+            m.x = np.concatenate([m.x, position, np.zeros(3)])
+            P = np.zeros((n + 6, n + 6))
             P[:n, :n] = m.P
-            P[n:, n:] = cov
+            P[n : n + 3, n : n + 3] = cov
+            across = _across_view(position - m.x[:3])
+            P[n + 3 : n + 5, n + 3 : n + 5] = self.cfg.speed_error_sigma0**2 * np.outer(across, across)
             m.P = P
 
     def drop(self, pid: int) -> None:
@@ -139,7 +164,7 @@ class TrajectoryFilter:
         if pid not in self.persons:
             return
         s = self._index(pid)
-        keep = np.r_[0 : s.start, s.stop : len(self.models[0].x)]
+        keep = np.r_[0 : s.start, s.start + 6 : len(self.models[0].x)]
         for m in self.models:
             m.x, m.P = m.x[keep], m.P[np.ix_(keep, keep)]
         self.persons.remove(pid)
@@ -147,10 +172,14 @@ class TrajectoryFilter:
         self.published_velocity.pop(pid, None)
 
     # -- one frame -----------------------------------------------------------------------------------
-    def step(self, dt: float, R_world_cam: np.ndarray, observations: dict[int, PelvisObservation]) -> dict[int, np.ndarray]:
+    def step(self, dt: float, R_world_cam: np.ndarray, observations: dict[int, PelvisObservation],
+             camera_translates: bool | None = None) -> dict[int, np.ndarray]:  # fmt: skip
         """Advance by ``dt`` seconds and take this frame's observations (person id ->
-        :class:`PelvisObservation`; persons not named are dropped). Returns each observed
-        person's pelvis (world, m); the camera's position is :attr:`camera_position`."""
+        :class:`PelvisObservation`; persons not named are dropped). ``camera_translates``:
+        what the camera stage knows this frame (False: the camera stands still; True: it
+        travels; None: cannot tell), which ``auto`` believes over the measurements.
+        Returns each observed person's pelvis (world, m); the camera's position is
+        :attr:`camera_position`."""
         for pid in [p for p in self.persons if p not in observations]:
             self.drop(pid)
         if not self.started:
@@ -171,10 +200,17 @@ class TrajectoryFilter:
                 c = self.camera_position
                 R = self._measurement_cov(obs, R_world_cam)
                 self._add_person(pid, c + R_world_cam @ obs.pelvis_cam, R + np.eye(3) * self.cfg.new_person_sigma**2)
+        # the speed errors are estimated only where the camera is known to stand still: elsewhere a
+        # person's image motion is either the camera's or the network's error, and nothing tells which
+        self.estimating_speed_errors = self.mode == "fixed" or camera_translates is False
         if len(self.models) > 1:
             self._mix()
+        for m in self.models:
+            self._hold(m)
         log_likelihoods = np.array([self._advance(m, dt, R_world_cam, observations) for m in self.models])
         if len(self.models) > 1:
+            if camera_translates is not None:  # the camera stage knows: that model explains this frame
+                log_likelihoods[[m.moving != camera_translates for m in self.models]] -= KNOWN_CAMERA_EVIDENCE
             log_w = np.log(np.maximum(self.weights, 1e-300)) + log_likelihoods
             w = np.exp(log_w - log_w.max())
             self.weights = np.clip(w / w.sum(), 1e-6, 1.0)
@@ -261,11 +297,25 @@ class TrajectoryFilter:
             mixed.append((x0, P0))
         for m, (x0, P0) in zip(self.models, mixed):
             m.x, m.P = x0, P0
-            if not m.moving:  # a fixed camera has no velocity
-                m.x[3:6] = 0.0
-                m.P[3:6, :] = 0.0
-                m.P[:, 3:6] = 0.0
         self.weights = c
+
+    def _hold(self, m: _Model) -> None:
+        """Hold what the model does not estimate now: a fixed camera's velocity at 0; the
+        speed errors, where not estimated (the moving model; the fixed one unless the camera is
+        known still), at 0 with their prior spread (they enter no prediction, and are there to
+        start from when estimated); every vertical speed error at 0 (the height is observed)."""
+        if not m.moving:
+            _zero(m, np.arange(3, 6))
+        for pid in self.persons:
+            b = self._bias_index(pid).start
+            _zero(m, np.array([b + 2]))
+            if not self._estimates_speed_errors(m):
+                _zero(m, np.array([b, b + 1]))
+                across = _across_view(m.x[self._index(pid)] - m.x[:3])
+                m.P[b : b + 2, b : b + 2] = self.cfg.speed_error_sigma0**2 * np.outer(across, across)
+
+    def _estimates_speed_errors(self, m: _Model) -> bool:
+        return not m.moving and self.estimating_speed_errors
 
     def _advance(self, m: _Model, dt: float, R_world_cam: np.ndarray, observations: dict[int, PelvisObservation]) -> float:
         """Predict and update one model; returns the log-likelihood of this frame's measurements."""
@@ -280,12 +330,20 @@ class TrajectoryFilter:
             Q[0:3, 3:6] = Q[3:6, 0:3] = q * dt**3 / 2 * np.eye(3)
             Q[3:6, 3:6] = q * dt**2 * np.eye(3)
         u = np.zeros(n)
+        decay = float(np.exp(-dt / cfg.speed_error_time_s))
         for pid in self.persons:
-            s = self._index(pid)
+            s, b = self._index(pid), self._bias_index(pid)
             obs = observations[pid]
             u[s] = obs.displacement
             sigma = cfg.step_sigma_contact if obs.in_contact else cfg.step_sigma_flight
             Q[s, s] = (sigma * dt) ** 2 * np.eye(3)
+            if self._estimates_speed_errors(m):  # the speed error moves the pelvis, and fades (Gauss-Markov)
+                F[s.start : s.start + 2, b] = dt * np.eye(2)
+                F[b, b] = decay * np.eye(2)
+                # it grows only across the line of sight, where the image measures motion well (along it,
+                # depth is noisy: a speed error learnt from depth noise would walk the person to and fro)
+                across = _across_view(m.x[s] - m.x[:3])
+                Q[b, b] = (cfg.speed_error_accel_sigma * dt) ** 2 * np.outer(across, across)
         m.x = F @ m.x + u
         m.P = F @ m.P @ F.T + Q
         log_likelihood = 0.0
@@ -318,3 +376,18 @@ class TrajectoryFilter:
         m.P = I_KH @ m.P @ I_KH.T + K @ R @ K.T  # Joseph form: stays symmetric and positive
         sign, logdet = np.linalg.slogdet(2 * np.pi * S)
         return -0.5 * (float(innovation @ np.linalg.solve(S, innovation)) + logdet)
+
+
+def _zero(m: _Model, idx: np.ndarray) -> None:
+    """Set state entries ``idx`` to 0, known exactly (no variance, no correlation)."""
+    m.x[idx] = 0.0
+    m.P[idx, :] = 0.0
+    m.P[:, idx] = 0.0
+
+
+def _across_view(person_from_camera: np.ndarray) -> np.ndarray:
+    """(2,) horizontal unit vector at right angles to the line of sight ``person_from_camera``
+    (3,) (world x, y); any horizontal direction when the person is right above or below."""
+    x, y = person_from_camera[:2]
+    norm = float(np.hypot(x, y))
+    return np.array([-y, x]) / norm if norm > 1e-6 else np.array([1.0, 0.0])

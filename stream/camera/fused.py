@@ -102,7 +102,7 @@ class FusedCamera:
         if vo.new_keyframe or vo.lost:
             self._new_keyframe(frame.t, w)
         self._maybe_refit(frame.t)
-        return CameraState(R.copy(), angular_velocity=w, flags=flags)
+        return CameraState(R.copy(), angular_velocity=w, flags=flags, translates=gyro_state.translates)
 
     def _new_keyframe(self, t: float, w: np.ndarray) -> None:
         assert self.R_world_cam is not None and self.gyro.R_world_cam is not None  # both updated first

@@ -9,6 +9,7 @@ import numpy as np
 from livehmr.core.geometry import rotvec_between, rotvec_to_rotmat, special_procrustes
 from livehmr.core.types import CameraState, Flag, Frame, PersonKeypoints
 from livehmr.stream.camera.static import initial_orientation
+from livehmr.stream.camera.stillness import AccelStillness
 from livehmr.stream.sources.gyro_feeds import GyroFeed, centred_hold
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,9 @@ class GyroCamera:
     frame is assumed level. Where the feed has an accelerometer, every frame then turns
     the camera's tilt a fraction ``tilt_gain`` of the way toward the gravity it reads (a
     complementary filter, as in an AHRS): a gyro's drift in pitch and roll stays bounded;
-    heading is the gyro's alone.
+    heading is the gyro's alone. The accelerometer also says when the camera stands still
+    (:class:`~livehmr.stream.camera.stillness.AccelStillness`): such frames go out with
+    ``translates`` False, so the estimator keeps the camera in one place.
     """
 
     def __init__(self, feed: GyroFeed, R_cam_imu: np.ndarray | None = None, clock_offset: float = 0.0,
@@ -94,6 +97,7 @@ class GyroCamera:
         self.estimate_bias_when_still = True
         self.still_std = 0.006  # rad/s: per-axis spread of a still phone-grade gyro over 1 s
         self.still_rate = 0.03  # rad/s: slower than this with that little spread counts as still
+        self.stillness = AccelStillness(self.R_cam_imu)
         self.R_world_cam: np.ndarray | None = None
         self.t_prev = 0.0
         self.w_last = np.zeros(3)
@@ -153,9 +157,11 @@ class GyroCamera:
         if gap and self.repair_s > 0:
             self._extrapolated.append((self.t_prev, frame.t, self.R_world_cam.copy(), R_delta))
         self.R_world_cam = self.R_world_cam @ R_delta
+        t_prev_gyro = self.t_prev + self.clock_offset
         self.t_prev = frame.t
         self._repair(frame.t)
         self._correct_tilt(frame.t)
+        translates = self._still(frame.t, t_prev_gyro, t_gyro)
         flags: set[str] = {Flag.GYRO_GAP} if gap else set()
         if jump:
             flags.add(Flag.GYRO_CLOCK_JUMP)
@@ -163,7 +169,16 @@ class GyroCamera:
             log.debug("gyro gap before frame %d: rotation extrapolated at constant rate", frame.index)
         else:
             self.w_last = w
-        return CameraState(self.R_world_cam.copy(), angular_velocity=w, flags=flags)
+        return CameraState(self.R_world_cam.copy(), angular_velocity=w, flags=flags, translates=translates)
+
+    def _still(self, t: float, t0_gyro: float, t1_gyro: float) -> bool | None:
+        """False when the accelerometer says the camera stands still, else None (no
+        accelerometer, or it cannot tell); takes this frame's samples (gyro clock)."""
+        samples = self.feed.accel.window(t0_gyro, t1_gyro)
+        if not len(samples) and not self.stillness.seen_any:
+            return None  # a feed without an accelerometer
+        assert self.R_world_cam is not None  # the first frame set it
+        return self.stillness.update(t, self.R_world_cam, samples[samples[:, 0] > t0_gyro])
 
     def _integrate(self, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray, bool]:
         """``integrate_gyro`` over frame times [t0, t1] with the buffered samples."""
@@ -202,6 +217,7 @@ class GyroCamera:
         self.R_world_cam = None if R_world_cam is None else R_world_cam.copy()
         self.w_last = np.zeros(3)
         self._extrapolated = []
+        self.stillness.reset()
 
     def close(self) -> None:
         self.feed.close()

@@ -13,7 +13,11 @@ outputs -> a world-grounded SMPL state:
   moving, or decided from the measurements); the camera's world position is the filter's,
   published through :meth:`camera_translation`, so the published joints seen through the
   published camera are the filter's camera-frame body. The world origin is below the
-  camera of the first frame anyone was seen;
+  camera of the first frame anyone was seen. The filter smooths, and so lags; the
+  published pelvis is then pulled across the line of sight (not along it: depth stays the
+  filter's) toward where the camera sees it this frame, the pull itself smoothed
+  (``SEEN_SMOOTHING``), so the body is drawn on the person and the limb fit never bends
+  limbs to make up for the lag;
 - shape: the predicted Anny phenotype (a running mean), turned into a skeleton by a fitted
   regressor when the body model is Anny; with SMPL the body's own shape is kept;
 - a person missing for up to ``max_predict_frames`` frames is predicted through (no
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -61,6 +66,9 @@ NETWORK_DEPTH_SIGMA = 0.12  # the network's pelvis depth: relative std (validati
 FIT_DEPTH_SIGMA = 0.08  # the keypoint fit's (see bench/trajectory.py)
 
 
+SEEN_SMOOTHING = 0.85  # weight of the last frame's offset to where the camera sees a person (noise vs lag)
+
+
 @dataclass
 class _Track:
     state: np.ndarray  # the recurrent network's hidden state (its backend's initial_state())
@@ -73,6 +81,7 @@ class _Track:
     missing: int = 0
     confidence: float = 0.0
     limb_turns: dict = field(default_factory=dict)  # the limb fit's last corrections (fit_limbs' memory)
+    seen_offset: np.ndarray = field(default_factory=lambda: np.zeros(3))  # smoothed (seen - filtered) pelvis, world m
 
 
 @dataclass
@@ -116,6 +125,18 @@ class _Body:
         return PelvisObservation(displacement, self.height, self.pelvis_cam, in_contact, self.depth_sigma)
 
 
+class MotionStep(Protocol):
+    """One step of the motion network for a batch of people (PyTorch or ONNX Runtime)."""
+
+    landmarks: bool  # whether it reads the 3D landmark block
+
+    def initial_state(self) -> np.ndarray: ...
+
+    def __call__(self, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs (B, F) and states -> outputs (B, D) and the new states."""
+        ...
+
+
 class _TorchStep:
     def __init__(self, weights: Path):
         import torch
@@ -154,13 +175,14 @@ class LearnedEstimator:
             so that the published body sits on the person in the frame.
         limb_smoothing: weight of the last frame's limb turn in this frame's (0: none).
         pin_feet: leave a leg to the network while its foot is predicted in contact (the
-            fit's turns fade out), so a planted foot does not follow the detector's jitter.
+            fit's turns fade out), so a planted foot does not follow the detector's jitter
+            (on by default since issue 31: foot sliding 53 -> 43 mm on the validation suite).
     """
 
     def __init__(self, body: BodySkeleton, weights: str | Path | None = None, default_hfov_deg: float = 60.0,
                  backend: str = "torch", max_predict_frames: int = 15, camera_translation: str = "auto",
                  fit_pelvis: bool = True, fit_limbs: bool = True, limb_smoothing: float = 0.5,
-                 pin_feet: bool = False):  # fmt: skip
+                 pin_feet: bool = True):  # fmt: skip
         from livehmr.core.errors import LivehmrError
 
         self.body = body
@@ -169,6 +191,7 @@ class LearnedEstimator:
         path = Path(weights) if weights else DEFAULT_WEIGHTS
         if not path.exists():
             raise LivehmrError(f"motion model weights not found: {path}")
+        self.step: MotionStep
         if backend == "torch":
             self.step = _TorchStep(path)
         elif backend == "onnx":
@@ -189,6 +212,9 @@ class LearnedEstimator:
         self.trajectory = TrajectoryFilter(camera_translation)
         self.tracks: dict[int, _Track] = {}
         self.t_prev: float | None = None
+        #: the last frame's evidence per track id, kept for diagnostics (``livehmr bench speed``)
+        self.last_bodies: dict[int, _Body] = {}
+        self.last_observations: dict[int, PelvisObservation] = {}
 
     def reset(self) -> None:
         self.tracks.clear()
@@ -208,8 +234,6 @@ class LearnedEstimator:
                 self.tracks[tid].missing += 1
                 if self.tracks[tid].missing > self.max_predict_frames:
                     del self.tracks[tid]
-        if self.camera_mode == "auto" and camera.translates is False and self.trajectory.mode == "auto":
-            self.trajectory = TrajectoryFilter("fixed")  # the camera stage knows: a static camera
         dt = 1.0 / FPS if self.t_prev is None else float(np.clip(frame.t - self.t_prev, 1e-3, 0.5))
         self.t_prev = frame.t
         bodies: dict[int, _Body] = {}
@@ -241,7 +265,9 @@ class LearnedEstimator:
             for i, (tid, track, _, box, kp, detected) in enumerate(stepped):
                 track.state = new_states[:, :, i : i + 1]
                 bodies[tid] = self._body(track, out[i], box, camera, kp, K, detected=detected)
-        placed = self.trajectory.step(dt, camera.R_world_cam, {tid: b.observation(dt) for tid, b in bodies.items()})
+        observations = {tid: b.observation(dt) for tid, b in bodies.items()}
+        self.last_bodies, self.last_observations = bodies, observations
+        placed = self.trajectory.step(dt, camera.R_world_cam, observations, camera.translates)
         camera_position = self.trajectory.camera_position
         states = []
         for tid, body in bodies.items():
@@ -285,6 +311,15 @@ class LearnedEstimator:
     def _to_state(self, tid: int, track: _Track, body: _Body, pelvis: np.ndarray, kp: np.ndarray, view=None) -> PersonState:
         """The person's published state, placed at the filter's pelvis; with ``view`` (K,
         R_world_cam, camera position), its limbs turned towards the keypoints (:func:`fit_limbs`)."""
+        if view is not None and body.pelvis_cam is not None:
+            # published where the camera sees the person this frame across the line of sight (the filter's
+            # depth kept): the filter's lag is not drawn, and the limb fit never bends limbs to make up for it
+            _, R_world_cam, camera_position = view
+            ray = (pelvis - camera_position) / max(float(np.linalg.norm(pelvis - camera_position)), 1e-6)
+            offset = camera_position + R_world_cam @ body.pelvis_cam - pelvis
+            offset -= ray * float(ray @ offset)
+            track.seen_offset = SEEN_SMOOTHING * track.seen_offset + (1 - SEEN_SMOOTHING) * offset
+            pelvis = pelvis + track.seen_offset
         joints, G = body.joints + pelvis, body.G
         # the network's feet (before the limb fit) are what the next frame's slip is measured against
         track.pelvis_world, track.feet_world, track.contacts = pelvis, joints[list(FOOT_JOINTS)], body.contacts

@@ -29,6 +29,8 @@ from livehmr.models.motion.network import DEFAULT_WEIGHTS, MotionNet, NetConfig,
 from livehmr.models.skeleton import forward_kinematics
 from livehmr.training.steps import StepTail, config_dict, resume_checkpoint
 
+#: named starting points of a fine-tune (``TrainConfig.init``)
+INIT_WEIGHTS = {"shipped": DEFAULT_WEIGHTS, "v3-candidate": DEFAULT_WEIGHTS.parent / "candidates" / "motion_v3_candidate.pt"}
 WEIGHTS = {"pose": 1.0, "root": 1.0, "joints": 5.0, "pelvis": 1.0, "depth": 1.0, "velocity": 1.0,
            "height": 2.0, "contact": 0.3, "shape": 0.3}  # fmt: skip
 
@@ -38,7 +40,9 @@ class TrainConfig:
     """``cpu``: the v2 model, <= 2 h on a 2-core CPU (3D landmarks in, 256 units, 14,000
     steps). ``cpu-v1``: the first model's recipe (2D only, 192 units, 5,000 steps).
     ``cpu-v3``: v2's weights trained 3,000 more steps with 40 % of sequences covering
-    ground (looped gaits, travelling cameras). ``gpu``: a larger one."""
+    ground (looped gaits, travelling cameras): the v3 candidate. ``cpu-v3-more``: the
+    candidate trained 3,000 steps more, 60 % covering ground, the velocity loss weighted
+    twice. ``gpu``: a larger one."""
 
     steps: int = 14000
     batch: int = 32
@@ -52,7 +56,8 @@ class TrainConfig:
     checkpoint_every: int = 250
     no_landmarks_rate: float = 0.3  # sequences made without 3D landmarks (a 2D-only backend), when the net reads them
     gait_rate: float = 0.0  # sequences of a looped gait that covers ground, mostly with travelling cameras (v3)
-    init: str | None = None  # start from these weights (a motion.pt; "shipped": the package's v2 weights)
+    init: str | None = None  # start from these weights (a motion.pt; "shipped": the package's v2; "v3-candidate")
+    velocity_weight: float = 1.0  # of the root velocity loss in training (validation losses keep WEIGHTS)
     net: NetConfig = field(default_factory=lambda: NetConfig(hidden=256, landmarks=True))
 
     @classmethod
@@ -63,15 +68,17 @@ class TrainConfig:
             return cls(steps=5000, net=NetConfig(hidden=192, landmarks=False))
         if name == "cpu-v3":  # v2 fine-tuned on ground-covering gaits and travelling cameras as well
             return cls(steps=3000, lr=3e-4, gait_rate=0.4, init="shipped", seed=3)
+        if name == "cpu-v3-more":  # the candidate, trained on: more ground covered, speed weighted
+            return cls(steps=3000, lr=3e-4, gait_rate=0.6, init="v3-candidate", velocity_weight=2.0, seed=4)
         if name == "gpu":
             return cls(steps=60000, batch=128, frames=120, net=NetConfig(hidden=512, layers=2, landmarks=True))
         if name == "smoke":
             return cls(steps=4, batch=2, frames=16, val_batches=1, val_every=2, checkpoint_every=2,
                        net=NetConfig(hidden=32, landmarks=True))  # fmt: skip
-        raise ValueError(f"unknown config {name!r}; choose cpu, cpu-v1, cpu-v3, gpu or smoke")
+        raise ValueError(f"unknown config {name!r}; choose cpu, cpu-v1, cpu-v3, cpu-v3-more, gpu or smoke")
 
 
-def losses(net_out: torch.Tensor, batch) -> dict[str, torch.Tensor]:
+def losses(net_out: torch.Tensor, batch, weights: dict[str, float] = WEIGHTS) -> dict[str, torch.Tensor]:
     d = decode(net_out, batch.box)
     front = (batch.pelvis_cam[..., 2] > 0.5).float()  # a person right at or behind the camera has no depth
     out = {
@@ -90,7 +97,7 @@ def losses(net_out: torch.Tensor, batch) -> dict[str, torch.Tensor]:
     true_rot = torch.cat([batch.R_cam_root[..., None, :, :], batch.local_rotmats], -3)
     j_true, _ = forward_kinematics(true_rot, rest)
     out["joints"] = ((j_pred - j_pred[..., :1, :]) - (j_true - j_true[..., :1, :])).abs().sum(-1).mean()
-    out["total"] = sum(WEIGHTS[k] * v for k, v in out.items())
+    out["total"] = sum(weights[k] * v for k, v in out.items())
     return out
 
 
@@ -149,7 +156,7 @@ def train(out: str | Path, config: str | TrainConfig = "cpu", workers: int = 1, 
     torch.manual_seed(cfg.seed)
     model = MotionNet(cfg.net)
     if cfg.init is not None:  # a fine-tune: the starting weights (the checkpoint, if any, then replaces them)
-        model.load_state_dict(load_motion_net(DEFAULT_WEIGHTS if cfg.init == "shipped" else cfg.init).state_dict())
+        model.load_state_dict(load_motion_net(INIT_WEIGHTS.get(cfg.init, cfg.init)).state_dict())
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.05)
     step, history = resume_checkpoint(out, model, opt, sched, cfg)
@@ -161,9 +168,10 @@ def train(out: str | Path, config: str | TrainConfig = "cpu", workers: int = 1, 
     tail = StepTail(out, model, opt, sched, cfg, history, bar, max_minutes, validate=lambda: evaluate(model, val),
                     report=lambda s, v: bar.write(f"step {s}: val " + " ".join(f"{k} {x:.4f}" for k, x in v.items())))  # fmt: skip
     running = None
+    train_weights = {**WEIGHTS, "velocity": cfg.velocity_weight}
     while step < cfg.steps:
         batch = next(batches)
-        parts = losses(model(inputs(batch, model))[0], batch)
+        parts = losses(model(inputs(batch, model))[0], batch, train_weights)
         opt.zero_grad()
         parts["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
