@@ -37,11 +37,11 @@ def _stillness_per_frame(path, seconds: float, R_cam_imu: np.ndarray, accel_nois
 
 def test_a_panning_tripod_reads_still_once_its_window_fills():
     """A tripod that pans to follow a walker, with a phone's accelerometer noise and bias:
-    still at every frame after the first window (2 s), not before."""
+    still at every frame once half a second has been read, not before."""
     path = Tripod(_walker(), eye=(4.0, -5.0, 1.5), follow=True)
     still = _stillness_per_frame(path, 8.0, IMU_PRESETS["android-landscape"], AccelNoise())
-    assert not still[: int(1.7 * FPS)].any()
-    assert still[int(2.1 * FPS) :].all()
+    assert not still[: int(0.45 * FPS)].any()
+    assert still[int(0.6 * FPS) :].all()
 
 
 @pytest.mark.parametrize("family", ["follow", "dolly", "robot", "handheld", "orbit"])
@@ -101,11 +101,25 @@ def _gyro_camera_answers(path, tmp_path, with_accel: bool) -> list:
 
 def test_the_gyro_camera_says_a_tripod_stands_still_and_a_walker_cannot_be_told(tmp_path):
     """From a gyro.csv with accelerometer columns: a panning tripod goes out with
-    ``translates`` False once two seconds have been read; an operator following a walker
+    ``translates`` False once half a second has been read; an operator following a walker
     with None (cannot tell); a gyro-only file always None."""
     tripod = _gyro_camera_answers(Tripod(_walker(), eye=(4.0, -5.0, 1.5), follow=True), tmp_path, with_accel=True)
-    assert all(a is None for a in tripod[: int(1.7 * FPS)]) and all(a is False for a in tripod[int(2.2 * FPS) :])
+    assert all(a is None for a in tripod[: int(0.45 * FPS)]) and all(a is False for a in tripod[int(0.7 * FPS) :])
     follow = make_camera_path("follow", _walker(), np.random.default_rng(2), extent_m=11.0, duration=8.0)
     assert all(a is None for a in _gyro_camera_answers(follow, tmp_path, with_accel=True))
     no_accel = _gyro_camera_answers(Tripod(_walker(), eye=(4.0, -5.0, 1.5), follow=True), tmp_path, with_accel=False)
     assert all(a is None for a in no_accel)
+
+
+def test_a_long_gyro_file_keeps_its_accelerometer_from_the_first_second(tmp_path):
+    """A 60 s gyro.csv (12,000 rows): both buffers hold the whole file, so the camera stage
+    reads the accelerometer from the start (a live feed's 10-s buffer once kept only a file's
+    last 10 s)."""
+    from livehmr.stream.sources.gyro_feeds import CsvGyroFeed
+
+    t = np.arange(0.0, 60.0, 1 / 200.0)
+    rows = np.column_stack([t, np.zeros((len(t), 3)), np.tile([0.0, 9.81, 0.0], (len(t), 1))])
+    np.savetxt(tmp_path / "gyro.csv", rows, delimiter=",", header="t,wx,wy,wz,ax,ay,az", comments="")
+    feed = CsvGyroFeed(tmp_path / "gyro.csv")
+    assert len(feed.accel.window(0.0, 1.0)) >= 200 and len(feed.buffer.window(0.0, 1.0)) >= 200
+    assert len(feed.accel.window(0.0, 60.0)) == len(t)

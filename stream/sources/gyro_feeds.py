@@ -227,7 +227,9 @@ class ArrayGyroFeed(GyroFeed):
 
     def __init__(self, samples: np.ndarray):
         super().__init__()
-        for row in np.asarray(samples, dtype=np.float64):
+        samples = np.asarray(samples, dtype=np.float64)
+        self.buffer.max_samples = max(self.buffer.max_samples, len(samples))  # a file is held whole, not its last 100 s
+        for row in samples:
             self.buffer.add(*row)
 
 
@@ -254,6 +256,7 @@ class CsvGyroFeed(ArrayGyroFeed):
         samples = np.array(rows)
         super().__init__(samples[:, :4])
         if samples.shape[1] == 7:
+            self.accel.max_samples = max(self.accel.max_samples, len(samples))  # (its default holds 10 s of a live feed)
             for row in samples[:, [0, 4, 5, 6]]:
                 self.accel.add(*row)
 

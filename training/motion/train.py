@@ -30,7 +30,8 @@ from livehmr.models.skeleton import forward_kinematics
 from livehmr.training.steps import StepTail, config_dict, resume_checkpoint
 
 #: named starting points of a fine-tune (``TrainConfig.init``)
-INIT_WEIGHTS = {"shipped": DEFAULT_WEIGHTS, "v3-candidate": DEFAULT_WEIGHTS.parent / "candidates" / "motion_v3_candidate.pt"}
+INIT_WEIGHTS = {"shipped": DEFAULT_WEIGHTS, "v2": DEFAULT_WEIGHTS.parent / "candidates" / "motion_v2.pt",
+                "v3-candidate": DEFAULT_WEIGHTS.parent / "candidates" / "motion_v3_candidate.pt"}  # fmt: skip
 WEIGHTS = {"pose": 1.0, "root": 1.0, "joints": 5.0, "pelvis": 1.0, "depth": 1.0, "velocity": 1.0,
            "height": 2.0, "contact": 0.3, "shape": 0.3}  # fmt: skip
 
@@ -42,7 +43,7 @@ class TrainConfig:
     ``cpu-v3``: v2's weights trained 3,000 more steps with 40 % of sequences covering
     ground (looped gaits, travelling cameras): the v3 candidate. ``cpu-v3-more``: the
     candidate trained 3,000 steps more, 60 % covering ground, the velocity loss weighted
-    twice. ``gpu``: a larger one."""
+    twice: v3, the shipped model. ``gpu``: a larger one."""
 
     steps: int = 14000
     batch: int = 32
@@ -56,7 +57,7 @@ class TrainConfig:
     checkpoint_every: int = 250
     no_landmarks_rate: float = 0.3  # sequences made without 3D landmarks (a 2D-only backend), when the net reads them
     gait_rate: float = 0.0  # sequences of a looped gait that covers ground, mostly with travelling cameras (v3)
-    init: str | None = None  # start from these weights (a motion.pt; "shipped": the package's v2; "v3-candidate")
+    init: str | None = None  # start from these weights: a motion.pt, or a name of INIT_WEIGHTS ("shipped", "v2", "v3-candidate")
     velocity_weight: float = 1.0  # of the root velocity loss in training (validation losses keep WEIGHTS)
     net: NetConfig = field(default_factory=lambda: NetConfig(hidden=256, landmarks=True))
 
@@ -67,7 +68,7 @@ class TrainConfig:
         if name == "cpu-v1":
             return cls(steps=5000, net=NetConfig(hidden=192, landmarks=False))
         if name == "cpu-v3":  # v2 fine-tuned on ground-covering gaits and travelling cameras as well
-            return cls(steps=3000, lr=3e-4, gait_rate=0.4, init="shipped", seed=3)
+            return cls(steps=3000, lr=3e-4, gait_rate=0.4, init="v2", seed=3)
         if name == "cpu-v3-more":  # the candidate, trained on: more ground covered, speed weighted
             return cls(steps=3000, lr=3e-4, gait_rate=0.6, init="v3-candidate", velocity_weight=2.0, seed=4)
         if name == "gpu":
