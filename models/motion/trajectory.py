@@ -95,8 +95,8 @@ class TrajectoryConfig:
     believe_fixed: float = 0.5  # ... and the fixed model's again below this one
     max_speed: float = 12.0  # m/s: a published pelvis never moves faster (a sprinter's)
     max_accel: float = 30.0  # m/s^2: nor changes its velocity faster (a sprint start is ~10, a jump's take-off ~30)
-    # the network's horizontal speed error (fixed camera model): as smooth and as likely as a moving camera's
-    # velocity (the IMM then compares like with like), fading over ``speed_error_time_s``
+    # the network's horizontal speed error, estimated where the camera is known still: its spread at the
+    # start, how fast it may change (a moving camera's velocity changes alike), how long it lasts
     speed_error_sigma0: float = 0.5  # m/s: at a person's first frame
     speed_error_accel_sigma: float = 0.4  # m/s^2: its random change
     speed_error_time_s: float = 30.0  # s
@@ -105,7 +105,8 @@ class TrajectoryConfig:
 @dataclass
 class _Model:
     """One Kalman filter over [c, c_dot, p_1, b_1, ..., p_N, b_N] with a given camera model
-    (``moving``: c_dot free, every b_i held at 0; fixed: c_dot held at 0, b_i free)."""
+    (``moving``: c_dot free, every b_i held at 0; fixed: c_dot held at 0, b_i free where
+    the camera is known to stand still)."""
 
     moving: bool
     x: np.ndarray = field(default_factory=lambda: np.zeros(6))

@@ -67,6 +67,7 @@ FIT_DEPTH_SIGMA = 0.08  # the keypoint fit's (see bench/trajectory.py)
 
 
 SEEN_SMOOTHING = 0.85  # weight of the last frame's offset to where the camera sees a person (noise vs lag)
+MAX_SEEN_OFFSET_M = 1.0  # the pull never goes further: beyond, the filter's own gating judges the detection
 
 
 @dataclass
@@ -310,7 +311,8 @@ class LearnedEstimator:
 
     def _to_state(self, tid: int, track: _Track, body: _Body, pelvis: np.ndarray, kp: np.ndarray, view=None) -> PersonState:
         """The person's published state, placed at the filter's pelvis; with ``view`` (K,
-        R_world_cam, camera position), its limbs turned towards the keypoints (:func:`fit_limbs`)."""
+        R_world_cam, camera position), pulled across the line of sight toward where the
+        camera sees it and its limbs turned towards the keypoints (:func:`fit_limbs`)."""
         if view is not None and body.pelvis_cam is not None:
             # published where the camera sees the person this frame across the line of sight (the filter's
             # depth kept): the filter's lag is not drawn, and the limb fit never bends limbs to make up for it
@@ -318,6 +320,7 @@ class LearnedEstimator:
             ray = (pelvis - camera_position) / max(float(np.linalg.norm(pelvis - camera_position)), 1e-6)
             offset = camera_position + R_world_cam @ body.pelvis_cam - pelvis
             offset -= ray * float(ray @ offset)
+            offset *= min(1.0, MAX_SEEN_OFFSET_M / max(float(np.linalg.norm(offset)), 1e-9))
             track.seen_offset = SEEN_SMOOTHING * track.seen_offset + (1 - SEEN_SMOOTHING) * offset
             pelvis = pelvis + track.seen_offset
         joints, G = body.joints + pelvis, body.G
