@@ -63,16 +63,14 @@ class _AblatedStep:
 
 def run_one(folder: Path, spec, truth, body, variant: str, model: str | None) -> dict[str, np.ndarray]:
     """Per-frame series of one sequence (NaN where nothing was published)."""
-    from livehmr.eval.accuracy import ReplayedKeypoints
+    from livehmr.eval.accuracy import run_frames
     from livehmr.eval.keypoint_cache import cached_keypoints
     from livehmr.stream import registry
     from livehmr.stream.estimators.learned import LearnedEstimator
-    from livehmr.stream.runtime import Pipeline
     from livehmr.stream.sources.files import VideoFileSource
 
     n = truth.num_frames
     series = {k: np.full(n, np.nan) for k in ("network", "legs", "moving")}
-    pelvis = np.full((n, 3), np.nan)
     estimator = LearnedEstimator(body, model, default_hfov_deg=spec.hfov_deg,
                                  camera_translation="moving" if variant == "moving" else "auto")  # fmt: skip
     if variant in ("no-box", "no-landmarks"):
@@ -84,23 +82,18 @@ def run_one(folder: Path, spec, truth, body, variant: str, model: str | None) ->
         if i >= n or not result.persons:
             return
         person = result.persons[0]
-        pelvis[i] = person.joints_world[0]
         body_ = estimator.last_bodies.get(person.person_id)
         obs = estimator.last_observations.get(person.person_id)
         if body_ is not None and obs is not None:
             series["network"][i] = np.linalg.norm(body_.v_world[:2])
             series["legs"][i] = np.linalg.norm(obs.displacement[:2]) / dt
-        trajectory = estimator.trajectory  # auto: the model it believes; fixed / moving: its one model
-        series["moving"][i] = float(trajectory.believed_moving if len(trajectory.models) > 1 else trajectory.models[0].moving)
+        series["moving"][i] = float(estimator.trajectory.believed_model.moving)
 
     source = VideoFileSource(folder / "video.mp4")
     camera = registry.make_camera("gyro", source, str(folder / "gyro.csv"), spec.imu)
-    pipeline = Pipeline(source=source, keypoints=ReplayedKeypoints(cached_keypoints(folder, truth)), camera=camera,
-                        estimator=estimator, on_result=[record])  # fmt: skip
-    try:
-        pipeline.run()
-    finally:
-        pipeline.close()
+    pred = run_frames(source, camera, estimator, body, spec.hfov_deg, n, cached_keypoints(folder, truth),
+                      on_result=(record,))  # fmt: skip
+    pelvis = pred.joints_world[:, 0]
     w = max(1, int(round(WINDOW_S * spec.fps)))
     published = np.full(n, np.nan)
     published[w:] = np.linalg.norm(pelvis[w:, :2] - pelvis[:-w, :2], axis=1) / (w * dt)

@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from livehmr.core.geometry import invert_T, transform_points
+from livehmr.core.stages import Estimator
 from livehmr.core.types import FrameResult, PersonKeypoints
 from livehmr.eval import metrics as M
 from livehmr.eval.keypoint_cache import cached_keypoints
@@ -127,11 +129,14 @@ def run_sequence(folder: Path, spec: SequenceSpec, truth: SequenceTruth, estimat
                       truth.num_frames, keypoints, refine, estimator_options)  # fmt: skip
 
 
-def run_frames(source, camera_motion, estimator: str, body, hfov_deg: float, num_frames: int,
+def run_frames(source, camera_motion, estimator: str | Estimator, body, hfov_deg: float, num_frames: int,
                keypoints: str | dict[int, list[PersonKeypoints]] = "blazepose", refine: tuple[str, ...] | dict = (),
-               estimator_options: dict | None = None) -> Prediction:  # fmt: skip
+               estimator_options: dict | None = None,
+               on_result: tuple[Callable[[FrameResult], None], ...] = ()) -> Prediction:  # fmt: skip
     """The pipeline on ``source`` with ``camera_motion``, recorded per frame (see
-    :func:`run_sequence`; the dataset benchmarks run the same code on their frames)."""
+    :func:`run_sequence`; the dataset benchmarks run the same code on their frames).
+    ``estimator``: a name for the registry, or one already made; ``on_result``: more
+    callbacks on every frame's result (after the recording)."""
     from livehmr.stream import registry
     from livehmr.stream.runtime import Pipeline
 
@@ -144,8 +149,9 @@ def run_frames(source, camera_motion, estimator: str, body, hfov_deg: float, num
     refiners = {name: _Refined(config, body, num_frames) for name, config in refine.items()}
     prediction.refined = {name: r.prediction for name, r in refiners.items()}
     pipeline = Pipeline(source=source, keypoints=detector, camera=camera_motion,
-                        estimator=registry.make_estimator(estimator, body, hfov_deg, **(estimator_options or {})),
-                        on_result=[prediction.record, *(r.push for r in refiners.values())])  # fmt: skip
+                        estimator=registry.make_estimator(estimator, body, hfov_deg, **(estimator_options or {}))
+                        if isinstance(estimator, str) else estimator,
+                        on_result=[prediction.record, *(r.push for r in refiners.values()), *on_result])  # fmt: skip
     try:
         pipeline.run()
     finally:

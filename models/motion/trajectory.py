@@ -259,9 +259,14 @@ class TrajectoryFilter:
         """The state of the camera model believed now: with ``auto``, the moving model's once
         its probability has passed ``believe_moving``, the fixed model's again once it has
         fallen below ``believe_fixed`` (updated once per :meth:`step`)."""
+        return self.believed_model.x
+
+    @property
+    def believed_model(self) -> _Model:
+        """The camera model whose state is published (see :attr:`state`)."""
         if len(self.models) == 1:
-            return self.models[0].x
-        return self.models[1 if self.believed_moving else 0].x
+            return self.models[0]
+        return self.models[1 if self.believed_moving else 0]
 
     @property
     def camera_position(self) -> np.ndarray:
