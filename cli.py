@@ -128,6 +128,7 @@ class SuiteName(StrEnum):
     TEST = "test"
     VAL = "val"
     DETECTOR = "detector"
+    DETECTOR_GAIT = "detector-gait"
 
 
 class TrainConfig(StrEnum):
@@ -135,6 +136,7 @@ class TrainConfig(StrEnum):
     CPU_V1 = "cpu-v1"
     CPU_V3 = "cpu-v3"
     CPU_V3_MORE = "cpu-v3-more"
+    CPU_V3_GAIT3D = "cpu-v3-gait3d"
     GPU = "gpu"
     SMOKE = "smoke"
 
@@ -257,6 +259,7 @@ _REFINE = typer.Option(None, help="Also publish a refined stream (topic 'refined
 _REFINE_LAG = typer.Option(20, callback=_within(1, 300), help="--refine: frames each refined frame waits for (its future context; 20 = 0.67 s at 30 fps).")
 _MOTION_MODEL = typer.Option(None, callback=_existing_file, help="Motion model weights for --estimator learned: a .pt (PyTorch) or an exported .onnx (ONNX Runtime); default the shipped model.")
 _CAMERA_TRANSLATION = typer.Option("auto", help="How the camera may translate (learned estimator): auto (decided from what it sees) | fixed (static or tripod: pans and zooms only) | moving.")
+_SMOOTH_POSE = typer.Option(False, "--smooth-pose", help="Learned estimator: publish a smoother body (a One Euro filter on the rotations; on the validation suite jitter 170 -> 99 but the overlay's error 1.61 -> 1.77x BlazePose's: fast limbs lag).")
 _BODY = typer.Option("anny", help="Body model: anny (bundled) | smpl (needs --smpl-model).")
 _SMPL = typer.Option(None, callback=_existing_file, help="Path to an SMPL model file or folder (licensed; only used with --body smpl).")
 _FOV = typer.Option(60.0, callback=_within(1.0, 179.0), help="Horizontal field of view (degrees, 1-179) assumed when the source gives no intrinsics.")
@@ -307,7 +310,7 @@ def run(
     keypoints: Keypoints = _KEYPOINTS, camera: Camera = _CAMERA, gyro: Optional[str] = _GYRO, imu_to_cam: str = _IMU,
     gyro_offset: Optional[float] = _GYRO_OFFSET, estimator: EstimatorName = _ESTIMATOR,
     motion_model: Optional[str] = _MOTION_MODEL, camera_translation: CameraTranslation = _CAMERA_TRANSLATION,
-    body: BodyName = _BODY, smpl_model: Optional[str] = _SMPL,
+    smooth_pose: bool = _SMOOTH_POSE, body: BodyName = _BODY, smpl_model: Optional[str] = _SMPL,
     fov: float = _FOV, publish: str = _PUBLISH,
     insecure: bool = _INSECURE, curve_secret: Optional[str] = _CURVE_SECRET, curve_clients: Optional[str] = _CURVE_CLIENTS,
     max_frames: Optional[int] = _MAX,
@@ -323,9 +326,9 @@ def run(
     choices = StageChoices(source, keypoints=keypoints, people=people, vitpose=vitpose, device=device,
                            trust_checkpoint=trust_checkpoint, camera=camera, gyro=gyro, imu_to_cam=imu_to_cam,
                            gyro_offset=gyro_offset, estimator=estimator, motion_model=motion_model,
-                           camera_translation=camera_translation, body=body, smpl_model=smpl_model, fov=fov,
-                           refine=refine, refine_lag=refine_lag, max_frames=max_frames, realtime=realtime,
-                           far_search=far_search)  # fmt: skip
+                           camera_translation=camera_translation, smooth_pose=smooth_pose, body=body,
+                           smpl_model=smpl_model, fov=fov, refine=refine, refine_lag=refine_lag, max_frames=max_frames,
+                           realtime=realtime, far_search=far_search)  # fmt: skip
     _run_pipeline(choices, publish=publish, insecure=insecure, curve=_curve_server(curve_secret, curve_clients),
                   publish_frames=publish_frames, quiet=quiet)
 
@@ -655,7 +658,7 @@ def corpus_split(corpus: Optional[str] = _CORPUS) -> None:
 
 @studio_app.command("make")
 def studio_make(
-    suite: SuiteName = typer.Option("smoke", help="Suite: smoke (3 short sequences, for CI) | test (>= 45 sequences, >= 20 min, a third with travelling cameras) | val (the test recipe on the validation subjects, 36 sequences: tune on this) | detector (training subjects, for the detector error model)."),
+    suite: SuiteName = typer.Option("smoke", help="Suite: smoke (3 short sequences, for CI) | test (>= 45 sequences, >= 20 min, a third with travelling cameras) | val (the test recipe on the validation subjects, 36 sequences: tune on this) | detector (training subjects, for the detector error model) | detector-gait (training subjects covering ground, travelling cameras: the 3D landmarks' gait error model)."),
     out: Optional[str] = typer.Option(None, help="Output folder (default: suites/<suite> in the working directory)."),
     corpus: Optional[str] = _CORPUS,
     clips: Optional[str] = typer.Option(None, help="Clip ids (comma-separated) or a split name; default: the test split."),
@@ -693,14 +696,21 @@ def studio_landmark_errors(
     suite_dir: list[str] = typer.Option(..., help="Rendered suite folder(s) of training subjects (repeat the option for several)."),
     out: Optional[str] = typer.Option(None, help="Statistics file (default: the project's models/data/blazepose_world_errors.json)."),
     force: bool = _FORCE,
+    gait: bool = typer.Option(False, "--gait", help="Measure the gait entry (suites of subjects covering ground: detector-gait) into the file, keeping the rest of it."),
 ) -> None:
     """Measure BlazePose's 3D (world) landmark errors in the body frame and save them."""
     from livehmr.core.outputs import check_output
-    from livehmr.training.landmark_errors import DEFAULT_PATH, measure_landmark_errors
+    from livehmr.training.landmark_errors import DEFAULT_PATH, measure_gait_landmark_errors, measure_landmark_errors
 
     for folder in suite_dir:
         if not (Path(folder) / "suite.json").is_file():
             _fail(f"--suite-dir {folder} is not a rendered suite (no suite.json)")
+    if gait:
+        if out is not None and not Path(out).is_file():
+            _fail(f"--out {out}: --gait adds to an error model file; there is none there")
+        check_output(out or DEFAULT_PATH, force)
+        typer.echo(f"wrote {measure_gait_landmark_errors(suite_dir, out)}")
+        return
     check_output(out or DEFAULT_PATH, force)
     typer.echo(f"wrote {measure_landmark_errors(suite_dir, out)}")
 
@@ -721,7 +731,7 @@ def bench_accuracy_cmd(
     fit_limbs: bool = typer.Option(True, help="Learned estimator: turn the limbs towards the keypoints (--no-fit-limbs: the network's pose)."),
     limb_smoothing: float = typer.Option(0.5, callback=_within(0.0, 0.99), help="Learned estimator: weight of the last frame's limb turn in this frame's (0: none)."),
     pin_feet: bool = typer.Option(True, help="Learned estimator: leave a leg to the network while its foot is predicted in contact (--no-pin-feet: fit it to the keypoints too)."),
-    far_search: bool = _FAR_SEARCH,
+    smooth_pose: bool = _SMOOTH_POSE, far_search: bool = _FAR_SEARCH,
     compare_to: Optional[str] = typer.Option(None, help="Another run's --out folder: also report the frames this run publishes a body on and that one does not, and their errors."),
 ) -> None:
     """Run the pipeline causally on every sequence of a suite and print the accuracy table."""
@@ -759,7 +769,7 @@ def bench_accuracy_cmd(
     bench_accuracy(folder, out, configs=chosen or CONFIGS, limit=limit, refine=refine_configs,
                    estimator_options={"motion_model": motion_model, "camera_translation": camera_translation,
                                       "fit_pelvis": fit_pelvis, "fit_limbs": fit_limbs, "limb_smoothing": limb_smoothing,
-                                      "pin_feet": pin_feet},
+                                      "pin_feet": pin_feet, "smooth_pose": {} if smooth_pose else None},
                    far_search=far_search, compare_to=compare_to)  # fmt: skip
     typer.echo((Path(out) / "table.md").read_text())
     typer.echo(f"plots and per-sequence results in {out}")
@@ -767,11 +777,11 @@ def bench_accuracy_cmd(
 
 #: the benchmarks besides ``accuracy``: each a module of livehmr.bench with its own options
 BENCHES = ("3dpw", "bridges", "camera", "crowd_overlay", "emdb", "families", "faults", "fuzz", "keypoints", "latency", "motion", "phone", "refine", "render", "serve", "skin", "soak", "speed",
-           "tracking", "trajectory")  # fmt: skip
+           "speed-inputs", "tracking", "trajectory")  # fmt: skip
 
 
 #: bench commands whose module is named otherwise (a module name cannot start with a digit)
-BENCH_MODULES = {"3dpw": "threedpw"}
+BENCH_MODULES = {"3dpw": "threedpw", "speed-inputs": "speed_inputs"}
 
 
 def _bench_summary(name: str) -> str:
@@ -803,7 +813,7 @@ for _name in BENCHES:
 @train_app.command("motion")
 def train_motion(
     out: str = typer.Option("runs/motion", help="Run folder: checkpoint.pt (resumed if present), loss.png, motion.pt."),
-    config: TrainConfig = typer.Option("cpu", help="cpu (v2: 3D landmarks in, 14,000 steps, <= 2 h on 2 cores) | cpu-v1 (the first, 2D-only model's recipe) | cpu-v3 (v2 trained on further with ground-covering gaits and travelling cameras, 3,000 steps) | cpu-v3-more (that candidate 3,000 steps more: 60 % ground-covering, speed loss x2) | gpu (larger) | smoke."),
+    config: TrainConfig = typer.Option("cpu", help="cpu (v2: 3D landmarks in, 14,000 steps, <= 2 h on 2 cores) | cpu-v1 (the first, 2D-only model's recipe) | cpu-v3 (v2 trained on further with ground-covering gaits and travelling cameras, 3,000 steps) | cpu-v3-more (that candidate 3,000 steps more: 60 % ground-covering, speed loss x2) | cpu-v3-gait3d (that one 2,500 steps more on 6-s windows, runners' 3D landmarks as BlazePose reads them) | gpu (larger) | smoke."),
     workers: int = typer.Option(1, callback=_within(1, 64), help="Processes synthesising batches."),
     max_minutes: Optional[float] = typer.Option(None, callback=_within(0.0), help="Stop (checkpointed) after this long; run again to resume."),
 ) -> None:  # fmt: skip

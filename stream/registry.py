@@ -166,7 +166,7 @@ class StageChoices:
     """One run's choice for every stage, by name, as ``livehmr run`` takes them (see its
     ``--help`` for each): the source spec, keypoints (``far_search``, ``people``, ``vitpose``
     model, ``device``, ``trust_checkpoint``), camera motion (``gyro`` feed, ``imu_to_cam`` mounting,
-    ``gyro_offset`` s), estimator (``motion_model``, ``camera_translation``), body model
+    ``gyro_offset`` s), estimator (``motion_model``, ``camera_translation``, ``smooth_pose``), body model
     (``smpl_model`` path), ``fov`` (degrees, for sources without intrinsics), refinement
     (``refine`` prior, ``refine_lag`` frames), ``max_frames``, ``realtime`` pacing, and
     ``start_s``: a video file starts this far in (s; a restarted ``livehmr serve`` stream resumes)."""
@@ -185,6 +185,7 @@ class StageChoices:
     estimator: str = "learned"
     motion_model: str | None = None
     camera_translation: str = "auto"
+    smooth_pose: bool = False
     body: str = "anny"
     smpl_model: str | None = None
     fov: float = 60.0
@@ -193,6 +194,10 @@ class StageChoices:
     max_frames: int | None = None
     realtime: bool = False
     start_s: float = 0.0
+
+    def learned_options(self) -> dict:
+        """The learned estimator's options beyond the common ones (see :func:`make_estimator`)."""
+        return {"smooth_pose": {}} if self.smooth_pose else {}
 
     def check(self) -> None:
         """Every backend named exists (the names ``livehmr run``'s options take), the numbers
@@ -245,8 +250,8 @@ def build_pipeline(c: StageChoices, publishers: list, loaded=None, source: Sourc
         keypoints=seen("keypoints", make_keypoints(c.keypoints, c.people, c.vitpose, c.device, c.trust_checkpoint,
                                                    c.far_search)),
         camera=camera,
-        estimator=seen("estimator", make_estimator(c.estimator, body_model, c.fov, c.motion_model,
-                                                   c.camera_translation)),
+        estimator=seen("estimator", make_estimator(c.estimator, body_model, c.fov, c.motion_model, c.camera_translation,
+                                                   **c.learned_options())),
         publishers=publishers,
         refiner=make_refiner(c.refine, body_model, c.refine_lag),
     )  # fmt: skip

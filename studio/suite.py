@@ -83,6 +83,10 @@ SUITES = {
     "val": SuiteRecipe(**{**asdict(TEST_RECIPE), "sequences": 36, "min_minutes": 0.0, "split": "val"}),
     # training subjects only: what the detector error model is measured on
     "detector": SuiteRecipe(sequences=8, seconds=20.0, split="train"),
+    # training subjects covering ground, filmed by the travelling cameras: what BlazePose's 3D
+    # landmarks do to a runner's legs (the gait part of the 3D error model) is measured on it
+    "detector-gait": SuiteRecipe(sequences=15, seconds=12.0, split="train", cameras=TRAVELLING_FAMILIES,
+                                 sizes=((640, 480), (640, 480), (1280, 720)), travelling_seconds=(8.0, 12.0)),
 }
 
 

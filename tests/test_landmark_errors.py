@@ -15,7 +15,15 @@ from livehmr.models.motion.features import (
     input_columns,
     landmark_features,
 )  # fmt: skip
-from livehmr.training.landmark_errors import compare, episodes, lag1_autocorrelation, robust_covariance, summarise
+from livehmr.training.landmark_errors import (
+    compare,
+    episodes,
+    gait_gain,
+    lag1_autocorrelation,
+    robust_covariance,
+    summarise,
+    summarise_gait,
+)  # fmt: skip
 
 
 def _body(T: int, seed: int = 0) -> np.ndarray:
@@ -98,6 +106,54 @@ def test_synthesised_landmarks_are_exact_without_noise_and_mirrored_on_a_flip():
     assert np.allclose(out[:10], hip_centred(joints_cam)[:10], atol=1e-3)
     assert np.allclose(out[10:], hip_centred(joints_cam)[10:][:, MIRROR] * [1, 1, -1], atol=1e-3)
     assert not noise.flips(np.random.default_rng(0), R, joints_cam[:, 0]).any()  # rate 0: never
+
+
+def _swinging_legs(T: int, seed: int) -> np.ndarray:
+    """(T, 14, 3) canon bodies whose ankles and toes swing forward and back 0.3 m at 1.5 Hz."""
+    canon = _body(T, seed)
+    swing = 0.3 * np.sin(2 * np.pi * 1.5 * np.arange(T) / 30.0)
+    for k, name in enumerate(KEYPOINT_NAMES):
+        if "ankle" in name or "toe" in name:
+            canon[:, k, 2] += swing if name.startswith("left") else -swing
+    return canon
+
+
+def test_a_stride_the_landmarks_keep_a_third_of_is_measured_as_gain_a_third_and_synthesised_so():
+    from livehmr.training.motion.synth import LandmarkNoise
+
+    ankle = KEYPOINT_NAMES.index("left_ankle")
+    parts = []
+    for seq in range(3):  # each sequence seen from its own side, its landmarks a body in its own place
+        T = 120
+        canon = _swinging_legs(T, seq)
+        R = _turn(np.full(T, 0.4 * seq))
+        mean = canon.mean(0)
+        offset = np.zeros((14, 3))
+        offset[ankle] = [0.02, 0.0, 0.05]  # the ankle read 2 cm to the left and 5 cm forward
+        read = mean + offset + 0.33 * (canon - mean)  # a third of the motion
+        joints_cam = np.einsum("tij,tkj->tki", R, canon) + [0.0, 0.0, 4.0]
+        landmarks = np.einsum("tij,tkj->tki", R, read) + [0.0, 0.0, 4.0]
+        parts.append({**compare(landmarks, joints_cam, R), "visible": np.ones((T, 14), bool),
+                      "lr_swap_2d": np.zeros(T, bool), "sequence": np.full(T, seq)})  # fmt: skip
+    data = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    assert np.allclose(gait_gain(data)[ankle, 2], 0.33, atol=1e-6)
+    model = summarise_gait(data, [slice(120 * i, 120 * (i + 1)) for i in range(3)])
+    assert np.allclose(model["joints"]["left_ankle"]["gain"][2], 0.33, atol=1e-4)
+    # what the gain leaves is the constant offset alone: the bias, no spread
+    assert np.allclose(model["joints"]["left_ankle"]["bias"], [0.02, 0.0, 0.05], atol=1e-3)
+    assert np.sqrt(model["joints"]["left_ankle"]["cov"][2][2]) < 0.01
+
+    errors = {"joints": {k: {"bias": [0, 0, 0], "cov": np.zeros((3, 3)).tolist(), "lag1_autocorrelation": 0.0,
+                             "outlier_rate": 0.0, "outlier_cov": np.eye(3).tolist(),
+                             "gain": model["joints"][k]["gain"]} for k in KEYPOINT_NAMES},
+              "facing_flip_rate": 0.0, "facing_flip_mean_frames": 3.0}  # fmt: skip
+    T = 120
+    R = _turn(np.full(T, 0.3))
+    canon = _swinging_legs(T, 7)
+    joints_cam = np.einsum("tij,tkj->tki", R, canon) + [0.0, 0.0, 4.0]
+    out = np.einsum("tji,tkj->tki", R, LandmarkNoise(errors)(np.random.default_rng(0), joints_cam, R, np.zeros(T, bool)))
+    true_swing = hip_centred(canon)[:, ankle, 2]
+    assert np.allclose(out[:, ankle, 2].std() / true_swing.std(), 0.33, atol=0.01)
 
 
 def test_the_landmark_block_is_zero_without_landmarks_and_a_2d_network_never_reads_it():

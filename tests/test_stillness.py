@@ -83,6 +83,31 @@ def test_a_known_still_camera_stays_put_where_the_measurements_would_move_it():
     assert np.linalg.norm(runs[None][0][:2]) > 1.0
 
 
+def test_a_first_still_verdict_returns_the_camera_the_first_seconds_moved():
+    """The same walker: for the 1.8 s before the accelerometer's first verdict the measurements
+    move the camera; the verdict (its window covers the first frame) says it never moved, so
+    the camera goes back to its start and stays. A verdict that comes later (a camera that
+    travelled, then stopped) does not send the camera back."""
+    R = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+    verdict = {"early": 54, "late": 120}  # frames: 1.8 s, 4 s
+    cameras = {}
+    for when, first in verdict.items():
+        f = TrajectoryFilter("auto")
+        before = None
+        for i in range(160):
+            told = False if i >= first else None
+            if i == first:
+                before = f.camera_position
+            f.step(1 / FPS, R, {0: _observation([1.4 * i / FPS, 0.5, 4.0])}, camera_translates=told)
+        cameras[when] = (before, f.camera_position)
+    early_before, early_after = cameras["early"]
+    assert np.linalg.norm(early_before[:2]) > 0.3, "the measurements moved the camera before the verdict"
+    assert np.linalg.norm(early_after[:2]) < 1e-6
+    late_before, late_after = cameras["late"]
+    assert np.linalg.norm(late_before[:2]) > 1.0
+    assert np.linalg.norm(late_after[:2] - late_before[:2]) < 0.5 * np.linalg.norm(late_before[:2]), "not sent back"
+
+
 def _gyro_camera_answers(path, tmp_path, with_accel: bool) -> list:
     """The gyro camera stage's ``translates`` per frame on a CSV written as the studio writes it."""
     from livehmr.core.types import Frame

@@ -63,7 +63,7 @@ def facing(points: np.ndarray, up: np.ndarray) -> np.ndarray:
 def compare(landmarks_cam: np.ndarray, joints_cam: np.ndarray, R_cam_root: np.ndarray) -> dict[str, np.ndarray]:
     """One sequence's frames: landmarks (T, 14, 3) and true joints (T, 14, 3) in cam axes,
     R_cam_root (T, 3, 3). Returns e_body (T, 14, 3), e_cam (T, 14, 3), facing_flip (T,),
-    lr_swap (T,)."""
+    lr_swap (T,), true_body (T, 14, 3) (the hip-centred truth in the body frame)."""
     lm, gt = hip_centred(landmarks_cam), hip_centred(joints_cam)
     e_cam = lm - gt
     e_body = np.einsum("tji,tkj->tki", R_cam_root, e_cam)
@@ -71,7 +71,8 @@ def compare(landmarks_cam: np.ndarray, joints_cam: np.ndarray, R_cam_root: np.nd
     facing_flip = np.einsum("ti,ti->t", facing(lm, up), facing(gt, up)) < 0
     same = np.linalg.norm(lm - gt, axis=-1).sum(-1)
     swapped = np.linalg.norm(lm[:, MIRROR] - gt, axis=-1).sum(-1)
-    return {"e_body": e_body, "e_cam": e_cam, "facing_flip": facing_flip, "lr_swap": swapped < same}
+    return {"e_body": e_body, "e_cam": e_cam, "facing_flip": facing_flip, "lr_swap": swapped < same,
+            "true_body": np.einsum("tji,tkj->tki", R_cam_root, gt)}  # fmt: skip
 
 
 def swapped_2d(keypoints: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -102,7 +103,8 @@ def lag1_autocorrelation(e: np.ndarray, segments: list[slice]) -> float:
 
 def collect(suite_dirs: Sequence[str | Path], detector: str = "blazepose") -> tuple[dict[str, np.ndarray], list[slice], int]:
     """Every frame with landmarks, over suites: the arrays of :func:`compare` concatenated,
-    plus visibility (N, 14) and the slices of consecutive frames; and the sequence count."""
+    plus visibility (N, 14) and the sequence's index (N,); the slices of consecutive frames;
+    and the sequence count."""
     parts, segments, start = [], [], 0
     sequences = [s for d in suite_dirs for s in load_suite(d)]
     for _, folder in tqdm(sequences, desc="3D landmark errors", unit="seq"):
@@ -121,6 +123,7 @@ def collect(suite_dirs: Sequence[str | Path], detector: str = "blazepose") -> tu
         part["visible"] = truth.visible[idx][:, JOINTS]
         kp2d = np.stack([recorded[i][0].keypoints[KEYPOINT_INDEX, :2] for i in frames])
         part["lr_swap_2d"] = swapped_2d(kp2d, truth.joints_2d[idx][:, JOINTS])
+        part["sequence"] = np.full(len(idx), len(parts))
         parts.append(part)
         # consecutive runs of frames (a missed frame breaks a run)
         breaks = np.flatnonzero(np.diff(idx) != 1) + 1
@@ -197,6 +200,54 @@ def summarise(data: dict[str, np.ndarray], segments: list[slice]) -> dict:
             "depth_std_cam": float(e_cam[ok, k, 2].std()),
         }
     return model
+
+
+def gait_gain(data: dict[str, np.ndarray]) -> np.ndarray:
+    """(14, 3): how much of each joint's motion about its mean the landmarks keep, per body
+    axis: the least-squares slope of the landmark on the truth (both hip-centred, body
+    frame), each sequence centred on its own means, frames without a whole-body failure.
+    1 keeps the motion; BlazePose keeps about a third of a runner's stride (its legs swing
+    little), which an additive error model cannot express."""
+    ok = ~data["facing_flip"] & ~data["lr_swap"]
+    x, seq = data["true_body"][ok], data["sequence"][ok]
+    y = x + data["e_body"][ok]
+    num = np.zeros(x.shape[1:])
+    den = np.zeros(x.shape[1:])
+    for s in np.unique(seq):
+        xs, ys = x[seq == s], y[seq == s]
+        dx, dy = xs - xs.mean(0), ys - ys.mean(0)
+        num += (dx * dy).sum(0)
+        den += (dx * dx).sum(0)
+    return num / np.maximum(den, 1e-12)
+
+
+def summarise_gait(data: dict[str, np.ndarray], segments: list[slice]) -> dict:
+    """The error model of a body covering ground: :func:`gait_gain`'s gains, and
+    :func:`summarise`'s statistics of what the gains leave: ``landmark - (mean + gain * (truth
+    - mean))``, each sequence's own means (so the bias is measured after the gain)."""
+    gain = gait_gain(data)
+    x = data["true_body"]
+    mean = np.zeros_like(x)
+    for s in np.unique(data["sequence"]):
+        mean[data["sequence"] == s] = x[data["sequence"] == s].mean(0)
+    shrunk = mean + gain * (x - mean)
+    model = summarise({**data, "e_body": x + data["e_body"] - shrunk}, segments)
+    for k, name in enumerate(NAMES):
+        model["joints"][name]["gain"] = gain[k].round(4).tolist()
+    model["units"] += "; gain: of the motion about the sequence's mean, per body axis"
+    return model
+
+
+def measure_gait_landmark_errors(suite_dirs: Sequence[str | Path], path: str | Path | None = None,
+                                 detector: str = "blazepose") -> Path:  # fmt: skip
+    """Measure the gait part of the 3D landmark error model over suites of training subjects
+    covering ground (``livehmr studio make --suite detector-gait``) and write it, as the
+    ``gait`` entry, into the error model file ``path`` (None: the shipped file; the rest of
+    the file is kept); returns the file."""
+    data, segments, n_sequences = collect(suite_dirs, detector)
+    model = load_landmark_errors(path)
+    model["gait"] = {"suites": [Path(d).name for d in suite_dirs], "sequences": n_sequences, **summarise_gait(data, segments)}
+    return write_error_model(model, path, DEFAULT_PATH)
 
 
 def measure_landmark_errors(suite_dirs: Sequence[str | Path], out: str | Path | None = None, detector: str = "blazepose") -> Path:

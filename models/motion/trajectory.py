@@ -35,7 +35,8 @@ m) and the error of their predicted speed (m/s): ``x = [c, c_dot, p_1, b_1, ...,
   switching with hysteresis. Where the camera stage knows (``camera_translates`` of
   :meth:`TrajectoryFilter.step`: the ``static`` backend always, a gyroscope's
   accelerometer while the camera stands still), that frame's answer overrides the
-  measurements' evidence.
+  measurements' evidence; a first "still" within ``still_window_s`` of the start (the
+  verdict's window covers the first frame) returns the camera to where it started.
 
 The world's origin is below the camera at the first frame anyone is seen (x, y of the
 camera fixed there; its height is what the first person's height and place imply).
@@ -100,6 +101,9 @@ class TrajectoryConfig:
     speed_error_sigma0: float = 0.5  # m/s: at a person's first frame
     speed_error_accel_sigma: float = 0.4  # m/s^2: its random change
     speed_error_time_s: float = 30.0  # s
+    # the camera stage's stillness window (stream/camera/stillness.py: AccelStillness.window_s): a first
+    # "still" verdict this soon after the start says the camera has not moved since the first frame
+    still_window_s: float = 2.0
 
 
 @dataclass
@@ -136,6 +140,8 @@ class TrajectoryFilter:
         self.published: dict[int, np.ndarray] = {}
         self.published_velocity: dict[int, np.ndarray] = {}
         self.estimating_speed_errors = camera == "fixed"  # set each step (see step)
+        self.elapsed = 0.0  # s since the first frame anyone was seen
+        self.told_still = False  # the camera stage has said "still" at least once
 
     # -- state layout --------------------------------------------------------------------------------
     def _index(self, pid: int) -> slice:
@@ -194,6 +200,12 @@ class TrajectoryFilter:
                 if not m.moving:
                     m.P[3:6, 3:6] = 0.0
             self.started = True
+        else:
+            self.elapsed += dt
+        if camera_translates is False and not self.told_still:
+            self.told_still = True
+            if self.elapsed <= self.cfg.still_window_s:
+                self._return_camera_to_start()
         for pid, obs in observations.items():
             if pid not in self.persons:
                 if obs.pelvis_cam is None:
@@ -237,6 +249,20 @@ class TrajectoryFilter:
             self.published[pid] = p.copy()
             out[pid] = p
         return out
+
+    def _return_camera_to_start(self) -> None:
+        """The camera has stood still since the first frame (the camera stage's first verdict
+        covers it): whatever translation the filter gave it before the verdict (the measurements'
+        evidence of the first seconds, a person walking read as the camera moving) was the
+        people's, so the camera goes back above the origin and everyone with it (where they
+        are seen from it does not change). The published pelvis follows within the motion
+        limits, never in one jump."""
+        for m in self.models:
+            shift = np.array([m.x[0], m.x[1], 0.0])
+            for pid in self.persons:
+                m.x[self._index(pid)] -= shift
+            _zero(m, np.array([0, 1, 3, 4, 5]))  # known: above the origin, not moving
+        self.believed_moving = False
 
     def _limit_motion(self, pid: int, velocity: np.ndarray, dt: float) -> np.ndarray:
         """The published velocity (3,) m/s: this frame's, its change since the last frame held

@@ -10,7 +10,10 @@ units of the person's 2D scale, temporally correlated, outliers, misses; plus wh
 dropouts); BlazePose's 3D landmarks from the **measured 3D error model**
 (``models/data/blazepose_world_errors.json``: bias, covariance and persistence in the body
 frame, facing flips), left out of a random 30 % of sequences; the camera's angular
-velocity with gyro-like noise and bias.
+velocity with gyro-like noise and bias. A body covering ground has its own 3D model (the
+file's ``gait`` entry, measured on training subjects filmed by travelling cameras):
+BlazePose keeps only about half of a runner's limb motion about its mean pose (a gain per
+joint and body axis), which an additive error cannot express.
 
 A share of sequences (``gait_rate``) covers ground: one gait cycle of a clip that moves at
 >= 1 m/s, looped (:mod:`livehmr.studio.locomotion`; a capture volume cuts every run to
@@ -227,6 +230,8 @@ class LandmarkNoise:
         self.rho = np.clip(np.array([joints[k]["lag1_autocorrelation"] for k in KEYPOINT_NAMES]), 0.0, 0.99)
         self.outlier_rate = np.array([joints[k]["outlier_rate"] for k in KEYPOINT_NAMES])
         self.outlier_chol = np.linalg.cholesky(np.array([joints[k]["outlier_cov"] for k in KEYPOINT_NAMES]) + 1e-8 * np.eye(3))
+        #: (14, 3) share of each joint's motion about its mean the landmarks keep (the gait model; 1: all)
+        self.gain = np.array([joints[k].get("gain", [1.0, 1.0, 1.0]) for k in KEYPOINT_NAMES])
         self.flip_rate = float(errors["facing_flip_rate"])
         self.flip_frames = max(float(errors["facing_flip_mean_frames"]), 1.0)
 
@@ -254,7 +259,8 @@ class LandmarkNoise:
 
     def __call__(self, rng, joints_cam: np.ndarray, R_cam_root: np.ndarray, flipped: np.ndarray) -> np.ndarray:
         """joints_cam (T, 14, 3) m, the true joints the landmarks stand for; R_cam_root (T, 3, 3);
-        flipped (T,) -> landmarks (T, 14, 3), hip-centred, camera axes."""
+        flipped (T,) -> landmarks (T, 14, 3), hip-centred, camera axes: the truth in the body
+        frame, its motion about the window's mean scaled by the gains, plus bias and noise."""
         T, n = joints_cam.shape[:2]
         white = np.einsum("kij,tkj->tki", self.chol, rng.normal(size=(T, n, 3)))
         noise = np.zeros_like(white)
@@ -264,7 +270,10 @@ class LandmarkNoise:
         outliers = rng.random((T, n)) < self.outlier_rate
         wild = np.einsum("kij,tkj->tki", self.outlier_chol, rng.normal(size=(T, n, 3)))
         noise = np.where(outliers[..., None], wild, noise)
-        landmarks = hip_centred(joints_cam) + np.einsum("tij,tkj->tki", R_cam_root, self.bias + noise)
+        body = np.einsum("tji,tkj->tki", R_cam_root, hip_centred(joints_cam))  # the truth in the body frame
+        mean = body.mean(0)  # the window's: what a gain < 1 pulls the motion towards
+        body = mean + self.gain * (body - mean) + self.bias + noise
+        landmarks = np.einsum("tij,tkj->tki", R_cam_root, body)
         mirrored = landmarks[:, MIRROR] * [1.0, 1.0, -1.0]
         return np.where(flipped[:, None, None], mirrored, landmarks)
 
@@ -281,6 +290,9 @@ class Synthesizer:
         self.cache = cache
         self.noise = DetectorNoise(errors)
         self.landmark_noise = LandmarkNoise(landmark_errors) if landmark_errors is not None else None
+        # a body covering ground has its own 3D errors (the legs' swing mostly lost), where measured
+        gait_errors = (landmark_errors or {}).get("gait")
+        self.gait_landmark_noise = LandmarkNoise(gait_errors) if gait_errors is not None else self.landmark_noise
         self.no_landmarks_rate = no_landmarks_rate
         self.rng = np.random.default_rng(seed)
         lengths = np.diff(cache.clip_start)
@@ -312,8 +324,10 @@ class Synthesizer:
 
     def sequence(self, T: int) -> dict[str, np.ndarray]:
         rng, c = self.rng, self.cache
+        landmark_noise = self.landmark_noise
         if self.gaits and rng.random() < self.gait_rate:
             clip, R_local, transl, contacts = self._gait(T)
+            landmark_noise = self.gait_landmark_noise
             travelling = rng.random() < TRAVELLING_SHARE
             family = TRAVELLING_FAMILIES[rng.integers(len(TRAVELLING_FAMILIES))] if travelling else FAMILIES[rng.integers(len(FAMILIES))]
         else:
@@ -352,11 +366,11 @@ class Synthesizer:
         R_world_root = G[:, 0]
         R_cam_root = np.einsum("tji,tjk->tik", R_wc, R_world_root)
         landmarks = None
-        if self.landmark_noise is not None:
-            flipped = self.landmark_noise.flips(rng, R_cam_root, joints_cam[:, 0])
+        if landmark_noise is not None:
+            flipped = landmark_noise.flips(rng, R_cam_root, joints_cam[:, 0])
             kp = np.where(flipped[:, None, None], kp[:, MIRROR], kp)  # read back to front: labels exchanged in 2D too
             if rng.random() >= self.no_landmarks_rate:
-                landmarks = self.landmark_noise(rng, joints_cam[:, KEYPOINT_JOINTS], R_cam_root, flipped)
+                landmarks = landmark_noise(rng, joints_cam[:, KEYPOINT_JOINTS], R_cam_root, flipped)
         # camera angular velocity in cam, gyro-like: noise and a constant bias
         rel = np.einsum("tji,tjk->tik", R_wc[:-1], R_wc[1:])
         w = np.concatenate([np.zeros((1, 3)), rotmat_to_rotvec(rel) * FPS])

@@ -31,7 +31,8 @@ from livehmr.training.steps import StepTail, config_dict, resume_checkpoint
 
 #: named starting points of a fine-tune (``TrainConfig.init``)
 INIT_WEIGHTS = {"shipped": DEFAULT_WEIGHTS, "v2": DEFAULT_WEIGHTS.parent / "candidates" / "motion_v2.pt",
-                "v3-candidate": DEFAULT_WEIGHTS.parent / "candidates" / "motion_v3_candidate.pt"}  # fmt: skip
+                "v3-candidate": DEFAULT_WEIGHTS.parent / "candidates" / "motion_v3_candidate.pt",
+                "v3-more": DEFAULT_WEIGHTS.parent / "candidates" / "motion_v3_more.pt"}  # fmt: skip
 WEIGHTS = {"pose": 1.0, "root": 1.0, "joints": 5.0, "pelvis": 1.0, "depth": 1.0, "velocity": 1.0,
            "height": 2.0, "contact": 0.3, "shape": 0.3}  # fmt: skip
 
@@ -57,7 +58,7 @@ class TrainConfig:
     checkpoint_every: int = 250
     no_landmarks_rate: float = 0.3  # sequences made without 3D landmarks (a 2D-only backend), when the net reads them
     gait_rate: float = 0.0  # sequences of a looped gait that covers ground, mostly with travelling cameras (v3)
-    init: str | None = None  # start from these weights: a motion.pt, or a name of INIT_WEIGHTS ("shipped", "v2", "v3-candidate")
+    init: str | None = None  # start from these weights: a motion.pt, or a name of INIT_WEIGHTS ("shipped", "v2", "v3-candidate", "v3-more")
     velocity_weight: float = 1.0  # of the root velocity loss in training (validation losses keep WEIGHTS)
     net: NetConfig = field(default_factory=lambda: NetConfig(hidden=256, landmarks=True))
 
@@ -71,12 +72,16 @@ class TrainConfig:
             return cls(steps=3000, lr=3e-4, gait_rate=0.4, init="v2", seed=3)
         if name == "cpu-v3-more":  # the candidate, trained on: more ground covered, speed weighted
             return cls(steps=3000, lr=3e-4, gait_rate=0.6, init="v3-candidate", velocity_weight=2.0, seed=4)
+        # cpu-v3-more's weights trained on with the gait 3D error model (runners' legs as BlazePose reads them),
+        # on 6-s windows (on 3-s ones a runner's speed read decays over a longer clip)
+        if name == "cpu-v3-gait3d":
+            return cls(steps=2500, frames=180, lr=3e-4, gait_rate=0.6, init="v3-more", velocity_weight=2.0, seed=5)
         if name == "gpu":
             return cls(steps=60000, batch=128, frames=120, net=NetConfig(hidden=512, layers=2, landmarks=True))
         if name == "smoke":
             return cls(steps=4, batch=2, frames=16, val_batches=1, val_every=2, checkpoint_every=2,
                        net=NetConfig(hidden=32, landmarks=True))  # fmt: skip
-        raise ValueError(f"unknown config {name!r}; choose cpu, cpu-v1, cpu-v3, cpu-v3-more, gpu or smoke")
+        raise ValueError(f"unknown config {name!r}; choose cpu, cpu-v1, cpu-v3, cpu-v3-more, cpu-v3-gait3d, gpu or smoke")
 
 
 def losses(net_out: torch.Tensor, batch, weights: dict[str, float] = WEIGHTS) -> dict[str, torch.Tensor]:
