@@ -259,7 +259,7 @@ _REFINE = typer.Option(None, help="Also publish a refined stream (topic 'refined
 _REFINE_LAG = typer.Option(20, callback=_within(1, 300), help="--refine: frames each refined frame waits for (its future context; 20 = 0.67 s at 30 fps).")
 _MOTION_MODEL = typer.Option(None, callback=_existing_file, help="Motion model weights for --estimator learned: a .pt (PyTorch) or an exported .onnx (ONNX Runtime); default the shipped model.")
 _CAMERA_TRANSLATION = typer.Option("auto", help="How the camera may translate (learned estimator): auto (decided from what it sees) | fixed (static or tripod: pans and zooms only) | moving.")
-_SMOOTH_POSE = typer.Option(False, "--smooth-pose", help="Learned estimator: publish a smoother body (a One Euro filter on the rotations; on the validation suite jitter 170 -> 99 but the overlay's error 1.61 -> 1.77x BlazePose's: fast limbs lag).")
+_SMOOTH_POSE = typer.Option(False, "--smooth-pose", help="Learned estimator: publish a smoother body (a One Euro filter on the rotations; on the validation suite jitter 180 -> 108 and foot sliding 47 -> 40 mm, but the overlay's error 1.54 -> 1.66x BlazePose's: fast limbs lag).")
 _BODY = typer.Option("anny", help="Body model: anny (bundled) | smpl (needs --smpl-model).")
 _SMPL = typer.Option(None, callback=_existing_file, help="Path to an SMPL model file or folder (licensed; only used with --body smpl).")
 _FOV = typer.Option(60.0, callback=_within(1.0, 179.0), help="Horizontal field of view (degrees, 1-179) assumed when the source gives no intrinsics.")

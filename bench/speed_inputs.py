@@ -14,7 +14,13 @@ same as stepping it frame by frame) four times, its inputs taken from:
 The camera inputs come from the true camera in every variant (its rotation's rate and the
 down direction), so only the body's inputs differ. Prints, per camera family, the
 network's mean horizontal root speed over the true one (frames from the second second on:
-the recurrent state has settled); writes ``speed_inputs.json``.
+the recurrent state has settled), and over all families by time into the clip (the
+network was trained on windows of 3 s, then 6 s); writes ``speed_inputs.json``.
+
+``--synthetic``: also the same ratio on the training synthesiser's ground-covering
+sequences of the val split (96 of 150 frames), their 3D landmarks made with the gait
+error model and without it (the additive model of every other sequence): how much of
+the studio's gap the synthesis reproduces.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import numpy as np
 
 VARIANTS = ("blazepose", "true-2d", "true-3d", "true-both")
 SETTLED = 30  # frames: the first second is left out (the recurrent state starts from zero)
+TIME_BINS = ((1.0, 3.0), (3.0, 6.0), (6.0, 10.0), (10.0, 30.0))  # s into the clip: does the read hold up?
 
 
 def inputs(truth, recorded: dict, variant: str, landmarks: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -87,12 +94,39 @@ def network_speed(net, x: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return decoded.v_heading[0, :, :2].norm(dim=-1).numpy()
 
 
+def synthetic_ratios(net, sequences: int = 96, frames: int = 150) -> dict[str, float]:
+    """The network's speed over the true one on synthetic ground-covering val sequences,
+    their landmarks from the gait error model (``gait``) and from the additive one (``additive``)."""
+    import torch
+
+    from livehmr.models.motion.features import input_columns
+    from livehmr.models.motion.network import decode
+    from livehmr.training.motion.train import TrainConfig, make_synthesizer
+
+    cfg = TrainConfig(gait_rate=1.0, net=net.config)
+    out = {}
+    for name in ("gait", "additive"):
+        synth = make_synthesizer("val", cfg, seed=777)
+        if name == "additive":
+            synth.gait_landmark_noise = synth.landmark_noise
+        num = den = 0.0
+        for _ in range(sequences // 16):
+            batch = synth.batch(16, frames)
+            with torch.no_grad():
+                decoded = decode(net(batch.features[..., torch.as_tensor(input_columns(net.config.landmarks))])[0], batch.box)
+            num += float(decoded.v_heading[:, SETTLED:, :2].norm(dim=-1).sum())
+            den += float(batch.v_heading[:, SETTLED:, :2].norm(dim=-1).sum())
+        out[name] = num / den
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="livehmr bench speed-inputs", description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--suite-dir", default="suites/val")
     parser.add_argument("--families", default="follow,dolly,robot", help="camera families to run")
     parser.add_argument("--motion-model", default=None, help="motion model weights (default: the shipped ones)")
     parser.add_argument("--out", default="bench_out/speed-inputs")
+    parser.add_argument("--synthetic", action="store_true", help="also the ratio on synthetic val sequences (see above)")
     args = parser.parse_args()
     import torch
     from tqdm import tqdm
@@ -105,21 +139,27 @@ def main() -> None:
     net = load_motion_net(args.motion_model or DEFAULT_WEIGHTS)
     families = args.families.split(",")
     sequences = [(s, f) for s, f in load_suite(args.suite_dir) if s.camera in families]
-    sums: dict[str, dict[str, float]] = {f: {v: 0.0 for v in (*VARIANTS, "true")} for f in (*families, "all")}
+    groups = (*families, "all", *(f"{a:g}-{b:g} s" for a, b in TIME_BINS))
+    sums: dict[str, dict[str, float]] = {g: {v: 0.0 for v in (*VARIANTS, "true")} for g in groups}
     for spec, folder in tqdm(sequences, desc="speed by input", unit="seq"):
         truth = SequenceTruth.load(folder / "truth.npz")
         recorded = cached_keypoints(folder, truth)
         true = np.linalg.norm(np.gradient(truth.joints_world[:, 0, :2], axis=0), axis=-1) * spec.fps
-        for group in (spec.camera, "all"):
-            sums[group]["true"] += float(true[SETTLED:].sum())
+        spans = {spec.camera: slice(SETTLED, None), "all": slice(SETTLED, None)}
+        spans.update({f"{a:g}-{b:g} s": slice(int(a * spec.fps), int(b * spec.fps)) for a, b in TIME_BINS})
+        for group, span in spans.items():
+            sums[group]["true"] += float(true[span].sum())
         for variant in VARIANTS:
             speed = network_speed(net, *inputs(truth, recorded, variant, net.config.landmarks))
-            for group in (spec.camera, "all"):
-                sums[group][variant] += float(speed[SETTLED:].sum())
+            for group, span in spans.items():
+                sums[group][variant] += float(speed[span].sum())
     table = {g: {v: s[v] / max(s["true"], 1e-9) for v in VARIANTS} for g, s in sums.items() if s["true"] > 0}
-    lines = ["| family | " + " | ".join(f"{v} / true" for v in VARIANTS) + " |", "|---|" + "---:|" * len(VARIANTS)]
+    lines = ["| family, or time into the clip (all families) | " + " | ".join(f"{v} / true" for v in VARIANTS) + " |", "|---|" + "---:|" * len(VARIANTS)]
     lines += [f"| {g} | " + " | ".join(f"{r[v]:.2f}" for v in VARIANTS) + " |" for g, r in table.items()]
     print("\n".join(lines))
+    if args.synthetic:
+        table["synthetic"] = synthetic_ratios(net)
+        print("synthetic val, ground covering: " + ", ".join(f"{k} landmarks {v:.2f}" for k, v in table["synthetic"].items()))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "speed_inputs.json").write_text(json.dumps(table, indent=1))

@@ -181,8 +181,8 @@ class LearnedEstimator:
             fit's turns fade out), so a planted foot does not follow the detector's jitter
             (on by default since issue 31: foot sliding 53 -> 43 mm on the validation suite).
         smooth_pose: smooth the published rotations causally (:class:`~livehmr.models.motion.smoothing.OneEuroRotations`;
-            a config or its fields as a dict; None: off, the default: it lowers jitter by
-            about two fifths but lags fast limbs, so the overlay on the image worsens).
+            a config or its fields as a dict; None: off, the default: on the validation suite
+            it lowers jitter by two fifths but lags fast limbs, so the overlay worsens).
     """
 
     def __init__(self, body: BodySkeleton, weights: str | Path | None = None, default_hfov_deg: float = 60.0,

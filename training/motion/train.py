@@ -44,7 +44,9 @@ class TrainConfig:
     ``cpu-v3``: v2's weights trained 3,000 more steps with 40 % of sequences covering
     ground (looped gaits, travelling cameras): the v3 candidate. ``cpu-v3-more``: the
     candidate trained 3,000 steps more, 60 % covering ground, the velocity loss weighted
-    twice: v3, the shipped model. ``gpu``: a larger one."""
+    twice: the first v3. ``cpu-v3-gait3d``: that one 2,500 steps more on 6-s windows, a
+    runner's 3D landmarks synthesised as BlazePose reads them (the gait error model): v3 as
+    shipped. ``gpu``: a larger one."""
 
     steps: int = 14000
     batch: int = 32
