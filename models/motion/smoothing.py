@@ -39,15 +39,14 @@ class OneEuroRotations:
 
     def __init__(self, config: OneEuroConfig | None = None):
         self.cfg = config or OneEuroConfig()
-        self.R: np.ndarray | None = None
-        self.speed: np.ndarray | None = None
+        self.R: np.ndarray | None = None  # the last filtered rotations
+        self.speed = np.zeros(0)  # each joint's low-passed angular speed, rad/s
 
     def __call__(self, R: np.ndarray, dt: float) -> np.ndarray:
         """R (N, 3, 3) this frame's rotations, dt seconds since the last -> filtered (N, 3, 3)."""
         if self.R is None or self.R.shape != R.shape:
             self.R, self.speed = R.copy(), np.zeros(len(R))
             return R.copy()
-        assert self.speed is not None
         delta = rotmat_to_rotvec(np.einsum("nji,njk->nik", self.R, R))  # from the last filtered to the new, local axes
         speed = np.linalg.norm(delta, axis=-1) / dt
         self.speed = self.speed + _alpha(self.cfg.speed_cutoff, dt) * (speed - self.speed)
