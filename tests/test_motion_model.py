@@ -16,6 +16,15 @@ SHARED_MOTION = Path(__file__).resolve().parents[2] / "shared" / "motion"
 needs_corpus = pytest.mark.skipif(not SHARED_MOTION.exists(), reason="needs ../shared/motion beside the checkout")
 
 
+class AnnyStub:
+    """What the learned estimator needs of a body model when it is Anny: its name (the shape
+    then comes from the network's phenotype); a rest pose and betas it does not read."""
+
+    name = "anny"
+    rest_joints = np.zeros((24, 3))
+    betas = np.zeros(10)
+
+
 def test_keypoint_features_known_answer():
     K = intrinsics_from_fov(640, 480, 90.0)  # f = 320
     kp = np.zeros((14, 3))
@@ -222,12 +231,7 @@ def test_learned_estimator_tracks_predicts_through_and_drops():
     if not DEFAULT_WEIGHTS.exists():
         pytest.skip("shipped weights missing")
 
-    class Body:
-        name = "anny"
-        rest_joints = np.zeros((24, 3))
-        betas = np.zeros(10)
-
-    est = LearnedEstimator(Body(), max_predict_frames=5)
+    est = LearnedEstimator(AnnyStub(), max_predict_frames=5)
     frames = walker_frames(40)
     flags = []
     for i, (frame, cam, person) in enumerate(frames):
@@ -255,15 +259,10 @@ def test_a_landmark_network_runs_with_and_without_3d_landmarks(tmp_path):
     assert cfg.net.landmarks
     save_weights(MotionNet(cfg.net).eval(), cfg, {"step": [], "seconds": 0.0, "val": []}, tmp_path / "m.pt")
 
-    class Body:
-        name = "anny"
-        rest_joints = np.zeros((24, 3))
-        betas = np.zeros(10)
-
     rng = np.random.default_rng(0)
     outputs = {}
     for with_3d in (True, False):
-        est = LearnedEstimator(Body(), tmp_path / "m.pt")
+        est = LearnedEstimator(AnnyStub(), tmp_path / "m.pt")
         assert est.step.landmarks and len(est.columns) == NUM_FEATURES
         joints = []
         for frame, cam, person in walker_frames(12):
@@ -282,13 +281,8 @@ def test_people_stepped_in_one_batch_get_what_each_would_get_alone():
 
     from livehmr.stream.estimators.learned import LearnedEstimator
 
-    class Body:
-        name = "anny"
-        rest_joints = np.zeros((24, 3))
-        betas = np.zeros(10)
-
-    alone = LearnedEstimator(Body(), fit_limbs=False)
-    together = LearnedEstimator(Body(), fit_limbs=False)
+    alone = LearnedEstimator(AnnyStub(), fit_limbs=False)
+    together = LearnedEstimator(AnnyStub(), fit_limbs=False)
     for frame, cam, person in walker_frames(15):
         other = replace(person, track_id=1, keypoints=person.keypoints * [0.7, 0.9, 1.0], box=person.box * 0.8)
         mine = alone.estimate(frame, cam, [person])[0]
@@ -311,13 +305,8 @@ def test_the_published_person_is_drawn_where_the_camera_sees_them(monkeypatch):
     if not learned.DEFAULT_WEIGHTS.exists():
         pytest.skip("shipped weights missing")
 
-    class Body:
-        name = "anny"
-        rest_joints = np.zeros((24, 3))
-        betas = np.zeros(10)
-
     def hip_errors_px() -> np.ndarray:
-        est = learned.LearnedEstimator(Body())
+        est = learned.LearnedEstimator(AnnyStub())
         errors = []
         for frame, cam, person in walker_frames(90):
             (state,) = est.estimate(frame, replace(cam, translates=False), [person])
@@ -344,18 +333,13 @@ def test_smooth_pose_publishes_a_steadier_body_that_still_matches_its_joints():
     if not DEFAULT_WEIGHTS.exists():
         pytest.skip("shipped weights missing")
 
-    class Body:
-        name = "anny"
-        rest_joints = np.zeros((24, 3))
-        betas = np.zeros(10)
-
     rng = np.random.default_rng(3)
     frames = walker_frames(60)
     for _, _, person in frames:
         person.keypoints[:, :2] += rng.normal(0, 3.0, (len(person.keypoints), 2))  # a detector's pixel noise
     runs = {}
     for smooth in (None, {}):
-        est = LearnedEstimator(Body(), smooth_pose=smooth)
+        est = LearnedEstimator(AnnyStub(), smooth_pose=smooth)
         states = [est.estimate(frame, cam, [person])[0] for frame, cam, person in frames]
         runs[smooth is not None] = np.stack([s.joints_world for s in states])
         last = states[-1]
@@ -365,5 +349,5 @@ def test_smooth_pose_publishes_a_steadier_body_that_still_matches_its_joints():
         assert np.allclose(fk, last.joints_world, atol=1e-6)
     assert jitter(runs[True][10:]).mean() < 0.8 * jitter(runs[False][10:]).mean()
     for asked in (True, False):
-        est = make_estimator("learned", Body(), **StageChoices("synthetic", smooth_pose=asked).learned_options())
+        est = make_estimator("learned", AnnyStub(), **StageChoices("synthetic", smooth_pose=asked).learned_options())
         assert (est.smooth_pose is not None) == asked
