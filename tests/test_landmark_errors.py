@@ -118,9 +118,9 @@ def _swinging_legs(T: int, seed: int) -> np.ndarray:
     return canon
 
 
-def test_a_stride_the_landmarks_keep_a_third_of_is_measured_as_gain_a_third_and_synthesised_so():
-    from livehmr.training.motion.synth import LandmarkNoise
-
+def _striding_data() -> dict[str, np.ndarray]:
+    """:func:`collect`'s arrays for three sequences of a striding body whose landmarks keep a
+    third of the motion and read the left ankle 2 cm left, 5 cm forward."""
     ankle = KEYPOINT_NAMES.index("left_ankle")
     parts = []
     for seq in range(3):  # each sequence seen from its own side, its landmarks a body in its own place
@@ -135,7 +135,14 @@ def test_a_stride_the_landmarks_keep_a_third_of_is_measured_as_gain_a_third_and_
         landmarks = np.einsum("tij,tkj->tki", R, read) + [0.0, 0.0, 4.0]
         parts.append({**compare(landmarks, joints_cam, R), "visible": np.ones((T, 14), bool),
                       "lr_swap_2d": np.zeros(T, bool), "sequence": np.full(T, seq)})  # fmt: skip
-    data = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def test_a_stride_the_landmarks_keep_a_third_of_is_measured_as_gain_a_third_and_synthesised_so():
+    from livehmr.training.motion.synth import LandmarkNoise
+
+    ankle = KEYPOINT_NAMES.index("left_ankle")
+    data = _striding_data()
     assert np.allclose(gait_gain(data)[ankle, 2], 0.33, atol=1e-6)
     model = summarise_gait(data, [slice(120 * i, 120 * (i + 1)) for i in range(3)])
     assert np.allclose(model["joints"]["left_ankle"]["gain"][2], 0.33, atol=1e-4)
@@ -154,6 +161,23 @@ def test_a_stride_the_landmarks_keep_a_third_of_is_measured_as_gain_a_third_and_
     out = np.einsum("tji,tkj->tki", R, LandmarkNoise(errors)(np.random.default_rng(0), joints_cam, R, np.zeros(T, bool)))
     true_swing = hip_centred(canon)[:, ankle, 2]
     assert np.allclose(out[:, ankle, 2].std() / true_swing.std(), 0.33, atol=0.01)
+
+
+def test_measuring_either_part_of_the_error_model_keeps_the_other(tmp_path, monkeypatch):
+    import json
+
+    import livehmr.training.landmark_errors as le
+
+    data = _striding_data()
+    monkeypatch.setattr(le, "collect", lambda suites, detector: (data, [slice(120 * i, 120 * (i + 1)) for i in range(3)], 3))
+    path = tmp_path / "errors.json"
+    le.measure_landmark_errors(["base"], path)
+    le.measure_gait_landmark_errors(["gait"], path)
+    first = json.loads(path.read_text())
+    assert first["suites"] == ["base"] and first["gait"]["suites"] == ["gait"]
+    le.measure_landmark_errors(["base-again"], path)  # the base re-measured: the gait entry stays
+    again = json.loads(path.read_text())
+    assert again["suites"] == ["base-again"] and again["gait"] == first["gait"]
 
 
 def test_the_landmark_block_is_zero_without_landmarks_and_a_2d_network_never_reads_it():

@@ -206,8 +206,8 @@ def gait_gain(data: dict[str, np.ndarray]) -> np.ndarray:
     """(14, 3): how much of each joint's motion about its mean the landmarks keep, per body
     axis: the least-squares slope of the landmark on the truth (both hip-centred, body
     frame), each sequence centred on its own means, frames without a whole-body failure.
-    1 keeps the motion; BlazePose keeps about a third of a runner's stride (its legs swing
-    little), which an additive error model cannot express."""
+    1 keeps the motion; BlazePose keeps a third to a half of a runner's leg swing, which an
+    additive error model cannot express."""
     ok = ~data["facing_flip"] & ~data["lr_swap"]
     x, seq = data["true_body"][ok], data["sequence"][ok]
     y = x + data["e_body"][ok]
@@ -252,10 +252,14 @@ def measure_gait_landmark_errors(suite_dirs: Sequence[str | Path], path: str | P
 
 def measure_landmark_errors(suite_dirs: Sequence[str | Path], out: str | Path | None = None, detector: str = "blazepose") -> Path:
     """Measure and write the 3D landmark error model over one or more rendered suites
-    (training subjects: ``livehmr studio make --suite detector [--seed N]``); returns the file."""
+    (training subjects: ``livehmr studio make --suite detector [--seed N]``); returns the file.
+    A ``gait`` entry already in the file (:func:`measure_gait_landmark_errors`) is kept."""
     data, segments, n_sequences = collect(suite_dirs, detector)
     model = {"detector": detector, "suites": [Path(d).name for d in suite_dirs], "sequences": n_sequences,
              **summarise(data, segments)}  # fmt: skip
+    target = Path(out) if out else DEFAULT_PATH
+    if target.is_file() and "gait" in (old := load_landmark_errors(target)):
+        model["gait"] = old["gait"]
     return write_error_model(model, out, DEFAULT_PATH)
 
 
