@@ -38,18 +38,18 @@ TIME_BINS = ((1.0, 3.0), (3.0, 6.0), (6.0, 10.0), (10.0, 30.0))  # s into the cl
 
 def inputs(truth, recorded: dict, variant: str, landmarks: bool) -> tuple[np.ndarray, np.ndarray]:
     """The network's full feature vectors (T, F) and boxes (T, 3) of one sequence for a variant."""
-    from livehmr.core.geometry import rotmat_to_rotvec
     from livehmr.models.motion.features import (
         DEFAULT_BOX,
-        FPS,
         KEYPOINT_JOINTS,
         LANDMARK_SLICE,
+        NUM_CAM_FEATURES,
         NUM_FEATURES,
         NUM_KP,
         NUM_KP_FEATURES,
         camera_features,
         keypoint_features,
         landmark_features,
+        rates_from_rotations,
         select_keypoints,
         select_landmarks,
     )  # fmt: skip
@@ -69,15 +69,13 @@ def inputs(truth, recorded: dict, variant: str, landmarks: bool) -> tuple[np.nda
         kp[..., 2] = 0.99 * truth.visible[:, KEYPOINT_JOINTS]
     if variant in ("true-3d", "true-both"):
         lm, vis = list(joints_cam), [np.full(NUM_KP, 0.99)] * n
-    rel = np.einsum("tji,tjk->tik", R_wc[:-1], R_wc[1:])
-    omega = np.concatenate([np.zeros((1, 3)), rotmat_to_rotvec(rel) * FPS])
     x, boxes, box = np.zeros((n, NUM_FEATURES)), np.zeros((n, 3)), DEFAULT_BOX.copy()
     for i in range(n):
         f, box = keypoint_features(kp[i], truth.K, box)
         boxes[i], x[i, :NUM_KP_FEATURES] = box, f
         if landmarks:
             x[i, LANDMARK_SLICE] = landmark_features(lm[i], vis[i], f[-1] > 0)
-    x[:, -6:] = camera_features(omega, R_wc)
+    x[:, -NUM_CAM_FEATURES:] = camera_features(rates_from_rotations(R_wc), R_wc)
     return x, boxes
 
 
@@ -99,9 +97,9 @@ def synthetic_ratios(net, sequences: int = 96, frames: int = 150) -> dict[str, f
     their landmarks from the gait error model (``gait``) and from the additive one (``additive``)."""
     import torch
 
-    from livehmr.models.motion.features import input_columns
     from livehmr.models.motion.network import decode
     from livehmr.training.motion.train import TrainConfig, make_synthesizer
+    from livehmr.training.motion.train import inputs as network_inputs
 
     cfg = TrainConfig(gait_rate=1.0, net=net.config)
     out = {}
@@ -113,7 +111,7 @@ def synthetic_ratios(net, sequences: int = 96, frames: int = 150) -> dict[str, f
         for _ in range(sequences // 16):
             batch = synth.batch(16, frames)
             with torch.no_grad():
-                decoded = decode(net(batch.features[..., torch.as_tensor(input_columns(net.config.landmarks))])[0], batch.box)
+                decoded = decode(net(network_inputs(batch, net))[0], batch.box)
             num += float(decoded.v_heading[:, SETTLED:, :2].norm(dim=-1).sum())
             den += float(batch.v_heading[:, SETTLED:, :2].norm(dim=-1).sum())
         out[name] = num / den

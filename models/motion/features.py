@@ -124,6 +124,16 @@ def camera_features(angular_velocity_cam: np.ndarray, R_world_cam: np.ndarray) -
     return np.concatenate([angular_velocity_cam, down_cam], -1)
 
 
+def rates_from_rotations(R_world_cam: np.ndarray, fps: float = FPS) -> np.ndarray:
+    """(T, 3) the camera's angular velocity in cam, rad/s, from its orientations R_world_cam
+    (T, 3, 3) at ``fps`` (the rotation from each frame to the next; the first frame 0): what a
+    noise-free gyroscope would give the network."""
+    from livehmr.core.geometry import rotmat_to_rotvec
+
+    rel = np.einsum("tji,tjk->tik", R_world_cam[:-1], R_world_cam[1:])
+    return np.concatenate([np.zeros((1, 3)), rotmat_to_rotvec(rel) * fps])
+
+
 def select_keypoints(keypoints23: np.ndarray) -> np.ndarray:
     """The model's 14 keypoints (14, 3) from a PersonKeypoints' 23-point array."""
     return keypoints23[KEYPOINT_INDEX]

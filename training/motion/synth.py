@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from livehmr.core.geometry import heading_rotmats, rotmat_to_rotvec, rotvec_to_rotmat
+from livehmr.core.geometry import heading_rotmats, rotvec_to_rotmat
 from livehmr.models.motion.features import (
     FPS,
     KEYPOINT_JOINTS,
@@ -45,6 +45,7 @@ from livehmr.models.motion.features import (
     hip_centred,
     keypoint_features,
     landmark_features,
+    rates_from_rotations,
 )  # fmt: skip
 from livehmr.models.skeleton import forward_kinematics
 from livehmr.studio.camera_path import TRAVELLING_FAMILIES, TRAVELLING_PATHS, SmoothPath, look_at
@@ -372,8 +373,7 @@ class Synthesizer:
             if rng.random() >= self.no_landmarks_rate:
                 landmarks = landmark_noise(rng, joints_cam[:, KEYPOINT_JOINTS], R_cam_root, flipped)
         # camera angular velocity in cam, gyro-like: noise and a constant bias
-        rel = np.einsum("tji,tjk->tik", R_wc[:-1], R_wc[1:])
-        w = np.concatenate([np.zeros((1, 3)), rotmat_to_rotvec(rel) * FPS])
+        w = rates_from_rotations(R_wc)
         w = w + rng.normal(0, 0.01, w.shape) + rng.uniform(-0.01, 0.01, 3)
         box = np.zeros((T, 3))
         feats = np.zeros((T, NUM_FEATURES))
