@@ -344,10 +344,14 @@ def report(s: dict) -> list[str]:
     for stage, (first, last) in s["p99_first_last_ms"].items():
         lines.append(f"{stage} p99, first vs last {s['edge_s'] / 60:g} min: {first:.1f} -> {last:.1f} ms "
                      f"({100 * (last / first - 1):+.1f} %, target within 10 %)")  # fmt: skip
-    ratio = s["fps_with_slow"] / s["fps_without_slow"]
-    lines.append(f"frame rate with / without the slow subscriber: {s['fps_with_slow']:.2f} / {s['fps_without_slow']:.2f} fps = {ratio:.3f}")
-    lines.append(f"glass-to-publish p50 with / without the slow subscriber: {s['glass_p50_with_slow']:.1f} / "
-                 f"{s['glass_p50_without_slow']:.1f} ms")
+    if np.isfinite(s["fps_with_slow"]) and np.isfinite(s["fps_without_slow"]):
+        ratio = s["fps_with_slow"] / s["fps_without_slow"]
+        lines.append(f"frame rate with / without the slow subscriber: {s['fps_with_slow']:.2f} / {s['fps_without_slow']:.2f} fps = {ratio:.3f}")
+        lines.append(f"glass-to-publish p50 with / without the slow subscriber: {s['glass_p50_with_slow']:.1f} / "
+                     f"{s['glass_p50_without_slow']:.1f} ms")
+    else:  # a phase needs two samples in a row after the warm-up to be measured
+        lines.append("frame rate with / without the slow subscriber: not measured (no two samples in a row after the "
+                     "warm-up in each phase: make --slow-period-s at least twice --sample-s)")
     lines.append(f"slow subscriber read {s['slow_received']} messages; reconnecting one {s['reconnecting_received']} over "
                  f"{s['reconnects']} connections ({s['empty_sessions']} got nothing); malformed or non-finite: {s['bad_messages']}")  # fmt: skip
     return lines

@@ -153,3 +153,43 @@ def test_the_live_server_advertises_the_channels_to_a_websocket_client(anny_body
     thread.join(10)
     assert advertised >= set(FOXGLOVE_CHANNELS) | {"/bodies/b4"}
     assert binary and binary[0][0] == 1  # a message data frame (opcode 1) of the subscribed /tf
+
+
+def _recorded_channels(tmp_path, anny_body, without_image: set[int]):
+    """An MCAP written by the bridge from a known run, frames ``without_image`` sent with their states only."""
+    from livehmr.clients.bridges.foxglove import FoxgloveBridge
+    from livehmr.clients.bridges.mcap_check import read_channels
+    from livehmr.tests.test_rerun_viewer import _results
+
+    path = tmp_path / f"run-{sorted(without_image)}.mcap"
+    bridge = FoxgloveBridge(port=None, mcap=path)
+    for i, result in enumerate(_results(anny_body)):
+        messages = _frame_messages(result)
+        bridge.send(messages[1:] if i in without_image else messages)
+    bridge.close()
+    return read_channels(str(path))
+
+
+def test_mcap_check_passes_a_whole_recording_and_one_joined_after_the_first_image(tmp_path, anny_body):
+    """A recorder whose connection completes between frame 0's image and its states records
+    frame 0 without an image: not a loss. The whole recording passes too."""
+    pytest.importorskip("foxglove")
+    from livehmr.clients.bridges.mcap_check import problems
+
+    assert problems(_recorded_channels(tmp_path, anny_body, set()), images=True) == []
+    assert problems(_recorded_channels(tmp_path, anny_body, {0}), images=True) == []
+
+
+def test_mcap_check_reports_a_frame_that_lost_its_image_mid_recording(tmp_path, anny_body):
+    pytest.importorskip("foxglove")
+    from livehmr.clients.bridges.mcap_check import problems
+    from livehmr.tests.test_rerun_viewer import FRAMES
+
+    channels = _recorded_channels(tmp_path, anny_body, {2})
+    image_topics = ["/camera/image", "/camera/calibration", "/camera/annotations"]
+    found = problems(channels, images=True)
+    assert [p.split(" (first")[0] for p in found] == [f"{t}: 1 of {FRAMES} frames from its first message on have none"
+                                                      for t in image_topics]  # fmt: skip
+    assert problems(channels, images=False) == []
+    no_images = problems(_recorded_channels(tmp_path, anny_body, set(range(FRAMES))), images=True)
+    assert no_images == [f"{t}: missing" for t in image_topics]  # the SDK writes a channel with its first message

@@ -5,42 +5,72 @@
 
 Prints each channel's schema and message count; exits 1 if a channel is missing, has the
 wrong schema, or no ``/tf`` message was written (``--images``: the camera channels too,
-one message per frame).
+one message per frame from the first image on).
+
+Frames before a camera channel's first message are not counted against it: a recorder
+joins a ZeroMQ stream whenever its connection completes, which can fall between a frame's
+image and its states, so the first frame recorded may come without its image. Any frame
+missing its image after that is a loss, and is reported with its time.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, field
 
 SCENE_CHANNELS = {"/tf": "foxglove.FrameTransforms", "/scene": "foxglove.SceneUpdate"}
 IMAGE_CHANNELS = {"/camera/image": "foxglove.CompressedImage", "/camera/calibration": "foxglove.CameraCalibration",
                   "/camera/annotations": "foxglove.ImageAnnotations"}  # fmt: skip
 
 
-def summarise(path: str) -> dict[str, tuple[str, int]]:
-    """topic -> (schema name, message count) of an MCAP file."""
+@dataclass
+class Channel:
+    """One channel of a recording: its schema's name and its messages' log times (ns)."""
+
+    schema: str
+    log_times: list[int] = field(default_factory=list)
+
+
+def read_channels(path: str) -> dict[str, Channel]:
+    """topic -> :class:`Channel` of an MCAP file (every message read, so a cut file fails here)."""
     from mcap.reader import make_reader
 
+    channels: dict[str, Channel] = {}
     with open(path, "rb") as f:
-        summary = make_reader(f).get_summary()
-    if summary is None or summary.statistics is None:
-        raise ValueError(f"{path} has no summary section (was the recording closed?)")
-    counts = summary.statistics.channel_message_counts
-    return {c.topic: (summary.schemas[c.schema_id].name, counts.get(k, 0)) for k, c in summary.channels.items()}
+        reader = make_reader(f)
+        summary = reader.get_summary()
+        if summary is None or summary.statistics is None:
+            raise ValueError(f"{path} has no summary section (was the recording closed?)")
+        for c in summary.channels.values():
+            channels[c.topic] = Channel(summary.schemas[c.schema_id].name)
+        for _, channel, message in reader.iter_messages(log_time_order=False):
+            channels[channel.topic].log_times.append(message.log_time)
+    return channels
 
 
-def problems(channels: dict[str, tuple[str, int]], images: bool) -> list[str]:
+def problems(channels: dict[str, Channel], images: bool) -> list[str]:
+    """What is wrong with a recording's channels ([] when nothing is)."""
     expected = {**SCENE_CHANNELS, **(IMAGE_CHANNELS if images else {})}
     found = [f"{topic}: missing" for topic in expected if topic not in channels]
-    found += [f"{topic}: schema {channels[topic][0]}, not {schema}" for topic, schema in expected.items()
-              if topic in channels and channels[topic][0] != schema]  # fmt: skip
-    frames = channels.get("/tf", ("", 0))[1]
-    if frames == 0:
+    found += [f"{topic}: schema {channels[topic].schema}, not {schema}" for topic, schema in expected.items()
+              if topic in channels and channels[topic].schema != schema]  # fmt: skip
+    frames = sorted(channels["/tf"].log_times) if "/tf" in channels else []
+    if not frames:
         found.append("/tf: no messages")
-    found += [f"{topic}: {channels[topic][1]} messages for {frames} frames" for topic in IMAGE_CHANNELS
-              if images and topic in channels and channels[topic][1] != frames]  # fmt: skip
-    if not any(topic.startswith("/bodies/") and schema == "livehmr.BodyPlot" for topic, (schema, _) in channels.items()):
+    for topic in IMAGE_CHANNELS if images else ():
+        if topic not in channels:
+            continue
+        times = set(channels[topic].log_times)
+        if not times:
+            found.append(f"{topic}: no messages for {len(frames)} frames")
+            continue
+        first = min(times)
+        lost = [t for t in frames if t >= first and t not in times]
+        if lost:
+            found.append(f"{topic}: {len(lost)} of {sum(t >= first for t in frames)} frames from its first message on "
+                         f"have none (first at log time {lost[0]} ns)")
+    if not any(topic.startswith("/bodies/") and c.schema == "livehmr.BodyPlot" for topic, c in channels.items()):
         found.append("/bodies/b<id>: no person's plot channel")
     return found
 
@@ -50,9 +80,9 @@ def main() -> None:
     parser.add_argument("path")
     parser.add_argument("--images", action="store_true", help="the recording must carry the camera channels too")
     args = parser.parse_args()
-    channels = summarise(args.path)
-    for topic, (schema, count) in sorted(channels.items()):
-        print(f"{topic:24s} {schema:28s} {count:6d}")
+    channels = read_channels(args.path)
+    for topic, channel in sorted(channels.items()):
+        print(f"{topic:24s} {channel.schema:28s} {len(channel.log_times):6d}")
     wrong = problems(channels, args.images)
     for problem in wrong:
         print(f"mcap_check: {problem}", file=sys.stderr)
