@@ -137,6 +137,7 @@ class TrainConfig(StrEnum):
     CPU_V3 = "cpu-v3"
     CPU_V3_MORE = "cpu-v3-more"
     CPU_V3_GAIT3D = "cpu-v3-gait3d"
+    CPU_V3_LONG = "cpu-v3-long"
     GPU = "gpu"
     SMOKE = "smoke"
 
@@ -254,6 +255,7 @@ _CAMERA = typer.Option("auto", help="Camera motion: auto (gyro if one is given o
 _GYRO = typer.Option(None, help="Gyroscope feed: a CSV file 't,wx,wy,wz' (s, rad/s) or a ZeroMQ URL tcp://HOST:PORT.")
 _IMU = typer.Option("identity", callback=lambda v: _imu(v), help="Camera<-IMU rotation: identity | android-portrait | android-landscape | 9 numbers row-major.")
 _GYRO_OFFSET = typer.Option(None, callback=_within(-10.0, 10.0), help="Seconds added to frame times to reach the gyro clock (default: 0 for gyro, estimated online for gyro+vo).")
+_FLOOR_MOTION = typer.Option(True, help="Camera backends but static: measure the camera's travel over the floor from the floor's image motion (a camera travelling with a person shows it nowhere else; --no-floor-motion: leave the camera's travel to the people's evidence).")
 _ESTIMATOR = typer.Option("learned", help="Body estimator: learned (the causal motion model, world-grounded) | baseline (per-frame IK on BlazePose 3D landmarks).")
 _REFINE = typer.Option(None, help="Also publish a refined stream (topic 'refined', a fixed lag later): windowed optimisation with the motion prior humor | diffusion | noprior.")
 _REFINE_LAG = typer.Option(20, callback=_within(1, 300), help="--refine: frames each refined frame waits for (its future context; 20 = 0.67 s at 30 fps).")
@@ -308,7 +310,7 @@ _FRAMES = typer.Option(False, help="Also publish each frame's image (JPEG), intr
 def run(
     source: str = typer.Argument(..., help="Video file, image folder, camera index (0, camera:1), stream URL, or 'synthetic'."),
     keypoints: Keypoints = _KEYPOINTS, camera: Camera = _CAMERA, gyro: Optional[str] = _GYRO, imu_to_cam: str = _IMU,
-    gyro_offset: Optional[float] = _GYRO_OFFSET, estimator: EstimatorName = _ESTIMATOR,
+    gyro_offset: Optional[float] = _GYRO_OFFSET, floor_motion: bool = _FLOOR_MOTION, estimator: EstimatorName = _ESTIMATOR,
     motion_model: Optional[str] = _MOTION_MODEL, camera_translation: CameraTranslation = _CAMERA_TRANSLATION,
     smooth_pose: bool = _SMOOTH_POSE, body: BodyName = _BODY, smpl_model: Optional[str] = _SMPL,
     fov: float = _FOV, publish: str = _PUBLISH,
@@ -325,8 +327,8 @@ def run(
 
     choices = StageChoices(source, keypoints=keypoints, people=people, vitpose=vitpose, device=device,
                            trust_checkpoint=trust_checkpoint, camera=camera, gyro=gyro, imu_to_cam=imu_to_cam,
-                           gyro_offset=gyro_offset, estimator=estimator, motion_model=motion_model,
-                           camera_translation=camera_translation, smooth_pose=smooth_pose, body=body,
+                           gyro_offset=gyro_offset, floor_motion=floor_motion, estimator=estimator,
+                           motion_model=motion_model, camera_translation=camera_translation, smooth_pose=smooth_pose, body=body,
                            smpl_model=smpl_model, fov=fov, refine=refine, refine_lag=refine_lag, max_frames=max_frames,
                            realtime=realtime, far_search=far_search)  # fmt: skip
     _run_pipeline(choices, publish=publish, insecure=insecure, curve=_curve_server(curve_secret, curve_clients),
@@ -731,7 +733,7 @@ def bench_accuracy_cmd(
     fit_limbs: bool = typer.Option(True, help="Learned estimator: turn the limbs towards the keypoints (--no-fit-limbs: the network's pose)."),
     limb_smoothing: float = typer.Option(0.5, callback=_within(0.0, 0.99), help="Learned estimator: weight of the last frame's limb turn in this frame's (0: none)."),
     pin_feet: bool = typer.Option(True, help="Learned estimator: leave a leg to the network while its foot is predicted in contact (--no-pin-feet: fit it to the keypoints too)."),
-    smooth_pose: bool = _SMOOTH_POSE, far_search: bool = _FAR_SEARCH,
+    smooth_pose: bool = _SMOOTH_POSE, far_search: bool = _FAR_SEARCH, floor_motion: bool = _FLOOR_MOTION,
     compare_to: Optional[str] = typer.Option(None, help="Another run's --out folder: also report the frames this run publishes a body on and that one does not, and their errors."),
 ) -> None:
     """Run the pipeline causally on every sequence of a suite and print the accuracy table."""
@@ -770,13 +772,13 @@ def bench_accuracy_cmd(
                    estimator_options={"motion_model": motion_model, "camera_translation": camera_translation,
                                       "fit_pelvis": fit_pelvis, "fit_limbs": fit_limbs, "limb_smoothing": limb_smoothing,
                                       "pin_feet": pin_feet, "smooth_pose": {} if smooth_pose else None},
-                   far_search=far_search, compare_to=compare_to)  # fmt: skip
+                   far_search=far_search, compare_to=compare_to, floor_motion=floor_motion)  # fmt: skip
     typer.echo((Path(out) / "table.md").read_text())
     typer.echo(f"plots and per-sequence results in {out}")
 
 
 #: the benchmarks besides ``accuracy``: each a module of livehmr.bench with its own options
-BENCHES = ("3dpw", "bridges", "camera", "crowd_overlay", "emdb", "families", "faults", "fuzz", "keypoints", "latency", "motion", "phone", "refine", "render", "serve", "skin", "soak", "speed",
+BENCHES = ("3dpw", "bridges", "camera", "crowd_overlay", "emdb", "families", "faults", "floor", "fuzz", "keypoints", "latency", "motion", "phone", "refine", "render", "serve", "skin", "soak", "speed",
            "speed-inputs", "tracking", "trajectory")  # fmt: skip
 
 
@@ -813,7 +815,7 @@ for _name in BENCHES:
 @train_app.command("motion")
 def train_motion(
     out: str = typer.Option("runs/motion", help="Run folder: checkpoint.pt (resumed if present), loss.png, motion.pt."),
-    config: TrainConfig = typer.Option("cpu", help="cpu (v2: 3D landmarks in, 14,000 steps, <= 2 h on 2 cores) | cpu-v1 (the first, 2D-only model's recipe) | cpu-v3 (v2 trained on further with ground-covering gaits and travelling cameras, 3,000 steps) | cpu-v3-more (that candidate 3,000 steps more: 60 % ground-covering, speed loss x2) | cpu-v3-gait3d (that one 2,500 steps more on 6-s windows, runners' 3D landmarks as BlazePose reads them) | gpu (larger) | smoke."),
+    config: TrainConfig = typer.Option("cpu", help="cpu (v2: 3D landmarks in, 14,000 steps, <= 2 h on 2 cores) | cpu-v1 (the first, 2D-only model's recipe) | cpu-v3 (v2 trained on further with ground-covering gaits and travelling cameras, 3,000 steps) | cpu-v3-more (that candidate 3,000 steps more: 60 % ground-covering, speed loss x2) | cpu-v3-gait3d (that one 2,500 steps more on 6-s windows, runners' 3D landmarks as BlazePose reads them) | cpu-v3-long (the shipped weights 1,200 steps more on 9-s windows: tried, not shipped) | gpu (larger) | smoke."),
     workers: int = typer.Option(1, callback=_within(1, 64), help="Processes synthesising batches."),
     max_minutes: Optional[float] = typer.Option(None, callback=_within(0.0), help="Stop (checkpointed) after this long; run again to resume."),
 ) -> None:  # fmt: skip

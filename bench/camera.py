@@ -53,7 +53,7 @@ def evaluate(suite_dir: str, limit: int | None = None) -> dict:
                 continue
             try:
                 gyro = str(folder / "gyro.csv") if "gyro" in name else None
-                cams[name] = registry.make_camera(name, source, gyro, spec.imu, None, spec.hfov_deg)
+                cams[name] = registry.make_camera(name, source, gyro, spec.imu, None, spec.hfov_deg, floor_motion=False)
             except LivehmrError as exc:
                 unavailable[name] = str(exc)
         R = {n: [] for n in cams}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,9 @@ from livehmr.eval import metrics as M
 class Recorded:
     """One sequence as the filter saw it. frames (N,) indices; dt (N,); R_world_cam (N, 3, 3);
     observations: N dicts {person: PelvisObservation}; rel_joints: N arrays (24, 3) of the
-    first person's joints minus its pelvis (world axes); truth joints (T, 24, 3); family."""
+    first person's joints minus its pelvis (world axes); truth joints (T, 24, 3); family;
+    camera_translates and floor_shifts: N of what the camera stage said (see
+    :meth:`~livehmr.models.motion.trajectory.TrajectoryFilter.step`)."""
 
     name: str
     family: str
@@ -38,6 +40,8 @@ class Recorded:
     observations: list
     rel_joints: list
     truth: np.ndarray
+    camera_translates: list = field(default_factory=list)
+    floor_shifts: list = field(default_factory=list)
 
 
 def record(folder: Path, spec, truth, body, motion_model: str | None = None, far_search: bool = True) -> Recorded:
@@ -53,17 +57,19 @@ def record(folder: Path, spec, truth, body, motion_model: str | None = None, far
 
     estimator = registry.make_estimator("learned", body, spec.hfov_deg, motion_model, "fixed")
     assert isinstance(estimator, LearnedEstimator)
-    rows: dict = {"frames": [], "dt": [], "R": [], "obs": [], "rel": []}
+    rows: dict = {"frames": [], "dt": [], "R": [], "obs": [], "rel": [], "translates": [], "floor": []}
     inner_step = estimator.trajectory.step
     current = {"frame": 0}
 
-    def step(dt, R_world_cam, observations, camera_translates=None):
-        placed = inner_step(dt, R_world_cam, observations, camera_translates)
+    def step(dt, R_world_cam, observations, camera_translates=None, floor_shift=None):
+        placed = inner_step(dt, R_world_cam, observations, camera_translates, floor_shift)
         if observations:
             rows["frames"].append(current["frame"])
             rows["dt"].append(dt)
             rows["R"].append(R_world_cam.copy())
             rows["obs"].append(dict(observations))
+            rows["translates"].append(camera_translates)
+            rows["floor"].append(floor_shift)
         return placed
 
     estimator.trajectory.step = step
@@ -86,7 +92,7 @@ def record(folder: Path, spec, truth, body, motion_model: str | None = None, far
     finally:
         pipeline.close()
     return Recorded(spec.name, spec.camera, np.array(rows["frames"]), np.array(rows["dt"]), np.array(rows["R"]),
-                    rows["obs"], rows["rel"], truth.joints_world)  # fmt: skip
+                    rows["obs"], rows["rel"], truth.joints_world, rows["translates"], rows["floor"])  # fmt: skip
 
 
 def replay(rec: Recorded, mode: str, config) -> dict[str, float]:
@@ -99,7 +105,8 @@ def replay(rec: Recorded, mode: str, config) -> dict[str, float]:
     pred = np.full((T, 24, 3), np.nan)
     cameras = []
     for i, frame in enumerate(rec.frames):
-        placed = filt.step(rec.dt[i], rec.R_world_cam[i], rec.observations[i])
+        said = (rec.camera_translates[i], rec.floor_shifts[i]) if rec.floor_shifts else (None, None)
+        placed = filt.step(rec.dt[i], rec.R_world_cam[i], rec.observations[i], *said)
         cameras.append(np.array(filt.camera_position, dtype=np.float64))
         if placed and rec.rel_joints[i] is not None and frame < T:
             pred[frame] = placed[min(placed)] + rec.rel_joints[i]

@@ -149,6 +149,9 @@ class CameraState:
     t_up_to_scale: np.ndarray | None = None
     #: whether the camera stage knows the camera translates: False (a static camera), True, or None (cannot tell)
     translates: bool | None = None
+    #: (2,) the camera's world (x, y) travel since the last frame divided by its height above the
+    #: floor, from the floor's image motion (:mod:`livehmr.stream.camera.floor_motion`), or None
+    floor_shift: np.ndarray | None = None
 
     @property
     def T_world_cam(self) -> np.ndarray:

@@ -113,19 +113,21 @@ class ReplayedKeypoints:
 
 def run_sequence(folder: Path, spec: SequenceSpec, truth: SequenceTruth, estimator: str, camera: str, body,
                  keypoints: str | dict[int, list[PersonKeypoints]] = "blazepose", refine: tuple[str, ...] | dict = (),
-                 estimator_options: dict | None = None) -> Prediction:  # fmt: skip
+                 estimator_options: dict | None = None, floor_motion: bool = True) -> Prediction:  # fmt: skip
     """Run the pipeline on one sequence; ``keypoints``: a backend name or recorded keypoints.
     ``refine``: priors (``humor``, ``diffusion``, ``noprior``), or labelled RefineConfigs,
     whose refined streams are made from the same causal results (synchronously, so the
     numbers do not depend on the machine's load) into ``Prediction.refined``.
     ``estimator_options``: keyword arguments of :func:`~livehmr.stream.registry.make_estimator`
-    (``motion_model``, ``camera_translation``)."""
+    (``motion_model``, ``camera_translation``). ``floor_motion``: the camera stage measures
+    the camera's travel over the floor (as live)."""
     from livehmr.stream import registry
     from livehmr.stream.sources.files import VideoFileSource
 
     source = VideoFileSource(folder / "video.mp4")
     gyro = str(folder / "gyro.csv") if "gyro" in camera else None
-    return run_frames(source, registry.make_camera(camera, source, gyro, spec.imu), estimator, body, spec.hfov_deg,
+    camera_motion = registry.make_camera(camera, source, gyro, spec.imu, hfov_deg=spec.hfov_deg, floor_motion=floor_motion)
+    return run_frames(source, camera_motion, estimator, body, spec.hfov_deg,
                       truth.num_frames, keypoints, refine, estimator_options)  # fmt: skip
 
 
@@ -343,7 +345,7 @@ def plot_sequence(name: str, results: dict[str, dict], out: Path) -> None:
 def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_stride: int = 10,
                    limit: int | None = None, progress=True, refine: tuple[str, ...] | dict = (),
                    estimator_options: dict | None = None, far_search: bool = True,
-                   compare_to: str | Path | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
+                   compare_to: str | Path | None = None, floor_motion: bool = True) -> dict[str, dict[str, float]]:  # fmt: skip
     """Run and score every sequence of a suite for each (estimator, camera) config; write
     ``results.json``, ``table.md``, ``frames.npz`` (per sequence and config, per frame:
     ``has_body``, PA-MPJPE, W-MPJPE100 errors) and one plot per sequence into ``out``; return
@@ -351,7 +353,8 @@ def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_
     refined stream is scored too, as ``<config> refined:<label>`` (with its publish lag and
     window solve times under the table). ``far_search``: BlazePose with the far-person
     fallback (as live) or the solution alone. ``compare_to``: another run's output folder;
-    the table then also says how the frames this run publishes and that one does not fare."""
+    the table then also says how the frames this run publishes and that one does not fare.
+    ``floor_motion``: camera stages measure the camera's travel over the floor (as live)."""
     from tqdm import tqdm
 
     from livehmr.models.anny_body import AnnyBody
@@ -374,7 +377,7 @@ def bench_accuracy(suite_dir: str | Path, out: str | Path, configs=CONFIGS, pve_
         for estimator, camera in configs:
             options = estimator_options if estimator == "learned" else None
             pred = run_sequence(folder, spec, truth, estimator, camera, body, keypoints=recorded, refine=refine,
-                                estimator_options=options)  # fmt: skip
+                                estimator_options=options, floor_motion=floor_motion)  # fmt: skip
             results[f"{estimator}+{camera}"] = score(pred, truth, meshes)
             for prior, refined in pred.refined.items():
                 name = f"{estimator}+{camera} refined:{prior}"

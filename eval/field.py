@@ -95,8 +95,10 @@ def run_dataset_sequence(sequence: DatasetSequence, config: str, body, keypoints
 
     estimator, camera = parse_config(config)
     source = DatasetFrames(sequence)
-    if camera == "gyro":
-        camera_motion = GyroCamera(ArrayGyroFeed(gt_gyro(sequence.T_world_cam, sequence.fps)), np.eye(3))
+    if camera == "gyro":  # with the floor's travel, as make_camera gives live
+        from livehmr.stream.camera.floor_camera import FloorMotionCamera
+
+        camera_motion = FloorMotionCamera(GyroCamera(ArrayGyroFeed(gt_gyro(sequence.T_world_cam, sequence.fps)), np.eye(3)))
     else:
         camera_motion = registry.make_camera(camera, source)
     w = 2 * sequence.K[0, 2]

@@ -76,13 +76,22 @@ def parse_imu_rotation(spec: str) -> np.ndarray:
 
 
 def make_camera(name: str, source: Source, gyro: str | None = None, imu_to_cam: str = "identity",
-                gyro_offset_s: float | None = None, hfov_deg: float = 60.0) -> CameraMotion:  # fmt: skip
+                gyro_offset_s: float | None = None, hfov_deg: float = 60.0, floor_motion: bool = True) -> CameraMotion:  # fmt: skip
     """A camera-motion backend by name. ``gyro_offset_s`` None: 0 for ``gyro``, estimated
     online for ``gyro+vo``. ``auto``: gyro when a gyro exists, else visual odometry — a
     video without a gyroscope is not assumed to come from a still camera (on the
     validation suite, the learned estimator with ``vo`` against ``static``: PA-MPJPE 93.1
     vs 104.5 mm, W-MPJPE100 1285 vs 1553 mm, RTE 12.5 vs 15.4 %; VO costs ~5 ms a frame,
-    bench/camera.py)."""
+    bench/camera.py). ``floor_motion``: every backend but ``static`` also measures the
+    camera's travel over the floor (:mod:`livehmr.stream.camera.floor_motion`)."""
+    from livehmr.stream.camera.floor_camera import FloorMotionCamera
+
+    backend = _camera_backend(name, source, gyro, imu_to_cam, gyro_offset_s, hfov_deg)
+    return FloorMotionCamera(backend, hfov_deg) if floor_motion and name != "static" else backend
+
+
+def _camera_backend(name: str, source: Source, gyro: str | None, imu_to_cam: str, gyro_offset_s: float | None,
+                    hfov_deg: float) -> CameraMotion:  # fmt: skip
     from livehmr.stream.camera.fused import FusedCamera
     from livehmr.stream.camera.gyro import GyroCamera
     from livehmr.stream.camera.static import StaticCamera
@@ -166,7 +175,7 @@ class StageChoices:
     """One run's choice for every stage, by name, as ``livehmr run`` takes them (see its
     ``--help`` for each): the source spec, keypoints (``far_search``, ``people``, ``vitpose``
     model, ``device``, ``trust_checkpoint``), camera motion (``gyro`` feed, ``imu_to_cam`` mounting,
-    ``gyro_offset`` s), estimator (``motion_model``, ``camera_translation``, ``smooth_pose``), body model
+    ``gyro_offset`` s, ``floor_motion``), estimator (``motion_model``, ``camera_translation``, ``smooth_pose``), body model
     (``smpl_model`` path), ``fov`` (degrees, for sources without intrinsics), refinement
     (``refine`` prior, ``refine_lag`` frames), ``max_frames``, ``realtime`` pacing, and
     ``start_s``: a video file starts this far in (s; a restarted ``livehmr serve`` stream resumes)."""
@@ -182,6 +191,7 @@ class StageChoices:
     gyro: str | None = None
     imu_to_cam: str = "identity"
     gyro_offset: float | None = None
+    floor_motion: bool = True
     estimator: str = "learned"
     motion_model: str | None = None
     camera_translation: str = "auto"
@@ -240,7 +250,7 @@ def build_pipeline(c: StageChoices, publishers: list, loaded=None, source: Sourc
     if source is None:
         source = open_source(c.source, realtime=c.realtime, max_frames=c.max_frames, start_s=c.start_s)
     source = seen("source", source)
-    camera = seen("camera", make_camera(c.camera, source, c.gyro, c.imu_to_cam, c.gyro_offset, c.fov))
+    camera = seen("camera", make_camera(c.camera, source, c.gyro, c.imu_to_cam, c.gyro_offset, c.fov, c.floor_motion))
     body_model = seen("body model", load_body_model(c.body, c.smpl_model))
     for publisher in publishers:
         if hasattr(publisher, "body_model"):

@@ -218,7 +218,8 @@ def test_auto_without_a_gyro_is_visual_odometry_not_a_still_camera(tmp_path):
     from livehmr.testing import write_scene_clip
 
     source = VideoFileSource(write_scene_clip(tmp_path / "clip.mp4", seconds=0.5))
-    assert isinstance(make_camera("auto", source), VoCamera)
+    assert isinstance(make_camera("auto", source, floor_motion=False), VoCamera)
+    assert isinstance(make_camera("auto", source).inner, VoCamera)  # with the floor's travel measured
     gyro = tmp_path / "gyro.csv"
     gyro.write_text("t,wx,wy,wz\n0.0,0,0,0\n0.005,0,0,0\n")
-    assert isinstance(make_camera("auto", source, str(gyro)), GyroCamera)
+    assert isinstance(make_camera("auto", source, str(gyro), floor_motion=False), GyroCamera)

@@ -17,8 +17,10 @@ m) and the error of their predicted speed (m/s): ``x = [c, c_dot, p_1, b_1, ...,
   varying (a network that reads a runner at a fifth of their pace does so for seconds),
   estimated where the camera is known to stand still (``fixed``, or the camera stage says
   so): there a person seen walking across the image while the network says they stand
-  is published walking, not left behind. Elsewhere image motion is the camera's or the
-  network's error and nothing tells which, so ``b_i`` is held at 0.
+  is published walking, not left behind; and, along the line of sight, where the floor
+  shows the camera travelling towards or away from the person (following a walker from
+  behind, it sees their pace nowhere but in its own travel). Elsewhere image motion is the camera's or
+  the network's error and nothing tells which, so ``b_i`` is held at 0.
 - ``pelvis_cam`` observes ``p_i - c = R_world_cam @ pelvis_cam``, its noise long along
   the viewing ray (depth) and short across it: a person stays where the camera sees them
   in the image while depth is smoothed. A measurement far outside its expected spread (a
@@ -37,6 +39,11 @@ m) and the error of their predicted speed (m/s): ``x = [c, c_dot, p_1, b_1, ...,
   accelerometer while the camera stands still), that frame's answer overrides the
   measurements' evidence; a first "still" within ``still_window_s`` of the start (the
   verdict's window covers the first frame) returns the camera to where it started.
+- The camera's travel over the floor (``floor_shift`` of :meth:`TrajectoryFilter.step`:
+  the floor's image motion gives it per unit of the camera's height, which the state
+  holds) observes the camera's horizontal velocity: the moving model follows it, and the
+  fixed model, which holds the camera still, is judged by it. A camera that travels with
+  a person (following, a dolly, a robot) shows its travel nowhere else.
 
 The world's origin is below the camera at the first frame anyone is seen (x, y of the
 camera fixed there; its height is what the first person's height and place imply).
@@ -100,7 +107,15 @@ class TrajectoryConfig:
     # start, how fast it may change (a moving camera's velocity changes alike), how long it lasts
     speed_error_sigma0: float = 0.5  # m/s: at a person's first frame
     speed_error_accel_sigma: float = 0.4  # m/s^2: its random change
+    # ... along the line of sight from a camera the floor shows travelling: slower, so that the pelvis' depth
+    # noise, which a speed error along the line of sight could follow, is not taken for the person walking
+    speed_error_accel_sigma_along: float = 0.15  # m/s^2
+    along_sight_speed: float = 0.3  # m/s: ... estimated where the camera travels along the line of sight this fast
     speed_error_time_s: float = 30.0  # s
+    # the camera's horizontal velocity from the floor's image motion: its error, a floor plus a fraction
+    # (the camera height it is scaled by is the state's, uncertain by ~10 %)
+    floor_speed_sigma: float = 0.1  # m/s
+    floor_speed_sigma_rel: float = 0.15
     # the camera stage's stillness window (stream/camera/stillness.py: AccelStillness.window_s): a first
     # "still" verdict this soon after the start says the camera has not moved since the first frame
     still_window_s: float = 2.0
@@ -140,6 +155,7 @@ class TrajectoryFilter:
         self.published: dict[int, np.ndarray] = {}
         self.published_velocity: dict[int, np.ndarray] = {}
         self.estimating_speed_errors = camera == "fixed"  # set each step (see step)
+        self.floor_measured = False  # this frame's floor_shift is known (see step)
         self.elapsed = 0.0  # s since the first frame anyone was seen
         self.told_still = False  # the camera stage has said "still" at least once
 
@@ -162,8 +178,7 @@ class TrajectoryFilter:
             P = np.zeros((n + 6, n + 6))
             P[:n, :n] = m.P
             P[n : n + 3, n : n + 3] = cov
-            across = _across_view(position - m.x[:3])
-            P[n + 3 : n + 5, n + 3 : n + 5] = self.cfg.speed_error_sigma0**2 * np.outer(across, across)
+            P[n + 3 : n + 5, n + 3 : n + 5] = self.cfg.speed_error_sigma0**2 * self._speed_error_shape(m, position - m.x[:3])
             m.P = P
 
     def drop(self, pid: int) -> None:
@@ -180,11 +195,13 @@ class TrajectoryFilter:
 
     # -- one frame -----------------------------------------------------------------------------------
     def step(self, dt: float, R_world_cam: np.ndarray, observations: dict[int, PelvisObservation],
-             camera_translates: bool | None = None) -> dict[int, np.ndarray]:  # fmt: skip
+             camera_translates: bool | None = None, floor_shift: np.ndarray | None = None) -> dict[int, np.ndarray]:  # fmt: skip
         """Advance by ``dt`` seconds and take this frame's observations (person id ->
         :class:`PelvisObservation`; persons not named are dropped). ``camera_translates``:
         what the camera stage knows this frame (False: the camera stands still; True: it
         travels; None: cannot tell), which ``auto`` believes over the measurements.
+        ``floor_shift``: (2,) the camera's world (x, y) travel over these ``dt`` seconds
+        divided by its height above the floor, when the camera stage saw the floor move.
         Returns each observed person's pelvis (world, m); the camera's position is
         :attr:`camera_position`."""
         for pid in [p for p in self.persons if p not in observations]:
@@ -216,11 +233,13 @@ class TrajectoryFilter:
         # the speed errors are estimated only where the camera is known to stand still: elsewhere a
         # person's image motion is either the camera's or the network's error, and nothing tells which
         self.estimating_speed_errors = self.mode == "fixed" or camera_translates is False
+        # ... or where the floor measures how the camera travels (the moving model)
+        self.floor_measured = floor_shift is not None and self.mode != "fixed"
         if len(self.models) > 1:
             self._mix()
         for m in self.models:
             self._hold(m)
-        log_likelihoods = np.array([self._advance(m, dt, R_world_cam, observations) for m in self.models])
+        log_likelihoods = np.array([self._advance(m, dt, R_world_cam, observations, floor_shift) for m in self.models])
         if len(self.models) > 1:
             if camera_translates is not None:  # the camera stage knows: that model explains this frame
                 log_likelihoods[[m.moving != camera_translates for m in self.models]] -= KNOWN_CAMERA_EVIDENCE
@@ -333,23 +352,46 @@ class TrajectoryFilter:
 
     def _hold(self, m: _Model) -> None:
         """Hold what the model does not estimate now: a fixed camera's velocity at 0; the
-        speed errors, where not estimated (the moving model; the fixed one unless the camera is
-        known still), at 0 with their prior spread (they enter no prediction, and are there to
-        start from when estimated); every vertical speed error at 0 (the height is observed)."""
+        speed errors, where not estimated (see :meth:`_estimates_speed_error`), at 0 with their
+        prior spread (they enter no prediction, and are there to start from when estimated);
+        every vertical speed error at 0 (the height is observed)."""
         if not m.moving:
             _zero(m, np.arange(3, 6))
         for pid in self.persons:
             b = self._bias_index(pid).start
             _zero(m, np.array([b + 2]))
-            if not self._estimates_speed_errors(m):
+            if not self._estimates_speed_error(m, pid):
                 _zero(m, np.array([b, b + 1]))
-                across = _across_view(m.x[self._index(pid)] - m.x[:3])
-                m.P[b : b + 2, b : b + 2] = self.cfg.speed_error_sigma0**2 * np.outer(across, across)
+                shape = self._speed_error_shape(m, m.x[self._index(pid)] - m.x[:3])
+                m.P[b : b + 2, b : b + 2] = self.cfg.speed_error_sigma0**2 * shape
 
-    def _estimates_speed_errors(self, m: _Model) -> bool:
-        return not m.moving and self.estimating_speed_errors
+    @staticmethod
+    def _speed_error_shape(m: _Model, person_from_camera: np.ndarray) -> np.ndarray:
+        """(2, 2) the horizontal directions a person's speed error may take (see :meth:`_advance`):
+        across the line of sight for a still camera's model, along it for a travelling one's."""
+        across = _across_view(person_from_camera)
+        if m.moving:
+            along = np.array([across[1], -across[0]])
+            return np.outer(along, along)
+        return np.outer(across, across)
 
-    def _advance(self, m: _Model, dt: float, R_world_cam: np.ndarray, observations: dict[int, PelvisObservation]) -> float:
+    def _estimates_speed_error(self, m: _Model, pid: int) -> bool:
+        """Whether model ``m`` estimates person ``pid``'s speed error this frame: the fixed model
+        where the camera is known still; the moving one where the floor shows the camera
+        travelling towards or away from the person (``along_sight_speed``): a camera following
+        or leading a walker. A camera that travels across the line of sight (an orbit, a
+        dolly) sees the person's pace in the image, and the error along it would only follow
+        the pelvis' depth noise and the camera height's scale error."""
+        if not m.moving:
+            return self.estimating_speed_errors
+        if not self.floor_measured:
+            return False
+        sight = m.x[self._index(pid)][:2] - m.x[:2]
+        sight = sight / max(float(np.linalg.norm(sight)), 1e-6)
+        return abs(float(m.x[3:5] @ sight)) > self.cfg.along_sight_speed
+
+    def _advance(self, m: _Model, dt: float, R_world_cam: np.ndarray, observations: dict[int, PelvisObservation],
+                 floor_shift: np.ndarray | None = None) -> float:  # fmt: skip
         """Predict and update one model; returns the log-likelihood of this frame's measurements."""
         cfg = self.cfg
         n = len(m.x)
@@ -369,16 +411,21 @@ class TrajectoryFilter:
             u[s] = obs.displacement
             sigma = cfg.step_sigma_contact if obs.in_contact else cfg.step_sigma_flight
             Q[s, s] = (sigma * dt) ** 2 * np.eye(3)
-            if self._estimates_speed_errors(m):  # the speed error moves the pelvis, and fades (Gauss-Markov)
+            if self._estimates_speed_error(m, pid):  # the speed error moves the pelvis, and fades (Gauss-Markov)
                 F[s.start : s.start + 2, b] = dt * np.eye(2)
                 F[b, b] = decay * np.eye(2)
-                # it grows only across the line of sight, where the image measures motion well (along it,
-                # depth is noisy: a speed error learnt from depth noise would walk the person to and fro)
-                across = _across_view(m.x[s] - m.x[:3])
-                Q[b, b] = (cfg.speed_error_accel_sigma * dt) ** 2 * np.outer(across, across)
+                # from a still camera it grows only across the line of sight, where the image measures motion
+                # well (along it, depth is noisy: a speed error learnt from depth noise would walk the person to
+                # and fro); from a camera the floor shows travelling, only along it, and slowly: across it the
+                # image places the person well anyway, and a camera following a walker from behind sees their
+                # pace nowhere but in its own travel
+                accel = cfg.speed_error_accel_sigma_along if m.moving else cfg.speed_error_accel_sigma
+                Q[b, b] = (accel * dt) ** 2 * self._speed_error_shape(m, m.x[s] - m.x[:3])
         m.x = F @ m.x + u
         m.P = F @ m.P @ F.T + Q
         log_likelihood = 0.0
+        if floor_shift is not None and self.floor_measured:  # first: the people's measurements then place them
+            log_likelihood += self._observe_floor(m, dt, floor_shift)
         for pid in self.persons:
             obs = observations[pid]
             s = self._index(pid)
@@ -393,6 +440,19 @@ class TrajectoryFilter:
             H[:, 0:3] = -np.eye(3)
             log_likelihood += self._update(m, H, R_world_cam @ obs.pelvis_cam, self._measurement_cov(obs, R_world_cam))
         return log_likelihood
+
+    def _observe_floor(self, m: _Model, dt: float, floor_shift: np.ndarray) -> float:
+        """Update one model with the camera's horizontal velocity the floor's motion gives
+        (``floor_shift`` x the camera's height above the floor / ``dt``); returns its
+        log-likelihood (a fixed model, its velocity held at 0, is only judged by it)."""
+        rate = np.asarray(floor_shift, dtype=np.float64) / max(dt, 1e-6)  # 1/s: velocity per unit height
+        sigma = self.cfg.floor_speed_sigma + self.cfg.floor_speed_sigma_rel * float(np.linalg.norm(rate)) * max(float(m.x[2]), 0.2)
+        # velocity_xy - height * rate = 0: linear in the state, so the height is corrected too where the
+        # people pin the camera's velocity (the floor's measure is in heights; the people's in metres)
+        H = np.zeros((2, len(m.x)))
+        H[:, 3:5] = np.eye(2)
+        H[:, 2] = -rate
+        return self._update(m, H, np.zeros(2), np.eye(2) * sigma**2)
 
     def _update(self, m: _Model, H: np.ndarray, z: np.ndarray, R: np.ndarray) -> float:
         """A Kalman update, robust to outliers; returns the log-likelihood of ``z``."""

@@ -45,8 +45,9 @@ class TrainConfig:
     ground (looped gaits, travelling cameras): the v3 candidate. ``cpu-v3-more``: the
     candidate trained 3,000 steps more, 60 % covering ground, the velocity loss weighted
     twice: the first v3. ``cpu-v3-gait3d``: that one 2,500 steps more on 6-s windows, a
-    runner's 3D landmarks synthesised as BlazePose reads them (the gait error model): v3 as
-    shipped. ``gpu``: a larger one."""
+    runner's 3D landmarks synthesised as BlazePose reads them (the gait error model).
+    ``cpu-v3-long``: the shipped weights (cpu-v3-gait3d's) 1,200 steps more on 9-s windows
+    (tried, not shipped: no gain on the validation suite). ``gpu``: a larger one."""
 
     steps: int = 14000
     batch: int = 32
@@ -60,7 +61,7 @@ class TrainConfig:
     checkpoint_every: int = 250
     no_landmarks_rate: float = 0.3  # sequences made without 3D landmarks (a 2D-only backend), when the net reads them
     gait_rate: float = 0.0  # sequences of a looped gait that covers ground, mostly with travelling cameras (v3)
-    init: str | None = None  # start from these weights: a motion.pt, or a name of INIT_WEIGHTS ("shipped", "v2", "v3-candidate", "v3-more")
+    init: str | None = None  # start from these weights: a motion.pt, or a name of INIT_WEIGHTS
     velocity_weight: float = 1.0  # of the root velocity loss in training (validation losses keep WEIGHTS)
     net: NetConfig = field(default_factory=lambda: NetConfig(hidden=256, landmarks=True))
 
@@ -78,12 +79,14 @@ class TrainConfig:
         # on 6-s windows (on 3-s ones a runner's speed read decays over a longer clip)
         if name == "cpu-v3-gait3d":
             return cls(steps=2500, frames=180, lr=3e-4, gait_rate=0.6, init="v3-more", velocity_weight=2.0, seed=5)
+        if name == "cpu-v3-long":  # the shipped (cpu-v3-gait3d) weights on 9-s windows: its read fades after 6 s
+            return cls(steps=1200, frames=270, lr=2e-4, gait_rate=0.6, init="shipped", velocity_weight=2.0, seed=6)
         if name == "gpu":
             return cls(steps=60000, batch=128, frames=120, net=NetConfig(hidden=512, layers=2, landmarks=True))
         if name == "smoke":
             return cls(steps=4, batch=2, frames=16, val_batches=1, val_every=2, checkpoint_every=2,
                        net=NetConfig(hidden=32, landmarks=True))  # fmt: skip
-        raise ValueError(f"unknown config {name!r}; choose cpu, cpu-v1, cpu-v3, cpu-v3-more, cpu-v3-gait3d, gpu or smoke")
+        raise ValueError(f"unknown config {name!r}; choose cpu, cpu-v1, cpu-v3, cpu-v3-more, cpu-v3-gait3d, cpu-v3-long, gpu or smoke")
 
 
 def losses(net_out: torch.Tensor, batch, weights: dict[str, float] = WEIGHTS) -> dict[str, torch.Tensor]:
