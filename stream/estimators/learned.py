@@ -65,8 +65,6 @@ from livehmr.models.skeleton import FOOT_JOINTS, forward_kinematics, global_to_l
 PLANTED_LEGS = (("left_hip", (0, 1)), ("left_knee", (0, 1)), ("right_hip", (2, 3)), ("right_knee", (2, 3)))
 NETWORK_DEPTH_SIGMA = 0.12  # the network's pelvis depth: relative std (validation log-depth error)
 FIT_DEPTH_SIGMA = 0.08  # the keypoint fit's (see bench/trajectory.py)
-#: m: how far the lowest ankle or toe joint of a standing body is above the floor (the studio's truth: 0.03)
-FOOT_JOINT_CLEARANCE = 0.03
 
 
 SEEN_SMOOTHING = 0.85  # weight of the last frame's offset to where the camera sees a person (noise vs lag)
@@ -316,13 +314,7 @@ class LearnedEstimator:
                 fitted = fit_pelvis_cam(joints_rel_cam, kp, K, pelvis_cam)
                 if fitted is not None:
                     pelvis_cam, depth_sigma = fitted, FIT_DEPTH_SIGMA
-        height = float(d.height)
-        if contacts.max() > 0.5:
-            # a foot is down: the pelvis is as high as this body's own legs hold it, in the same scale as the
-            # fit's depth (a body read 10 % small is placed 10 % nearer and stands 10 % lower): the camera's
-            # height, and the floor's measure of its travel, then agree with where the people are seen
-            height = FOOT_JOINT_CLEARANCE - float(joints[list(FOOT_JOINTS), 2].min())
-        return _Body(rotmats=rotmats, rest=rest, joints=joints, G=G, pelvis_cam=pelvis_cam, depth_sigma=depth_sigma, height=height,
+        return _Body(rotmats=rotmats, rest=rest, joints=joints, G=G, pelvis_cam=pelvis_cam, depth_sigma=depth_sigma, height=float(d.height),
                      v_world=v_world, contacts=contacts, kp=kp, track=track)  # fmt: skip
 
     def _to_state(self, tid: int, track: _Track, body: _Body, pelvis: np.ndarray, kp: np.ndarray, view=None) -> PersonState:
