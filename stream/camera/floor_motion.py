@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from livehmr.core.geometry import rotvec_to_rotmat
+from livehmr.stream.camera.vo import mask_people
 
 
 @dataclass
@@ -193,11 +194,7 @@ class FloorMotion:
         """``points`` (N, 2) kept where they still look at the floor, away from the people,
         topped up with new corners when fewer than half of ``max_corners`` are left."""
         cfg = self.config
-        mask = np.full(gray.shape, 255, np.uint8)
-        for box in boxes:
-            x0, y0, x1, y1 = box
-            mx, my = (x1 - x0) * cfg.person_margin, (y1 - y0) * cfg.person_margin
-            mask[max(int(y0 - my), 0) : max(int(y1 + my) + 1, 0), max(int(x0 - mx), 0) : max(int(x1 + mx) + 1, 0)] = 0
+        mask = mask_people(gray.shape, boxes, cfg.person_margin)
         h, w = gray.shape
         inside = (points[:, 0] >= 0) & (points[:, 0] < w) & (points[:, 1] >= 0) & (points[:, 1] < h)
         points = points[inside]

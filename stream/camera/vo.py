@@ -54,6 +54,17 @@ class VoEstimate:
     new_keyframe: bool = False
 
 
+def mask_people(shape: tuple[int, ...], boxes: list[np.ndarray], margin: float) -> np.ndarray:
+    """A uint8 mask of an image of ``shape`` (H, W): 255 everywhere but inside the people's
+    boxes (x0, y0, x1, y1 px), each grown by ``margin`` of its size, where it is 0 (a moving
+    body would drag an estimate from the background along)."""
+    mask = np.full(shape[:2], 255, np.uint8)
+    for x0, y0, x1, y1 in boxes:
+        mx, my = (x1 - x0) * margin, (y1 - y0) * margin
+        mask[max(int(y0 - my), 0) : max(int(y1 + my) + 1, 0), max(int(x0 - mx), 0) : max(int(x1 + mx) + 1, 0)] = 0
+    return mask
+
+
 def kabsch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Rotations R (..., 3, 3) minimising sum |R b - a|^2 over point sets a, b (..., N, 3):
     the rotation nearest to sum a b^T (:func:`livehmr.core.geometry.special_procrustes`)."""
@@ -82,11 +93,7 @@ class VisualOdometry:
         return h / np.linalg.norm(h, axis=1, keepdims=True)
 
     def _detect(self, gray: np.ndarray, boxes: list[np.ndarray]) -> np.ndarray:
-        mask = np.full(gray.shape, 255, np.uint8)
-        for box in boxes:
-            x0, y0, x1, y1 = np.asarray(box, float) * self.scale
-            mx, my = (x1 - x0) * self.config.person_margin, (y1 - y0) * self.config.person_margin
-            mask[max(int(y0 - my), 0) : int(y1 + my) + 1, max(int(x0 - mx), 0) : int(x1 + mx) + 1] = 0
+        mask = mask_people(gray.shape, [np.asarray(box, float) * self.scale for box in boxes], self.config.person_margin)
         for p in self.points:  # keep new corners away from live tracks
             cv2.circle(mask, (int(p[0]), int(p[1])), 8, 0, -1)
         want = self.config.max_corners - len(self.points)
